@@ -1,0 +1,240 @@
+//! The `ingest` component: `POST /webhooks/{platform}/{shop id}` for Shopify, WooCommerce,
+//! Youzan and the generic format. Verify, translate, apply, and acknowledge in the form the
+//! platform expects. A 2xx is sent only after every effect is stored; anything else makes
+//! the platform retry, and the retry completes only what is missing.
+
+use http::Method;
+use serde::Serialize;
+
+use crate::applog;
+use crate::customers;
+use crate::domain::ids::ExternalId;
+use crate::domain::{CustomerId, Platform, ShopId};
+use crate::error::ApiError;
+use crate::keys;
+use crate::orders::{self, OrderOutcome};
+use crate::shops::{self, Shop};
+use crate::store::create_json;
+use crate::web::{
+    header, json_response, require_method, segments, Env, Request, RequestLog, Response,
+};
+use crate::webhooks::{generic, shopify, woocommerce, youzan, ParseContext, WebhookEffect};
+
+/// Customers erased inside a `shop/redact` delivery; the operator's redact route goes on.
+const ERASE_BATCH: usize = 200;
+
+pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
+    let path = segments(req);
+    let ["webhooks", platform, shop_id] = path.as_slice() else {
+        return Err(ApiError::unknown_route());
+    };
+    let platform = Platform::parse(platform).ok_or_else(ApiError::unknown_route)?;
+    log.route = match platform {
+        Platform::Shopify => "/webhooks/shopify/{shop}",
+        Platform::WooCommerce => "/webhooks/woocommerce/{shop}",
+        Platform::Youzan => "/webhooks/youzan/{shop}",
+        Platform::Generic => "/webhooks/generic/{shop}",
+    };
+    require_method(req, &[Method::POST])?;
+    let shop_id = ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
+    let shop = shops::load_shop(env.store, &shop_id)?;
+    log.shop = Some(shop.id.to_string());
+    // Fail on a missing pepper before anything is recorded.
+    env.secrets.pepper()?;
+
+    let zone = shop.zone();
+    let ctx = ParseContext {
+        currency: shop.currency,
+        calling_code: &shop.default_calling_code,
+        zone: &zone,
+        now: env.now,
+    };
+    let body = req.body().as_slice();
+    let delivery = match platform {
+        Platform::Shopify => shopify_delivery(req, &shop, &ctx)?,
+        Platform::WooCommerce => {
+            let signature = header(req, "x-wc-webhook-signature");
+            if woocommerce::is_ping(body, signature) {
+                return Ok(acknowledge(platform, &Applied::Ignored { reason: "ping" }));
+            }
+            let secret = shop.credentials.woocommerce_secret.as_deref();
+            crate::webhooks::verify_base64_hmac(
+                &secret.into_iter().collect::<Vec<_>>(),
+                body,
+                signature,
+            )?;
+            let topic = header(req, "x-wc-webhook-topic").unwrap_or_default();
+            let effect = woocommerce::parse(topic, body, &ctx)?;
+            Delivery {
+                effect,
+                ids: Vec::new(),
+            }
+        }
+        Platform::Youzan => {
+            let creds = shop
+                .credentials
+                .youzan
+                .as_ref()
+                .ok_or_else(ApiError::bad_signature)?;
+            let envelope = youzan::verify(creds, body, header(req, "event-sign"))?;
+            let effect = youzan::parse(&envelope, &ctx)?;
+            Delivery {
+                effect,
+                ids: Vec::new(),
+            }
+        }
+        Platform::Generic => {
+            let secret = shop
+                .credentials
+                .generic_secret
+                .as_deref()
+                .ok_or_else(ApiError::bad_signature)?;
+            generic::verify(
+                secret,
+                body,
+                header(req, generic::TIMESTAMP_HEADER),
+                header(req, generic::SIGNATURE_HEADER),
+                env.now,
+            )?;
+            let ids = header(req, generic::DELIVERY_HEADER)
+                .map(|d| vec![format!("g:{}", d.chars().take(100).collect::<String>())])
+                .unwrap_or_default();
+            Delivery {
+                effect: generic::parse(body, &ctx)?,
+                ids,
+            }
+        }
+    };
+    let applied = apply(env, &shop, platform, delivery)?;
+    Ok(acknowledge(platform, &applied))
+}
+
+struct Delivery {
+    effect: WebhookEffect,
+    /// The platform's delivery/event ids, to answer exact redeliveries cheaply.
+    ids: Vec<String>,
+}
+
+fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<Delivery, ApiError> {
+    let first = |name: &str| {
+        shopify::header_names(name)
+            .iter()
+            .find_map(|h| header(req, h))
+    };
+    let secrets: Vec<&str> = shop
+        .credentials
+        .shopify_secrets
+        .iter()
+        .map(String::as_str)
+        .collect();
+    crate::webhooks::verify_base64_hmac(&secrets, req.body(), first("hmac-sha256"))?;
+    let topic = first("topic").unwrap_or_default();
+    let mut ids = Vec::new();
+    if let Some(id) = first("webhook-id") {
+        ids.push(format!("w:{}", id.chars().take(100).collect::<String>()));
+    }
+    if let Some(id) = first("event-id") {
+        ids.push(format!("e:{}", id.chars().take(100).collect::<String>()));
+    }
+    Ok(Delivery {
+        effect: shopify::parse(topic, req.body(), ctx)?,
+        ids,
+    })
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case", tag = "effect")]
+enum Applied {
+    Order(OrderOutcome),
+    Customer { customer_id: Option<CustomerId> },
+    Erased { customer_id: Option<CustomerId> },
+    DataRequestRecorded { customer_id: Option<CustomerId> },
+    ShopClosed,
+    Ignored { reason: &'static str },
+}
+
+fn apply(
+    env: &Env,
+    shop: &Shop,
+    platform: Platform,
+    delivery: Delivery,
+) -> Result<Applied, ApiError> {
+    let pepper = env.secrets.pepper()?;
+    Ok(match delivery.effect {
+        WebhookEffect::Order(event) => Applied::Order(orders::ingest(
+            env.store,
+            &shop.id,
+            pepper,
+            &event,
+            &delivery.ids,
+            env.now,
+        )?),
+        WebhookEffect::CustomerProfile(patch) => Applied::Customer {
+            customer_id: customers::upsert_profile(
+                env.store, &shop.id, pepper, &patch, platform, env.now,
+            )?,
+        },
+        WebhookEffect::RedactCustomer(patch) => {
+            let found = customers::find(env.store, &shop.id, pepper, &patch.identities())?;
+            if let Some(id) = &found {
+                match customers::erase(env.store, &shop.id, id, env.now) {
+                    Err(e) if e.status == 404 => {}
+                    other => {
+                        other?;
+                    }
+                }
+            }
+            Applied::Erased { customer_id: found }
+        }
+        WebhookEffect::DataRequest {
+            request_id,
+            customer,
+        } => {
+            let found = customers::find(env.store, &shop.id, pepper, &customer.identities())?;
+            let request_id =
+                ExternalId::parse(&request_id).map_err(crate::webhooks::invalid_payload)?;
+            let entry = serde_json::json!({
+                "request_id": request_id,
+                "platform": platform,
+                "customer_id": found,
+                "received_at": env.now,
+            });
+            let (_, first_time) = create_json(
+                env.store,
+                &keys::data_request(&shop.id, &request_id),
+                &entry,
+            )?;
+            if first_time {
+                applog::append(env.store, &shop.id, keys::lists::DATA_REQUESTS, &entry)?;
+            }
+            Applied::DataRequestRecorded { customer_id: found }
+        }
+        WebhookEffect::RedactShop => {
+            shops::close_shop(env.store, &shop.id, env.now)?;
+            customers::erase_batch(env.store, &shop.id, 0, ERASE_BATCH, env.now)?;
+            Applied::ShopClosed
+        }
+        WebhookEffect::Ignore(reason) => Applied::Ignored { reason },
+    })
+}
+
+fn acknowledge(platform: Platform, applied: &Applied) -> Response {
+    match platform {
+        // Youzan redelivers unless it reads exactly this acknowledgement.
+        Platform::Youzan => json_response(200, &serde_json::json!({"code": 0, "msg": "success"})),
+        _ => {
+            #[derive(Serialize)]
+            struct Ack<'a> {
+                ok: bool,
+                result: &'a Applied,
+            }
+            json_response(
+                200,
+                &Ack {
+                    ok: true,
+                    result: applied,
+                },
+            )
+        }
+    }
+}

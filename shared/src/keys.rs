@@ -1,0 +1,44 @@
+//! Every store key Siyu writes, in one place. All shop data lives under `s/{shop}/`, so a
+//! request that knows only its own shop id cannot name another shop's records.
+
+use crate::domain::ids::ExternalId;
+use crate::domain::{CustomerId, Platform, ShopId};
+
+pub fn shop(shop: &ShopId) -> String {
+    format!("s/{shop}/shop")
+}
+
+pub fn customer(shop: &ShopId, customer: &CustomerId) -> String {
+    format!("s/{shop}/c/{customer}")
+}
+
+/// Identity index: keyed hash of a phone, email or platform customer id → customer id.
+pub fn identity(shop: &ShopId, identity_hash: &str) -> String {
+    format!("s/{shop}/i/{identity_hash}")
+}
+
+pub fn order(shop: &ShopId, platform: Platform, order_id: &ExternalId) -> String {
+    format!("s/{shop}/o/{}/{}", platform.as_str(), order_id.key_part())
+}
+
+/// Marks a privacy data request as recorded, so a redelivery is not listed twice.
+pub fn data_request(shop: &ShopId, request_id: &ExternalId) -> String {
+    format!("s/{shop}/dr/{}", request_id.key_part())
+}
+
+/// An append-only list: a counter and one write-once key per slot (no value ever grows).
+pub fn list_counter(shop: &ShopId, list: &str) -> String {
+    format!("s/{shop}/l/{list}/n")
+}
+
+pub fn list_slot(shop: &ShopId, list: &str, slot: i64) -> String {
+    format!("s/{shop}/l/{list}/{slot}")
+}
+
+/// The names of the append-only lists.
+pub mod lists {
+    /// Every customer of the shop, in creation order: lets batch jobs walk customers.
+    pub const CUSTOMERS: &str = "customers";
+    /// Privacy data requests (Shopify `customers/data_request`).
+    pub const DATA_REQUESTS: &str = "data-requests";
+}

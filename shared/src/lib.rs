@@ -1,0 +1,15 @@
+//! Siyu's shared crate: domain types, rules, storage access and the request handlers every
+//! Spin component calls. Nothing here names spin-sdk, so host tests drive it end to end.
+
+pub mod api;
+pub mod applog;
+pub mod customers;
+pub mod domain;
+pub mod error;
+pub mod keys;
+pub mod orders;
+pub mod pii;
+pub mod shops;
+pub mod store;
+pub mod web;
+pub mod webhooks;

@@ -1,0 +1,388 @@
+//! Orders: the one internal event every platform's webhook becomes, the merged record of
+//! everything known about an order, and the exactly-once settlement of its effect on the
+//! customer.
+//!
+//! Exactly once, without transactions: the order record holds the contribution already
+//! applied to the customer. A change is planned as an `Intent` (id, from, to) written into the
+//! order record; the customer applies it only if it has not seen that id; then the order
+//! record marks it applied. A crash between the steps leaves the intent pending, and the
+//! platform's retry finishes it without applying anything twice.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::customers::{self, ContributedItem, Contribution, Intent, ProductRef, ProfilePatch};
+use crate::domain::ids::{random_u64, ExternalId};
+use crate::domain::{Currency, CustomerId, Platform, ShopId};
+use crate::error::ApiError;
+use crate::keys;
+use crate::store::{get_json, update_json, Change, Store};
+
+/// Refunds remembered per order; a platform sending more is merged into the last one.
+const REFUNDS_KEPT: usize = 250;
+/// Delivery ids remembered per order, to answer exact duplicates with one read.
+const DELIVERIES_KEPT: usize = 16;
+/// Settlement rounds per request; each round finishes one change of the order.
+const SETTLE_ROUNDS: usize = 16;
+
+/// One webhook's news about an order, in platform-neutral form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderEvent {
+    pub platform: Platform,
+    pub order_id: ExternalId,
+    pub facts: OrderFacts,
+    /// The order's contents, when the event carries them (refund events do not).
+    pub snapshot: Option<OrderSnapshot>,
+    /// The payload's own modification time, to tell newer contents from older retries.
+    pub version: Option<Timestamp>,
+    pub customer: ProfilePatch,
+}
+
+/// Facts that only ever become true; merging them is order-independent.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderFacts {
+    pub placed_at: Option<Timestamp>,
+    pub paid_at: Option<Timestamp>,
+    pub cancelled_at: Option<Timestamp>,
+    #[serde(default)]
+    pub fully_refunded: bool,
+    #[serde(default)]
+    pub refunds: Vec<Refund>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount_minor: i64,
+    pub currency: Currency,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSnapshot {
+    pub name: Option<String>,
+    pub currency: Currency,
+    pub total_minor: i64,
+    pub discount_minor: i64,
+    pub line_items: Vec<LineItem>,
+    pub discount_codes: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LineItem {
+    pub product_id: Option<String>,
+    pub variant_id: Option<String>,
+    pub sku: Option<String>,
+    pub title: Option<String>,
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    Placed,
+    Paid,
+    PartiallyRefunded,
+    Refunded,
+    Cancelled,
+}
+
+/// Everything known about one order, merged from all its events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub platform: Platform,
+    pub order_id: ExternalId,
+    pub customer_id: Option<CustomerId>,
+    pub facts: OrderFacts,
+    pub snapshot: Option<OrderSnapshot>,
+    pub snapshot_version: Option<Timestamp>,
+    /// What the customer's aggregates currently include from this order.
+    pub applied: Contribution,
+    pub pending: Option<Intent>,
+    pub deliveries: Vec<String>,
+    pub first_seen_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What ingesting an order event did.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderOutcome {
+    pub order_id: ExternalId,
+    pub status: OrderStatus,
+    pub customer_id: Option<CustomerId>,
+    pub duplicate: bool,
+}
+
+impl OrderFacts {
+    fn merge(&mut self, other: &OrderFacts) {
+        self.placed_at = earliest(self.placed_at, other.placed_at);
+        self.paid_at = earliest(self.paid_at, other.paid_at);
+        self.cancelled_at = earliest(self.cancelled_at, other.cancelled_at);
+        self.fully_refunded |= other.fully_refunded;
+        for refund in &other.refunds {
+            if self.refunds.iter().any(|r| r.id == refund.id) {
+                continue;
+            }
+            if self.refunds.len() < REFUNDS_KEPT {
+                self.refunds.push(refund.clone());
+            } else if let Some(last) = self.refunds.last_mut() {
+                last.amount_minor += refund.amount_minor;
+            }
+        }
+    }
+}
+
+fn earliest(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+impl OrderRecord {
+    fn new(event: &OrderEvent, now: Timestamp) -> Self {
+        Self {
+            platform: event.platform,
+            order_id: event.order_id.clone(),
+            customer_id: None,
+            facts: OrderFacts::default(),
+            snapshot: None,
+            snapshot_version: None,
+            applied: Contribution::default(),
+            pending: None,
+            deliveries: Vec::new(),
+            first_seen_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Folds an event in. Older contents never replace newer ones; facts only accumulate.
+    fn merge(&mut self, event: &OrderEvent, deliveries: &[String]) {
+        self.facts.merge(&event.facts);
+        if let Some(snapshot) = &event.snapshot {
+            let newer = match (event.version, self.snapshot_version) {
+                _ if self.snapshot.is_none() => true,
+                (Some(new), Some(old)) => new > old,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            if newer {
+                self.snapshot = Some(snapshot.clone());
+                self.snapshot_version = event.version;
+            }
+        }
+        for id in deliveries {
+            if !self.deliveries.contains(id) {
+                self.deliveries.push(id.clone());
+            }
+        }
+        let excess = self.deliveries.len().saturating_sub(DELIVERIES_KEPT);
+        self.deliveries.drain(..excess);
+    }
+
+    pub fn status(&self) -> OrderStatus {
+        let refunded: i64 = self.refunded_minor();
+        let total = self.snapshot.as_ref().map_or(0, |s| s.total_minor);
+        if self.facts.cancelled_at.is_some() {
+            OrderStatus::Cancelled
+        } else if self.facts.fully_refunded || (total > 0 && refunded >= total) {
+            OrderStatus::Refunded
+        } else if refunded > 0 {
+            OrderStatus::PartiallyRefunded
+        } else if self.facts.paid_at.is_some() {
+            OrderStatus::Paid
+        } else {
+            OrderStatus::Placed
+        }
+    }
+
+    fn refunded_minor(&self) -> i64 {
+        let Some(snapshot) = &self.snapshot else {
+            return 0;
+        };
+        self.facts
+            .refunds
+            .iter()
+            .filter(|r| r.currency == snapshot.currency)
+            .map(|r| r.amount_minor)
+            .sum()
+    }
+
+    /// What this order should contribute in its current state: paid, not cancelled, not
+    /// wholly refunded orders count; spend is net of refunds.
+    pub fn desired_contribution(&self) -> Contribution {
+        let Some(snapshot) = &self.snapshot else {
+            return Contribution::default();
+        };
+        if self.facts.paid_at.is_none() || self.facts.cancelled_at.is_some() {
+            return Contribution::default();
+        }
+        let refunded = self.refunded_minor();
+        let wholly_refunded = self.facts.fully_refunded
+            || (snapshot.total_minor > 0 && refunded >= snapshot.total_minor);
+        if wholly_refunded {
+            return Contribution::default();
+        }
+        Contribution {
+            counted: true,
+            currency: Some(snapshot.currency),
+            net_minor: snapshot.total_minor - refunded,
+            items: snapshot
+                .line_items
+                .iter()
+                .filter(|item| item.quantity > 0)
+                .map(|item| ContributedItem {
+                    product: ProductRef {
+                        product_id: item.product_id.clone(),
+                        variant_id: item.variant_id.clone(),
+                        sku: item.sku.clone(),
+                    },
+                    title: item.title.clone(),
+                    quantity: item.quantity,
+                })
+                .collect(),
+            ordered_at: self.facts.placed_at.or(self.facts.paid_at),
+        }
+    }
+
+    /// The pending intent, or a new one when the customer lags behind the order's state.
+    fn plan(&mut self) -> Option<Intent> {
+        if let Some(pending) = &self.pending {
+            return Some(pending.clone());
+        }
+        self.customer_id.as_ref()?;
+        let desired = self.desired_contribution();
+        if desired == self.applied {
+            return None;
+        }
+        let intent = Intent {
+            id: random_u64(),
+            from: self.applied.clone(),
+            to: desired,
+        };
+        self.pending = Some(intent.clone());
+        Some(intent)
+    }
+}
+
+/// Records an order event and brings the customer up to date, exactly once however often
+/// and in whatever order the platform delivers. Returns only once everything is stored.
+pub fn ingest(
+    store: &dyn Store,
+    shop: &ShopId,
+    pepper: &[u8],
+    event: &OrderEvent,
+    deliveries: &[String],
+    now: Timestamp,
+) -> Result<OrderOutcome, ApiError> {
+    let key = keys::order(shop, event.platform, &event.order_id);
+    let existing: Option<OrderRecord> = get_json(store, &key)?;
+    if let Some(record) = &existing {
+        let seen = deliveries.iter().any(|d| record.deliveries.contains(d));
+        if seen && record.pending.is_none() {
+            return Ok(outcome(record, true));
+        }
+    }
+
+    let identities = event.customer.identities();
+    let known = existing.as_ref().and_then(|r| r.customer_id.clone());
+    let resolution = if identities.is_empty() && known.is_none() {
+        customers::Resolution::default()
+    } else {
+        customers::resolve(store, shop, pepper, &identities, known, now)?
+    };
+
+    let (mut record, mut intent) = update_json(store, &key, |current: Option<OrderRecord>| {
+        let mut record = current.unwrap_or_else(|| OrderRecord::new(event, now));
+        let before = record.clone();
+        record.merge(event, deliveries);
+        if record.customer_id.is_none() {
+            record.customer_id = resolution.customer.clone();
+        }
+        let intent = record.plan();
+        if record == before {
+            Ok::<_, ApiError>(Change::Keep((record, intent)))
+        } else {
+            record.updated_at = now;
+            Ok(Change::Write(record.clone(), (record, intent)))
+        }
+    })?;
+
+    let mut profile = (!event.customer.is_empty()).then_some(&event.customer);
+    for _ in 0..SETTLE_ROUNDS {
+        let Some(customer_id) = record.customer_id.clone() else {
+            break;
+        };
+        if intent.is_none() && profile.is_none() {
+            break;
+        }
+        let applied = customers::update(store, shop, &customer_id, now, |customer| {
+            let mut changed = false;
+            if let Some(intent) = &intent {
+                changed |= customer.apply_intent(intent);
+            }
+            if let Some(patch) = profile {
+                changed |= customer.apply_profile(patch, event.platform, &resolution.owned_hashes);
+            }
+            changed
+        })?;
+        if applied.erased_at.is_some() && profile.is_some() {
+            forget_identities(store, shop, &customer_id, &resolution.owned_hashes)?;
+        }
+        profile = None;
+        let Some(done) = intent.take() else {
+            break;
+        };
+        (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
+            let Some(mut record) = current else {
+                return Err(ApiError::new(500, "internal", "order record vanished"));
+            };
+            if record.pending.as_ref().map(|p| p.id) == Some(done.id) {
+                record.applied = done.to.clone();
+                record.pending = None;
+            }
+            let next = record.plan();
+            record.updated_at = now;
+            Ok(Change::Write(record.clone(), (record, next)))
+        })?;
+    }
+    if record.pending.is_some() {
+        // Other requests kept changing the order; the platform's retry will finish.
+        return Err(ApiError::new(503, "busy", "order still settling; retry"));
+    }
+    Ok(outcome(&record, false))
+}
+
+/// An erased customer must not be found again through identities an event just linked.
+fn forget_identities(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+    hashes: &[String],
+) -> Result<(), ApiError> {
+    for hash in hashes {
+        let key = keys::identity(shop, hash);
+        if get_json::<CustomerId>(store, &key)?.as_ref() == Some(customer) {
+            store.delete(&key)?;
+        }
+    }
+    Ok(())
+}
+
+fn outcome(record: &OrderRecord, duplicate: bool) -> OrderOutcome {
+    OrderOutcome {
+        order_id: record.order_id.clone(),
+        status: record.status(),
+        customer_id: record.customer_id.clone(),
+        duplicate,
+    }
+}
+
+pub fn load(
+    store: &dyn Store,
+    shop: &ShopId,
+    platform: Platform,
+    order_id: &ExternalId,
+) -> Result<Option<OrderRecord>, ApiError> {
+    Ok(get_json(store, &keys::order(shop, platform, order_id))?)
+}

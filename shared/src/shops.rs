@@ -1,0 +1,402 @@
+//! Shops (tenants): creation by the operator, settings, platform credentials and API keys.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::domain::ids::random_from;
+use crate::domain::time::time_zone;
+use crate::domain::{Currency, ShopId};
+use crate::error::ApiError;
+use crate::keys;
+use crate::store::{create_json, get_json, update_json, Change, Store};
+
+const API_KEY_PREFIX: &str = "siyu";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/// A shop as stored. Secrets are kept because webhook signatures must be recomputed;
+/// the API key is kept only as a hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Shop {
+    pub id: ShopId,
+    pub name: String,
+    pub time_zone: String,
+    pub currency: Currency,
+    /// Calling code used for national phone numbers without one, e.g. "86".
+    pub default_calling_code: String,
+    pub credentials: Credentials,
+    api_key_sha256: String,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// Set by Shopify's `shop/redact`: the shop is closed and its customers erased.
+    #[serde(default)]
+    pub redacted_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Credentials {
+    /// Up to two: during a rotation Shopify signs with the older secret for up to an hour.
+    #[serde(default)]
+    pub shopify_secrets: Vec<String>,
+    #[serde(default)]
+    pub woocommerce_secret: Option<String>,
+    #[serde(default)]
+    pub youzan: Option<YouzanCredentials>,
+    /// Secret for the generic webhook format; generated when not supplied.
+    #[serde(default)]
+    pub generic_secret: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct YouzanCredentials {
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+/// `POST /api/shops` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewShop {
+    pub name: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    pub currency: String,
+    #[serde(default)]
+    pub default_calling_code: Option<String>,
+    #[serde(default)]
+    pub credentials: CredentialsInput,
+}
+
+/// Credentials as a request supplies them; every field optional so updates can be partial.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsInput {
+    #[serde(default)]
+    pub shopify_secrets: Option<Vec<String>>,
+    #[serde(default)]
+    pub woocommerce_secret: Option<String>,
+    #[serde(default)]
+    pub youzan: Option<YouzanCredentials>,
+    #[serde(default)]
+    pub generic_secret: Option<String>,
+}
+
+/// `PATCH /api/shop` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShopUpdate {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub currency: Option<String>,
+    #[serde(default)]
+    pub default_calling_code: Option<String>,
+    #[serde(default)]
+    pub credentials: Option<CredentialsInput>,
+}
+
+/// What `POST /api/shops` answers: the only time the API key and generic secret are shown.
+#[derive(Debug, Serialize)]
+pub struct CreatedShop {
+    pub shop: ShopView,
+    pub api_key: String,
+    pub generic_webhook_secret: String,
+}
+
+/// A shop as the API shows it: secrets reduced to whether they are set.
+#[derive(Debug, Serialize)]
+pub struct ShopView {
+    pub id: ShopId,
+    pub name: String,
+    pub time_zone: String,
+    pub currency: Currency,
+    pub default_calling_code: String,
+    pub credentials: serde_json::Value,
+    pub webhook_paths: serde_json::Value,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl Shop {
+    pub fn view(&self) -> ShopView {
+        let c = &self.credentials;
+        ShopView {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            time_zone: self.time_zone.clone(),
+            currency: self.currency,
+            default_calling_code: self.default_calling_code.clone(),
+            credentials: serde_json::json!({
+                "shopify_secrets": c.shopify_secrets.len(),
+                "woocommerce_secret": c.woocommerce_secret.is_some(),
+                "youzan": c.youzan.as_ref().map(|y| serde_json::json!({"client_id": y.client_id})),
+                "generic_secret": c.generic_secret.is_some(),
+            }),
+            webhook_paths: serde_json::json!({
+                "shopify": format!("/webhooks/shopify/{}", self.id),
+                "woocommerce": format!("/webhooks/woocommerce/{}", self.id),
+                "youzan": format!("/webhooks/youzan/{}", self.id),
+                "generic": format!("/webhooks/generic/{}", self.id),
+            }),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    pub fn zone(&self) -> jiff::tz::TimeZone {
+        time_zone(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
+    }
+
+    fn key_matches(&self, secret: &str) -> bool {
+        let presented = hex::encode(Sha256::digest(secret.as_bytes()));
+        bool::from(presented.as_bytes().ct_eq(self.api_key_sha256.as_bytes()))
+    }
+}
+
+fn validate_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    Ok(name.to_string())
+}
+
+fn validate_zone(zone: &str) -> Result<String, ApiError> {
+    time_zone(zone).map_err(ApiError::invalid)?;
+    Ok(zone.to_string())
+}
+
+fn validate_calling_code(code: &str) -> Result<String, ApiError> {
+    let code = code.trim().trim_start_matches('+');
+    let valid = (1..=3).contains(&code.len())
+        && code.bytes().all(|b| b.is_ascii_digit())
+        && !code.starts_with('0');
+    if !valid {
+        return Err(ApiError::invalid(
+            "default_calling_code must be a country calling code such as \"86\"",
+        ));
+    }
+    Ok(code.to_string())
+}
+
+fn validate_secret(field: &str, secret: &str) -> Result<String, ApiError> {
+    if secret.is_empty() || secret.len() > 512 {
+        return Err(ApiError::invalid(format!(
+            "{field} must be 1 to 512 characters"
+        )));
+    }
+    Ok(secret.to_string())
+}
+
+fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Result<(), ApiError> {
+    if let Some(secrets) = input.shopify_secrets {
+        if secrets.len() > 2 {
+            return Err(ApiError::invalid(
+                "shopify_secrets holds at most two secrets (current and previous)",
+            ));
+        }
+        target.shopify_secrets = secrets
+            .iter()
+            .map(|s| validate_secret("shopify_secrets", s))
+            .collect::<Result<_, _>>()?;
+    }
+    if let Some(secret) = input.woocommerce_secret {
+        target.woocommerce_secret = Some(validate_secret("woocommerce_secret", &secret)?);
+    }
+    if let Some(youzan) = input.youzan {
+        validate_secret("youzan.client_id", &youzan.client_id)?;
+        validate_secret("youzan.client_secret", &youzan.client_secret)?;
+        target.youzan = Some(youzan);
+    }
+    if let Some(secret) = input.generic_secret {
+        if secret.len() < 16 {
+            return Err(ApiError::invalid(
+                "generic_secret must be at least 16 characters",
+            ));
+        }
+        target.generic_secret = Some(validate_secret("generic_secret", &secret)?);
+    }
+    Ok(())
+}
+
+fn new_api_key(shop: &ShopId) -> (String, String) {
+    let secret = random_from(SECRET_ALPHABET, 40);
+    let hash = hex::encode(Sha256::digest(secret.as_bytes()));
+    (format!("{API_KEY_PREFIX}_{shop}_{secret}"), hash)
+}
+
+/// Creates a shop and returns it with its API key, shown this once.
+pub fn create_shop(
+    store: &dyn Store,
+    input: NewShop,
+    now: Timestamp,
+) -> Result<CreatedShop, ApiError> {
+    let name = validate_name(&input.name)?;
+    let zone = validate_zone(input.time_zone.as_deref().unwrap_or("Asia/Shanghai"))?;
+    let currency = Currency::parse(&input.currency).map_err(ApiError::invalid)?;
+    let calling_code =
+        validate_calling_code(input.default_calling_code.as_deref().unwrap_or("86"))?;
+    let mut credentials = Credentials::default();
+    apply_credentials(&mut credentials, input.credentials)?;
+    let generic_secret = credentials
+        .generic_secret
+        .get_or_insert_with(|| random_from(SECRET_ALPHABET, 40))
+        .clone();
+
+    let id = ShopId::random();
+    let (api_key, api_key_sha256) = new_api_key(&id);
+    let shop = Shop {
+        id: id.clone(),
+        name,
+        time_zone: zone,
+        currency,
+        default_calling_code: calling_code,
+        credentials,
+        api_key_sha256,
+        created_at: now,
+        updated_at: now,
+        redacted_at: None,
+    };
+    let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
+    if !created {
+        // 60 random bits collided: vanishingly rare, and safe to report as retryable.
+        return Err(ApiError::new(503, "busy", "please retry"));
+    }
+    Ok(CreatedShop {
+        shop: shop.view(),
+        api_key,
+        generic_webhook_secret: generic_secret,
+    })
+}
+
+/// Loads a live shop (not redacted).
+pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, ApiError> {
+    match get_json::<Shop>(store, &keys::shop(id))? {
+        Some(shop) if shop.redacted_at.is_none() => Ok(shop),
+        _ => Err(ApiError::not_found("shop")),
+    }
+}
+
+/// Resolves a shop's API key (`siyu_{shop id}_{secret}`) to its shop.
+pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, ApiError> {
+    let invalid = || ApiError::unauthorized("the API key is not valid");
+    let rest = api_key
+        .strip_prefix(API_KEY_PREFIX)
+        .and_then(|r| r.strip_prefix('_'))
+        .ok_or_else(invalid)?;
+    let (id, secret) = rest.rsplit_once('_').ok_or_else(invalid)?;
+    let id = ShopId::parse(id).ok_or_else(invalid)?;
+    let shop = load_shop(store, &id).map_err(|_| invalid())?;
+    if shop.key_matches(secret) {
+        Ok(shop)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// Applies a settings change; concurrent changes to other fields are kept.
+pub fn update_shop(
+    store: &dyn Store,
+    id: &ShopId,
+    update: ShopUpdate,
+    now: Timestamp,
+) -> Result<Shop, ApiError> {
+    // Validate once, outside the retry loop, so a bad request writes nothing.
+    let name = update.name.as_deref().map(validate_name).transpose()?;
+    let zone = update.time_zone.as_deref().map(validate_zone).transpose()?;
+    let currency = update
+        .currency
+        .as_deref()
+        .map(|c| Currency::parse(c).map_err(ApiError::invalid))
+        .transpose()?;
+    let calling_code = update
+        .default_calling_code
+        .as_deref()
+        .map(validate_calling_code)
+        .transpose()?;
+    let mut new_credentials = Credentials::default();
+    let credentials_input = update.credentials;
+    let touches = credentials_input.as_ref().map(|c| {
+        (
+            c.shopify_secrets.is_some(),
+            c.woocommerce_secret.is_some(),
+            c.youzan.is_some(),
+            c.generic_secret.is_some(),
+        )
+    });
+    if let Some(input) = credentials_input {
+        apply_credentials(&mut new_credentials, input)?;
+    }
+
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        let mut shop = match current {
+            Some(shop) if shop.redacted_at.is_none() => shop,
+            _ => return Err(ApiError::not_found("shop")),
+        };
+        if let Some(name) = &name {
+            shop.name = name.clone();
+        }
+        if let Some(zone) = &zone {
+            shop.time_zone = zone.clone();
+        }
+        if let Some(currency) = currency {
+            shop.currency = currency;
+        }
+        if let Some(code) = &calling_code {
+            shop.default_calling_code = code.clone();
+        }
+        if let Some((shopify, woo, youzan, generic)) = touches {
+            let c = &mut shop.credentials;
+            if shopify {
+                c.shopify_secrets = new_credentials.shopify_secrets.clone();
+            }
+            if woo {
+                c.woocommerce_secret = new_credentials.woocommerce_secret.clone();
+            }
+            if youzan {
+                c.youzan = new_credentials.youzan.clone();
+            }
+            if generic {
+                c.generic_secret = new_credentials.generic_secret.clone();
+            }
+        }
+        shop.updated_at = now;
+        Ok(Change::Write(shop.clone(), shop))
+    })
+}
+
+/// Issues a new API key for a shop; the old one stops working at once.
+pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<String, ApiError> {
+    let (api_key, hash) = new_api_key(id);
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        let mut shop = match current {
+            Some(shop) if shop.redacted_at.is_none() => shop,
+            _ => return Err(ApiError::not_found("shop")),
+        };
+        shop.api_key_sha256 = hash.clone();
+        shop.updated_at = now;
+        Ok(Change::Write(shop, ()))
+    })?;
+    Ok(api_key)
+}
+
+/// Closes a shop for good: credentials and key removed so no request reaches it again.
+pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), ApiError> {
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        let Some(mut shop) = current else {
+            return Ok(Change::Keep(()));
+        };
+        if shop.redacted_at.is_some() {
+            return Ok(Change::Keep(()));
+        }
+        shop.credentials = Credentials::default();
+        shop.api_key_sha256 = String::new();
+        shop.redacted_at = Some(now);
+        shop.updated_at = now;
+        Ok(Change::Write(shop, ()))
+    })
+}

@@ -1,0 +1,186 @@
+//! HTTP plumbing shared by every component: the request environment, body parsing,
+//! JSON answers, the access log and the single place errors become responses.
+
+use std::time::Instant;
+
+use jiff::Timestamp;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use subtle::ConstantTimeEq;
+
+use crate::error::ApiError;
+use crate::store::Store;
+
+pub type Request = http::Request<Vec<u8>>;
+pub type Response = http::Response<Vec<u8>>;
+
+/// Bodies larger than this are refused before any parsing.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The pepper shipped in spin.toml for local runs; deployments must override it.
+pub const DEV_PEPPER: &str = "dev-only-pepper-change-me";
+pub const DEV_OPERATOR_TOKEN: &str = "dev-operator-token";
+
+/// Secrets the components read from Spin variables.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub operator_token: Option<String>,
+    pub pii_pepper: Option<String>,
+}
+
+impl Secrets {
+    pub fn pepper(&self) -> Result<&[u8], ApiError> {
+        match self.pii_pepper.as_deref() {
+            Some(p) if p.len() >= 16 => Ok(p.as_bytes()),
+            _ => Err(ApiError::misconfigured(
+                "the pii_pepper variable (16 characters or more)",
+            )),
+        }
+    }
+
+    /// Constant-time check of an operator bearer token.
+    pub fn is_operator(&self, presented: &str) -> bool {
+        match self.operator_token.as_deref() {
+            Some(token) if !token.is_empty() => {
+                bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Everything a handler may use besides the request.
+pub struct Env<'a> {
+    pub store: &'a dyn Store,
+    pub secrets: &'a Secrets,
+    pub now: Timestamp,
+}
+
+/// Fields of the access log line that the handler fills in as it learns them.
+#[derive(Default)]
+pub struct RequestLog {
+    pub route: &'static str,
+    pub shop: Option<String>,
+}
+
+pub type Handler = fn(&Request, &Env, &mut RequestLog) -> Result<Response, ApiError>;
+
+/// Runs a handler: refuses oversized bodies, maps errors to JSON, writes one log line.
+pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
+    let started = Instant::now();
+    let mut log = RequestLog {
+        route: "unmatched",
+        shop: None,
+    };
+    let result = if req.body().len() > MAX_BODY_BYTES {
+        Err(ApiError::payload_too_large(MAX_BODY_BYTES))
+    } else {
+        handler(req, env, &mut log)
+    };
+    let (response, error_code) = match result {
+        Ok(response) => (response, None),
+        Err(err) => (error_response(&err), Some(err.code)),
+    };
+    // No query string, body or header values: they may hold secrets or PII.
+    let line = serde_json::json!({
+        "method": req.method().as_str(),
+        "route": log.route,
+        "shop": log.shop,
+        "status": response.status().as_u16(),
+        "error": error_code,
+        "duration_us": started.elapsed().as_micros() as u64,
+    });
+    eprintln!("{line}");
+    response
+}
+
+pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    http::Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(bytes)
+        .unwrap_or_else(|_| http::Response::new(Vec::new()))
+}
+
+pub fn error_response(err: &ApiError) -> Response {
+    let mut response = json_response(
+        err.status,
+        &serde_json::json!({"error": {"code": err.code, "message": err.message}}),
+    );
+    if err.status == 503 {
+        response
+            .headers_mut()
+            .insert("retry-after", http::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+pub fn empty_response(status: u16) -> Response {
+    http::Response::builder()
+        .status(status)
+        .body(Vec::new())
+        .unwrap_or_else(|_| http::Response::new(Vec::new()))
+}
+
+/// Path segments without empty ones: `/api/customers/c1` → `["api", "customers", "c1"]`.
+pub fn segments(req: &Request) -> Vec<&str> {
+    req.uri()
+        .path()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+pub fn query_param(req: &Request, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+pub fn bearer_token(req: &Request) -> Option<&str> {
+    let value = header(req, "authorization")?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Parses a JSON body into `T`, answering 400 for malformed JSON and 422 for wrong shapes.
+pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+    parse_json(req.body())
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_encoding",
+            "the body must be UTF-8 JSON",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|err| {
+        use serde_json::error::Category;
+        match err.classify() {
+            Category::Data => ApiError::invalid(err.to_string()),
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::bad_request("invalid_json", err.to_string())
+            }
+        }
+    })
+}
+
+/// Requires one of the given methods, answering 405 otherwise.
+pub fn require_method(req: &Request, allowed: &[http::Method]) -> Result<(), ApiError> {
+    if allowed.contains(req.method()) {
+        Ok(())
+    } else {
+        let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
+        Err(ApiError::method_not_allowed(&names.join(", ")))
+    }
+}

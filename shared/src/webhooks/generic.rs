@@ -1,0 +1,253 @@
+//! Siyu's own order format, for platforms without a built-in connector and merchants' own
+//! systems. Signed like Stripe-style webhooks: `X-Siyu-Signature` holds the hex
+//! HMAC-SHA256 of `{X-Siyu-Timestamp}.{raw body}`; timestamps more than five minutes from
+//! Siyu's clock are refused so a captured delivery cannot be replayed later.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::{external_id, hmac_sha256, ParseContext, ProfileFields, WebhookEffect};
+use crate::domain::money::DecimalText;
+use crate::domain::time::{parse_rfc3339, parse_unix_seconds};
+use crate::domain::{Currency, Platform};
+use crate::error::ApiError;
+use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::web::parse_json;
+
+pub const TIMESTAMP_HEADER: &str = "x-siyu-timestamp";
+pub const SIGNATURE_HEADER: &str = "x-siyu-signature";
+pub const DELIVERY_HEADER: &str = "x-siyu-delivery-id";
+pub const MAX_SKEW: SignedDuration = SignedDuration::from_secs(300);
+
+/// Checks signature and freshness.
+pub fn verify(
+    secret: &str,
+    body: &[u8],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let (Some(ts_text), Some(signature)) = (timestamp, signature) else {
+        return Err(ApiError::bad_signature());
+    };
+    let presented = hex::decode(signature.trim()).map_err(|_| ApiError::bad_signature())?;
+    let expected = hmac_sha256(secret.as_bytes(), &[ts_text.trim().as_bytes(), b".", body]);
+    if !bool::from(expected.ct_eq(presented.as_slice())) {
+        return Err(ApiError::bad_signature());
+    }
+    let sent = parse_unix_seconds(ts_text).ok_or_else(ApiError::bad_signature)?;
+    if now.duration_since(sent).abs() > MAX_SKEW {
+        return Err(ApiError::new(
+            401,
+            "stale_timestamp",
+            "the delivery timestamp is more than 5 minutes from the server's clock",
+        ));
+    }
+    Ok(())
+}
+
+/// The generic order document (see README, "Generic webhook format").
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericOrder {
+    order_id: String,
+    #[serde(default)]
+    name: Option<String>,
+    status: GenericStatus,
+    #[serde(default)]
+    updated_at: Option<String>,
+    #[serde(default)]
+    placed_at: Option<String>,
+    #[serde(default)]
+    paid_at: Option<String>,
+    #[serde(default)]
+    cancelled_at: Option<String>,
+    #[serde(default)]
+    currency: Option<String>,
+    #[serde(default)]
+    total: Option<DecimalText>,
+    #[serde(default)]
+    discount_total: Option<DecimalText>,
+    #[serde(default)]
+    customer: Option<GenericCustomer>,
+    #[serde(default)]
+    line_items: Vec<GenericLineItem>,
+    #[serde(default)]
+    discount_codes: Vec<String>,
+    #[serde(default)]
+    refunds: Vec<GenericRefund>,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum GenericStatus {
+    Placed,
+    Paid,
+    Cancelled,
+    Refunded,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericCustomer {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    first_name: Option<String>,
+    #[serde(default)]
+    last_name: Option<String>,
+    #[serde(default)]
+    accepts_marketing: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericLineItem {
+    #[serde(default)]
+    product_id: Option<String>,
+    #[serde(default)]
+    variant_id: Option<String>,
+    #[serde(default)]
+    sku: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    quantity: i64,
+    unit_price: DecimalText,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GenericRefund {
+    id: String,
+    amount: DecimalText,
+}
+
+fn time(field: &str, value: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .as_deref()
+        .map(|s| parse_rfc3339(s).map_err(|e| ApiError::invalid(format!("{field}: {e}"))))
+        .transpose()
+}
+
+/// Translates a verified generic delivery. Being our own format, it is strict: unknown
+/// fields and malformed values are 422s that name the field.
+pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+    let order: GenericOrder = parse_json(body)?;
+    let currency = order
+        .currency
+        .as_deref()
+        .map(|c| Currency::parse(c).map_err(ApiError::invalid))
+        .transpose()?
+        .unwrap_or(ctx.currency);
+    let amount = |field: &str, d: &DecimalText| {
+        d.minor(currency)
+            .map_err(|e| ApiError::invalid(format!("{field}: {e}")))
+    };
+    let updated_at = time("updated_at", &order.updated_at)?;
+    let placed_at = time("placed_at", &order.placed_at)?.or(updated_at);
+    let paid_at = time("paid_at", &order.paid_at)?;
+    let status = order.status;
+    let paid_at = match status {
+        GenericStatus::Paid | GenericStatus::Refunded => {
+            Some(paid_at.or(placed_at).unwrap_or(ctx.now))
+        }
+        _ => paid_at,
+    };
+    let cancelled_at = match status {
+        GenericStatus::Cancelled => Some(
+            time("cancelled_at", &order.cancelled_at)?
+                .or(updated_at)
+                .unwrap_or(ctx.now),
+        ),
+        _ => time("cancelled_at", &order.cancelled_at)?,
+    };
+    let mut line_items = Vec::with_capacity(order.line_items.len());
+    for item in &order.line_items {
+        if item.quantity < 0 {
+            return Err(ApiError::invalid(
+                "line_items.quantity must not be negative",
+            ));
+        }
+        line_items.push(LineItem {
+            product_id: item.product_id.clone(),
+            variant_id: item.variant_id.clone(),
+            sku: item.sku.clone(),
+            title: item.title.clone(),
+            quantity: item.quantity,
+            unit_price_minor: amount("line_items.unit_price", &item.unit_price)?,
+        });
+    }
+    let refunds = order
+        .refunds
+        .iter()
+        .map(|r| {
+            let amount_minor = amount("refunds.amount", &r.amount)?;
+            if amount_minor < 0 {
+                return Err(ApiError::invalid("refunds.amount must not be negative"));
+            }
+            Ok(Refund {
+                id: r.id.clone(),
+                amount_minor,
+                currency,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let total_minor = order
+        .total
+        .as_ref()
+        .map(|t| amount("total", t))
+        .transpose()?;
+    let snapshot = match total_minor {
+        Some(total_minor) => Some(OrderSnapshot {
+            name: order.name.clone(),
+            currency,
+            total_minor,
+            discount_minor: order
+                .discount_total
+                .as_ref()
+                .map(|d| amount("discount_total", d))
+                .transpose()?
+                .unwrap_or(0),
+            line_items,
+            discount_codes: order.discount_codes.clone(),
+        }),
+        None if order.line_items.is_empty() => None,
+        None => {
+            return Err(ApiError::invalid(
+                "total is required when line_items are given",
+            ))
+        }
+    };
+    let customer = order.customer.as_ref();
+    let patch = ProfileFields {
+        platform: Platform::Generic,
+        customer_id: customer.and_then(|c| c.id.clone()),
+        email: customer.and_then(|c| c.email.as_deref()),
+        phone: customer.and_then(|c| c.phone.as_deref()),
+        first_name: customer.and_then(|c| c.first_name.as_deref()),
+        last_name: customer.and_then(|c| c.last_name.as_deref()),
+        accepts_marketing: customer.and_then(|c| c.accepts_marketing),
+        observed_at: updated_at,
+    }
+    .into_patch(ctx.calling_code);
+    Ok(WebhookEffect::Order(Box::new(OrderEvent {
+        platform: Platform::Generic,
+        order_id: external_id("order_id", &order.order_id)
+            .map_err(|e| ApiError::invalid(e.message))?,
+        facts: OrderFacts {
+            placed_at,
+            paid_at,
+            cancelled_at,
+            fully_refunded: status == GenericStatus::Refunded,
+            refunds,
+        },
+        snapshot,
+        version: updated_at,
+        customer: patch,
+    })))
+}

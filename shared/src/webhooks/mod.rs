@@ -1,0 +1,151 @@
+//! Shop platform webhooks: signature checks and translation into Siyu's events.
+//! Each platform module verifies its own scheme and parses its own payloads; `ingest`
+//! (in `api::ingest`) applies the resulting effects the same way for all of them.
+
+pub mod generic;
+pub mod shopify;
+pub mod woocommerce;
+pub mod youzan;
+
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use crate::customers::{PlatformCustomerId, ProfilePatch};
+use crate::domain::ids::ExternalId;
+use crate::domain::{Currency, EmailAddress, PhoneNumber, Platform};
+use crate::error::ApiError;
+use crate::orders::OrderEvent;
+
+/// What a verified webhook asks Siyu to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookEffect {
+    Order(Box<OrderEvent>),
+    CustomerProfile(ProfilePatch),
+    RedactCustomer(ProfilePatch),
+    DataRequest {
+        request_id: String,
+        customer: ProfilePatch,
+    },
+    RedactShop,
+    /// Acknowledged and dropped (a topic Siyu does not use, a ping).
+    Ignore(&'static str),
+}
+
+/// Shop settings a parser needs besides the payload.
+pub struct ParseContext<'a> {
+    pub currency: Currency,
+    pub calling_code: &'a str,
+    pub zone: &'a jiff::tz::TimeZone,
+    pub now: jiff::Timestamp,
+}
+
+type HmacSha256 = Hmac<Sha256>;
+
+pub fn hmac_sha256(secret: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    for part in parts {
+        mac.update(part);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+/// Constant-time check of a base64 HMAC-SHA256 of `body` against any of `secrets`.
+pub fn verify_base64_hmac(
+    secrets: &[&str],
+    body: &[u8],
+    signature: Option<&str>,
+) -> Result<(), ApiError> {
+    let presented = signature
+        .and_then(|s| {
+            base64::engine::general_purpose::STANDARD
+                .decode(s.trim())
+                .ok()
+        })
+        .ok_or_else(ApiError::bad_signature)?;
+    let mut any = subtle::Choice::from(0);
+    for secret in secrets {
+        any |= hmac_sha256(secret.as_bytes(), &[body]).ct_eq(presented.as_slice());
+    }
+    if secrets.is_empty() || !bool::from(any) {
+        return Err(ApiError::bad_signature());
+    }
+    Ok(())
+}
+
+pub fn invalid_payload(message: impl Into<String>) -> ApiError {
+    ApiError::new(422, "invalid_payload", message)
+}
+
+pub fn external_id(field: &str, text: &str) -> Result<ExternalId, ApiError> {
+    ExternalId::parse(text).map_err(|e| invalid_payload(format!("{field}: {e}")))
+}
+
+/// A platform id given as a JSON number or string.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IdValue {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+impl IdValue {
+    pub fn text(&self) -> String {
+        match self {
+            IdValue::Number(n) => n.to_string(),
+            IdValue::Text(s) => s.clone(),
+        }
+    }
+
+    /// None for the "no id" values platforms use (0, empty).
+    pub fn meaningful(&self) -> Option<String> {
+        let text = self.text();
+        (!text.is_empty() && text != "0").then_some(text)
+    }
+}
+
+/// Builds a profile patch from loosely-typed platform fields. Contact details that do not
+/// parse are dropped rather than failing the whole order: the order still counts.
+pub struct ProfileFields<'a> {
+    pub platform: Platform,
+    pub customer_id: Option<String>,
+    pub email: Option<&'a str>,
+    pub phone: Option<&'a str>,
+    pub first_name: Option<&'a str>,
+    pub last_name: Option<&'a str>,
+    pub accepts_marketing: Option<bool>,
+    pub observed_at: Option<jiff::Timestamp>,
+}
+
+impl ProfileFields<'_> {
+    pub fn into_patch(self, calling_code: &str) -> ProfilePatch {
+        let clean = |s: Option<&str>| {
+            s.map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.chars().take(100).collect::<String>())
+        };
+        ProfilePatch {
+            platform_customer: self
+                .customer_id
+                .and_then(|id| ExternalId::parse(&id).ok())
+                .map(|id| PlatformCustomerId {
+                    platform: self.platform,
+                    id,
+                }),
+            phone: self
+                .phone
+                .filter(|p| !p.trim().is_empty())
+                .and_then(|p| PhoneNumber::parse(p, calling_code).ok()),
+            email: self
+                .email
+                .filter(|e| !e.trim().is_empty())
+                .and_then(|e| EmailAddress::parse(e).ok()),
+            first_name: clean(self.first_name),
+            last_name: clean(self.last_name),
+            accepts_marketing: self.accepts_marketing,
+            observed_at: self.observed_at,
+        }
+    }
+}

@@ -1,0 +1,311 @@
+//! Shopify webhooks: base64 HMAC-SHA256 over the raw body in `X-Shopify-Hmac-Sha256`
+//! (`Shopify-Hmac-Sha256` in the newer events delivery), REST-shaped JSON payloads.
+
+use serde::Deserialize;
+
+use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use crate::domain::money::DecimalText;
+use crate::domain::time::parse_rfc3339;
+use crate::domain::{Currency, Platform};
+use crate::error::ApiError;
+use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::web::parse_json;
+
+/// Header names with and without the legacy `X-` prefix.
+pub fn header_names(name: &str) -> [String; 2] {
+    [format!("x-shopify-{name}"), format!("shopify-{name}")]
+}
+
+#[derive(Deserialize)]
+struct ShopifyOrder {
+    id: IdValue,
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    created_at: Option<String>,
+    processed_at: Option<String>,
+    updated_at: Option<String>,
+    cancelled_at: Option<String>,
+    currency: Option<String>,
+    total_price: Option<DecimalText>,
+    total_discounts: Option<DecimalText>,
+    financial_status: Option<String>,
+    buyer_accepts_marketing: Option<bool>,
+    customer: Option<ShopifyCustomer>,
+    #[serde(default)]
+    line_items: Vec<ShopifyLineItem>,
+    #[serde(default)]
+    discount_codes: Vec<ShopifyDiscountCode>,
+    #[serde(default)]
+    refunds: Vec<ShopifyRefund>,
+}
+
+#[derive(Deserialize)]
+struct ShopifyCustomer {
+    id: Option<IdValue>,
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    updated_at: Option<String>,
+    accepts_marketing: Option<bool>,
+    email_marketing_consent: Option<MarketingConsent>,
+}
+
+#[derive(Deserialize)]
+struct MarketingConsent {
+    state: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ShopifyLineItem {
+    product_id: Option<IdValue>,
+    variant_id: Option<IdValue>,
+    sku: Option<String>,
+    title: Option<String>,
+    quantity: i64,
+    price: DecimalText,
+}
+
+#[derive(Deserialize)]
+struct ShopifyDiscountCode {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct ShopifyRefund {
+    id: IdValue,
+    order_id: Option<IdValue>,
+    #[serde(default)]
+    transactions: Vec<ShopifyTransaction>,
+}
+
+#[derive(Deserialize)]
+struct ShopifyTransaction {
+    amount: DecimalText,
+    kind: Option<String>,
+    status: Option<String>,
+    currency: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PrivacyPayload {
+    customer: Option<ShopifyCustomer>,
+    data_request: Option<DataRequestId>,
+}
+
+#[derive(Deserialize)]
+struct DataRequestId {
+    id: IdValue,
+}
+
+fn time(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    value
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_rfc3339(s).map_err(|e| invalid_payload(format!("{field}: {e}"))))
+        .transpose()
+}
+
+fn currency_or(text: Option<&str>, fallback: Currency) -> Result<Currency, ApiError> {
+    text.map(|c| Currency::parse(c).map_err(invalid_payload))
+        .transpose()
+        .map(|c| c.unwrap_or(fallback))
+}
+
+fn refund(r: &ShopifyRefund, currency: Currency) -> Result<Refund, ApiError> {
+    let mut amount = 0;
+    let mut refund_currency = currency;
+    for t in &r.transactions {
+        let is_refund = t.kind.as_deref().is_none_or(|k| k == "refund");
+        let succeeded = t.status.as_deref().is_none_or(|s| s == "success");
+        if is_refund && succeeded {
+            refund_currency = currency_or(t.currency.as_deref(), currency)?;
+            amount += t
+                .amount
+                .minor(refund_currency)
+                .map_err(|e| invalid_payload(format!("refund amount: {e}")))?;
+        }
+    }
+    Ok(Refund {
+        id: r.id.text(),
+        amount_minor: amount,
+        currency: refund_currency,
+    })
+}
+
+fn customer_patch(
+    c: &ShopifyCustomer,
+    email: Option<&str>,
+    phone: Option<&str>,
+    accepts_marketing: Option<bool>,
+    observed_at: Option<jiff::Timestamp>,
+    ctx: &ParseContext,
+) -> crate::customers::ProfilePatch {
+    let consent = c
+        .email_marketing_consent
+        .as_ref()
+        .and_then(|m| m.state.as_deref())
+        .map(|s| s == "subscribed");
+    ProfileFields {
+        platform: Platform::Shopify,
+        customer_id: c.id.as_ref().and_then(IdValue::meaningful),
+        email: email.or(c.email.as_deref()),
+        phone: phone.or(c.phone.as_deref()),
+        first_name: c.first_name.as_deref(),
+        last_name: c.last_name.as_deref(),
+        accepts_marketing: accepts_marketing.or(consent).or(c.accepts_marketing),
+        observed_at,
+    }
+    .into_patch(ctx.calling_code)
+}
+
+fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+    let currency = currency_or(order.currency.as_deref(), ctx.currency)?;
+    let money = |field: &str, d: &Option<DecimalText>| -> Result<i64, ApiError> {
+        d.as_ref()
+            .map(|d| {
+                d.minor(currency)
+                    .map_err(|e| invalid_payload(format!("{field}: {e}")))
+            })
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    let created_at = time("created_at", &order.created_at)?;
+    let processed_at = time("processed_at", &order.processed_at)?;
+    let updated_at = time("updated_at", &order.updated_at)?;
+    let status = order.financial_status.as_deref().unwrap_or("pending");
+    let paid = matches!(status, "paid" | "partially_refunded" | "refunded");
+    let facts = OrderFacts {
+        placed_at: created_at.or(processed_at),
+        paid_at: if paid {
+            processed_at.or(created_at).or(updated_at)
+        } else {
+            None
+        },
+        cancelled_at: time("cancelled_at", &order.cancelled_at)?,
+        fully_refunded: status == "refunded",
+        refunds: order
+            .refunds
+            .iter()
+            .map(|r| refund(r, currency))
+            .collect::<Result<_, _>>()?,
+    };
+    let line_items = order
+        .line_items
+        .iter()
+        .map(|item| {
+            Ok(LineItem {
+                product_id: item.product_id.as_ref().and_then(IdValue::meaningful),
+                variant_id: item.variant_id.as_ref().and_then(IdValue::meaningful),
+                sku: item.sku.clone().filter(|s| !s.is_empty()),
+                title: item.title.clone(),
+                quantity: item.quantity,
+                unit_price_minor: item
+                    .price
+                    .minor(currency)
+                    .map_err(|e| invalid_payload(format!("line_items.price: {e}")))?,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let snapshot = OrderSnapshot {
+        name: order.name.clone(),
+        currency,
+        total_minor: money("total_price", &order.total_price)?,
+        discount_minor: money("total_discounts", &order.total_discounts)?,
+        line_items,
+        discount_codes: order
+            .discount_codes
+            .iter()
+            .map(|d| d.code.clone())
+            .collect(),
+    };
+    let customer = match &order.customer {
+        Some(c) => customer_patch(
+            c,
+            order.email.as_deref(),
+            order.phone.as_deref(),
+            order.buyer_accepts_marketing,
+            updated_at,
+            ctx,
+        ),
+        None => ProfileFields {
+            platform: Platform::Shopify,
+            customer_id: None,
+            email: order.email.as_deref(),
+            phone: order.phone.as_deref(),
+            first_name: None,
+            last_name: None,
+            accepts_marketing: order.buyer_accepts_marketing,
+            observed_at: updated_at,
+        }
+        .into_patch(ctx.calling_code),
+    };
+    Ok(OrderEvent {
+        platform: Platform::Shopify,
+        order_id: external_id("id", &order.id.text())?,
+        facts,
+        snapshot: Some(snapshot),
+        version: updated_at,
+        customer,
+    })
+}
+
+/// Translates a verified Shopify delivery.
+pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+    Ok(match topic {
+        "orders/create"
+        | "orders/paid"
+        | "orders/updated"
+        | "orders/cancelled"
+        | "orders/fulfilled"
+        | "orders/partially_fulfilled" => {
+            WebhookEffect::Order(Box::new(order_event(parse_json(body)?, ctx)?))
+        }
+        "refunds/create" => {
+            let r: ShopifyRefund = parse_json(body)?;
+            let order_id = r
+                .order_id
+                .as_ref()
+                .ok_or_else(|| invalid_payload("refund without order_id"))?;
+            WebhookEffect::Order(Box::new(OrderEvent {
+                platform: Platform::Shopify,
+                order_id: external_id("order_id", &order_id.text())?,
+                facts: OrderFacts {
+                    refunds: vec![refund(&r, ctx.currency)?],
+                    ..OrderFacts::default()
+                },
+                snapshot: None,
+                version: None,
+                customer: Default::default(),
+            }))
+        }
+        "customers/create" | "customers/update" => {
+            let c: ShopifyCustomer = parse_json(body)?;
+            let observed = time("updated_at", &c.updated_at)?;
+            WebhookEffect::CustomerProfile(customer_patch(&c, None, None, None, observed, ctx))
+        }
+        "customers/redact" | "customers/data_request" => {
+            let p: PrivacyPayload = parse_json(body)?;
+            let customer = p
+                .customer
+                .as_ref()
+                .map(|c| customer_patch(c, None, None, None, None, ctx))
+                .unwrap_or_default();
+            if topic == "customers/redact" {
+                WebhookEffect::RedactCustomer(customer)
+            } else {
+                let request_id = p
+                    .data_request
+                    .map(|d| d.id.text())
+                    .ok_or_else(|| invalid_payload("data_request.id is missing"))?;
+                WebhookEffect::DataRequest {
+                    request_id,
+                    customer,
+                }
+            }
+        }
+        "shop/redact" => WebhookEffect::RedactShop,
+        _ => WebhookEffect::Ignore("topic not used by Siyu"),
+    })
+}

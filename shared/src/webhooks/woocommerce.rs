@@ -1,0 +1,246 @@
+//! WooCommerce webhooks: base64 HMAC-SHA256 of the body in `X-WC-Webhook-Signature`;
+//! an unsigned form-encoded `webhook_id=N` ping when a webhook is saved.
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use crate::domain::money::DecimalText;
+use crate::domain::time::parse_local;
+use crate::domain::{Currency, Platform};
+use crate::error::ApiError;
+use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::web::parse_json;
+
+/// The activation ping: unsigned, form-encoded, only `webhook_id`.
+pub fn is_ping(body: &[u8], signature: Option<&str>) -> bool {
+    if signature.is_some() {
+        return false;
+    }
+    let fields: Vec<_> = form_urlencoded::parse(body).collect();
+    fields.len() == 1 && fields[0].0 == "webhook_id"
+}
+
+#[derive(Deserialize)]
+struct WooOrder {
+    id: IdValue,
+    number: Option<String>,
+    status: Option<String>,
+    currency: Option<String>,
+    date_created_gmt: Option<String>,
+    date_paid_gmt: Option<String>,
+    date_modified_gmt: Option<String>,
+    date_completed_gmt: Option<String>,
+    customer_id: Option<IdValue>,
+    billing: Option<WooContact>,
+    #[serde(default)]
+    line_items: Vec<WooLineItem>,
+    #[serde(default)]
+    coupon_lines: Vec<WooCoupon>,
+    discount_total: Option<DecimalText>,
+    total: Option<DecimalText>,
+    #[serde(default)]
+    refunds: Vec<WooRefund>,
+}
+
+#[derive(Deserialize)]
+struct WooContact {
+    email: Option<String>,
+    phone: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WooLineItem {
+    product_id: Option<IdValue>,
+    variation_id: Option<IdValue>,
+    sku: Option<String>,
+    name: Option<String>,
+    quantity: i64,
+    price: Option<DecimalText>,
+}
+
+#[derive(Deserialize)]
+struct WooCoupon {
+    code: String,
+}
+
+#[derive(Deserialize)]
+struct WooRefund {
+    id: IdValue,
+    total: DecimalText,
+}
+
+#[derive(Deserialize)]
+struct WooCustomer {
+    id: IdValue,
+    email: Option<String>,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    date_modified_gmt: Option<String>,
+    billing: Option<WooContact>,
+}
+
+fn gmt(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+    value
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            parse_local(s, &TimeZone::UTC).map_err(|e| invalid_payload(format!("{field}: {e}")))
+        })
+        .transpose()
+}
+
+fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+    let currency = order
+        .currency
+        .as_deref()
+        .map(|c| Currency::parse(c).map_err(invalid_payload))
+        .transpose()?
+        .unwrap_or(ctx.currency);
+    let amount = |field: &str, d: &DecimalText| {
+        d.minor(currency)
+            .map_err(|e| invalid_payload(format!("{field}: {e}")))
+    };
+    let status = order.status.as_deref().unwrap_or("pending");
+    let modified = gmt("date_modified_gmt", &order.date_modified_gmt)?;
+    let created = gmt("date_created_gmt", &order.date_created_gmt)?;
+    let paid_at = gmt("date_paid_gmt", &order.date_paid_gmt)?.or(
+        if matches!(status, "processing" | "completed" | "refunded") {
+            gmt("date_completed_gmt", &order.date_completed_gmt)?
+                .or(modified)
+                .or(created)
+        } else {
+            None
+        },
+    );
+    let refunds = order
+        .refunds
+        .iter()
+        .map(|r| {
+            Ok(Refund {
+                id: r.id.text(),
+                // Woo lists refunds as negative totals.
+                amount_minor: amount("refunds.total", &r.total)?.abs(),
+                currency,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let facts = OrderFacts {
+        placed_at: created,
+        paid_at,
+        cancelled_at: (status == "cancelled")
+            .then(|| modified.or(created))
+            .flatten(),
+        fully_refunded: status == "refunded",
+        refunds,
+    };
+    let line_items = order
+        .line_items
+        .iter()
+        .map(|item| {
+            Ok(LineItem {
+                product_id: item.product_id.as_ref().and_then(IdValue::meaningful),
+                variant_id: item.variation_id.as_ref().and_then(IdValue::meaningful),
+                sku: item.sku.clone().filter(|s| !s.is_empty()),
+                title: item.name.clone(),
+                quantity: item.quantity,
+                unit_price_minor: item
+                    .price
+                    .as_ref()
+                    .map(|p| amount("line_items.price", p))
+                    .transpose()?
+                    .unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let snapshot = OrderSnapshot {
+        name: order.number.clone(),
+        currency,
+        total_minor: order
+            .total
+            .as_ref()
+            .map(|t| amount("total", t))
+            .transpose()?
+            .unwrap_or(0),
+        discount_minor: order
+            .discount_total
+            .as_ref()
+            .map(|t| amount("discount_total", t))
+            .transpose()?
+            .unwrap_or(0),
+        line_items,
+        discount_codes: order.coupon_lines.iter().map(|c| c.code.clone()).collect(),
+    };
+    let billing = order.billing.as_ref();
+    let customer = ProfileFields {
+        platform: Platform::WooCommerce,
+        customer_id: order.customer_id.as_ref().and_then(IdValue::meaningful),
+        email: billing.and_then(|b| b.email.as_deref()),
+        phone: billing.and_then(|b| b.phone.as_deref()),
+        first_name: billing.and_then(|b| b.first_name.as_deref()),
+        last_name: billing.and_then(|b| b.last_name.as_deref()),
+        accepts_marketing: None,
+        observed_at: modified,
+    }
+    .into_patch(ctx.calling_code);
+    Ok(OrderEvent {
+        platform: Platform::WooCommerce,
+        order_id: external_id("id", &order.id.text())?,
+        facts,
+        snapshot: Some(snapshot),
+        version: modified,
+        customer,
+    })
+}
+
+#[derive(Deserialize)]
+struct DeletedOrder {
+    id: IdValue,
+}
+
+/// Translates a verified WooCommerce delivery.
+pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+    Ok(match topic {
+        "order.created" | "order.updated" | "order.restored" => {
+            WebhookEffect::Order(Box::new(order_event(parse_json(body)?, ctx)?))
+        }
+        "order.deleted" => {
+            // A deleted (trashed) order no longer counts: it is treated as cancelled.
+            let order: DeletedOrder = parse_json(body)?;
+            WebhookEffect::Order(Box::new(OrderEvent {
+                platform: Platform::WooCommerce,
+                order_id: external_id("id", &order.id.text())?,
+                facts: OrderFacts {
+                    cancelled_at: Some(ctx.now),
+                    ..OrderFacts::default()
+                },
+                snapshot: None,
+                version: None,
+                customer: Default::default(),
+            }))
+        }
+        "customer.created" | "customer.updated" => {
+            let c: WooCustomer = parse_json(body)?;
+            let billing = c.billing.as_ref();
+            WebhookEffect::CustomerProfile(
+                ProfileFields {
+                    platform: Platform::WooCommerce,
+                    customer_id: c.id.meaningful(),
+                    email: c
+                        .email
+                        .as_deref()
+                        .or(billing.and_then(|b| b.email.as_deref())),
+                    phone: billing.and_then(|b| b.phone.as_deref()),
+                    first_name: c.first_name.as_deref(),
+                    last_name: c.last_name.as_deref(),
+                    accepts_marketing: None,
+                    observed_at: gmt("date_modified_gmt", &c.date_modified_gmt)?,
+                }
+                .into_patch(ctx.calling_code),
+            )
+        }
+        _ => WebhookEffect::Ignore("topic not used by Siyu"),
+    })
+}

@@ -1,0 +1,291 @@
+//! Youzan (有赞云) push: `Event-Sign` = lowercase hex MD5 of client_id + raw body +
+//! client_secret (an older scheme signs the URL-decoded `msg` instead); the business object
+//! is URL-encoded JSON in `msg`; Youzan wants `{"code":0,"msg":"success"}` back.
+
+use md5::{Digest, Md5};
+use serde::Deserialize;
+use subtle::ConstantTimeEq;
+
+use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use crate::domain::money::DecimalText;
+use crate::domain::time::parse_local;
+use crate::domain::{Currency, Platform};
+use crate::error::ApiError;
+use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::shops::YouzanCredentials;
+use crate::web::parse_json;
+
+/// The push envelope.
+#[derive(Deserialize)]
+pub struct Envelope {
+    pub client_id: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub msg: Option<String>,
+    pub id: Option<IdValue>,
+    #[serde(default)]
+    pub test: bool,
+}
+
+fn md5_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Md5::new();
+    for part in parts {
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+/// Checks `Event-Sign` (over the body, or the older scheme over the decoded `msg`) in
+/// constant time and that the push is for this shop's app; returns the parsed envelope.
+pub fn verify(
+    creds: &YouzanCredentials,
+    body: &[u8],
+    sign: Option<&str>,
+) -> Result<Envelope, ApiError> {
+    let sign = sign
+        .map(|s| s.trim().to_ascii_lowercase())
+        .ok_or_else(ApiError::bad_signature)?;
+    let id = creds.client_id.as_bytes();
+    let secret = creds.client_secret.as_bytes();
+    let body_signed = bool::from(
+        md5_hex(&[id, body, secret])
+            .as_bytes()
+            .ct_eq(sign.as_bytes()),
+    );
+    let envelope: Envelope = match parse_json(body) {
+        Ok(envelope) => envelope,
+        Err(e) if body_signed => return Err(e),
+        Err(_) => return Err(ApiError::bad_signature()),
+    };
+    let msg_signed = envelope.msg.as_deref().is_some_and(|msg| {
+        let decoded = decode_msg(msg);
+        bool::from(
+            md5_hex(&[id, decoded.as_bytes(), secret])
+                .as_bytes()
+                .ct_eq(sign.as_bytes()),
+        )
+    });
+    let right_app = envelope.client_id.as_deref() == Some(creds.client_id.as_str());
+    if (body_signed || msg_signed) && right_app {
+        Ok(envelope)
+    } else {
+        Err(ApiError::bad_signature())
+    }
+}
+
+/// `msg` is URL-encoded (form style: `+` is a space).
+pub fn decode_msg(msg: &str) -> String {
+    form_urlencoded::parse(format!("m={}", msg.replace('&', "%26").replace('=', "%3D")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+struct TradeMessage {
+    full_order_info: FullOrderInfo,
+}
+
+#[derive(Deserialize)]
+struct FullOrderInfo {
+    order_info: OrderInfo,
+    buyer_info: Option<BuyerInfo>,
+    address_info: Option<AddressInfo>,
+    #[serde(default)]
+    orders: Vec<YouzanItem>,
+    pay_info: Option<PayInfo>,
+}
+
+#[derive(Deserialize)]
+struct OrderInfo {
+    tid: String,
+    created: Option<String>,
+    pay_time: Option<String>,
+    update_time: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct BuyerInfo {
+    buyer_phone: Option<String>,
+    yz_open_id: Option<String>,
+    fans_nickname: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct AddressInfo {
+    receiver_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct YouzanItem {
+    item_id: Option<IdValue>,
+    sku_id: Option<IdValue>,
+    outer_sku_id: Option<String>,
+    outer_item_id: Option<String>,
+    title: Option<String>,
+    num: i64,
+    price: Option<DecimalText>,
+}
+
+#[derive(Deserialize)]
+struct PayInfo {
+    payment: Option<DecimalText>,
+    total_fee: Option<DecimalText>,
+}
+
+#[derive(Deserialize)]
+struct RefundMessage {
+    tid: String,
+    refund_id: IdValue,
+    refunded_fee: DecimalText,
+}
+
+fn local(
+    field: &str,
+    value: &Option<String>,
+    ctx: &ParseContext,
+) -> Result<Option<jiff::Timestamp>, ApiError> {
+    // Youzan writes China time without an offset.
+    let zone = crate::domain::time::time_zone("Asia/Shanghai").unwrap_or_else(|_| ctx.zone.clone());
+    value
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_local(s, &zone).map_err(|e| invalid_payload(format!("{field}: {e}"))))
+        .transpose()
+}
+
+fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+    let trade: TradeMessage = parse_json(msg.as_bytes())?;
+    let info = trade.full_order_info;
+    let currency = Currency::cny();
+    let amount = |field: &str, d: &DecimalText| {
+        d.minor(currency)
+            .map_err(|e| invalid_payload(format!("{field}: {e}")))
+    };
+    let created = local("created", &info.order_info.created, ctx)?;
+    let updated = local("update_time", &info.order_info.update_time, ctx)?;
+    let paid = matches!(
+        kind,
+        "trade_TradePaid" | "trade_TradeSuccess" | "trade_TradeBuyerPay"
+    );
+    let paid_at = local("pay_time", &info.order_info.pay_time, ctx)?
+        .filter(|_| paid)
+        .or(if paid { updated.or(created) } else { None });
+    let facts = OrderFacts {
+        placed_at: created,
+        paid_at,
+        cancelled_at: (kind == "trade_TradeClose").then(|| updated.unwrap_or(ctx.now)),
+        fully_refunded: false,
+        refunds: Vec::new(),
+    };
+    let line_items = info
+        .orders
+        .iter()
+        .map(|item| {
+            Ok(LineItem {
+                product_id: item.item_id.as_ref().and_then(IdValue::meaningful),
+                variant_id: item.sku_id.as_ref().and_then(IdValue::meaningful),
+                sku: item
+                    .outer_sku_id
+                    .clone()
+                    .or_else(|| item.outer_item_id.clone())
+                    .filter(|s| !s.is_empty()),
+                title: item.title.clone(),
+                quantity: item.num,
+                unit_price_minor: item
+                    .price
+                    .as_ref()
+                    .map(|p| amount("orders.price", p))
+                    .transpose()?
+                    .unwrap_or(0),
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let pay = info.pay_info.as_ref();
+    let total = pay.and_then(|p| p.payment.as_ref().or(p.total_fee.as_ref()));
+    let total_fee = pay.and_then(|p| p.total_fee.as_ref());
+    let total_minor = total
+        .map(|t| amount("pay_info.payment", t))
+        .transpose()?
+        .unwrap_or(0);
+    let list_minor = total_fee
+        .map(|t| amount("pay_info.total_fee", t))
+        .transpose()?
+        .unwrap_or(total_minor);
+    let snapshot = OrderSnapshot {
+        name: Some(info.order_info.tid.clone()),
+        currency,
+        total_minor,
+        discount_minor: (list_minor - total_minor).max(0),
+        line_items,
+        discount_codes: Vec::new(),
+    };
+    let buyer = info.buyer_info.as_ref();
+    let customer = ProfileFields {
+        platform: Platform::Youzan,
+        customer_id: buyer
+            .and_then(|b| b.yz_open_id.clone())
+            .filter(|s| !s.is_empty()),
+        email: None,
+        phone: buyer.and_then(|b| b.buyer_phone.as_deref()),
+        first_name: info
+            .address_info
+            .as_ref()
+            .and_then(|a| a.receiver_name.as_deref())
+            .or(buyer.and_then(|b| b.fans_nickname.as_deref())),
+        last_name: None,
+        accepts_marketing: None,
+        observed_at: updated,
+    }
+    .into_patch(ctx.calling_code);
+    Ok(OrderEvent {
+        platform: Platform::Youzan,
+        order_id: external_id("tid", &info.order_info.tid)?,
+        facts,
+        snapshot: Some(snapshot),
+        version: updated,
+        customer,
+    })
+}
+
+/// Translates a verified Youzan push.
+pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+    let kind = envelope.kind.as_deref().unwrap_or_default();
+    let msg = || {
+        envelope
+            .msg
+            .as_deref()
+            .map(decode_msg)
+            .ok_or_else(|| invalid_payload("msg is missing"))
+    };
+    Ok(match kind {
+        "trade_TradeCreate"
+        | "trade_TradePaid"
+        | "trade_TradeBuyerPay"
+        | "trade_TradeSuccess"
+        | "trade_TradeClose" => WebhookEffect::Order(Box::new(trade_event(kind, &msg()?, ctx)?)),
+        "trade_refund_RefundSuccess" => {
+            let refund: RefundMessage = parse_json(msg()?.as_bytes())?;
+            let currency = Currency::cny();
+            WebhookEffect::Order(Box::new(OrderEvent {
+                platform: Platform::Youzan,
+                order_id: external_id("tid", &refund.tid)?,
+                facts: OrderFacts {
+                    refunds: vec![Refund {
+                        id: refund.refund_id.text(),
+                        amount_minor: refund
+                            .refunded_fee
+                            .minor(currency)
+                            .map_err(|e| invalid_payload(format!("refunded_fee: {e}")))?,
+                        currency,
+                    }],
+                    ..OrderFacts::default()
+                },
+                snapshot: None,
+                version: None,
+                customer: Default::default(),
+            }))
+        }
+        _ => WebhookEffect::Ignore("message type not used by Siyu"),
+    })
+}

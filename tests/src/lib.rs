@@ -1,0 +1,7 @@
+//! Test support for Siyu: the app routed as spin.toml routes it, over an in-memory store,
+//! and sample webhook deliveries for each platform, written from the platforms' documented
+//! formats and signed the way each platform signs.
+
+pub mod app;
+pub mod platforms;
+pub mod routes;

@@ -1,0 +1,130 @@
+//! Spin's HTTP routing, read from spin.toml so tests never keep a second route table.
+
+use std::path::{Path, PathBuf};
+
+/// One `[[trigger.http]]` entry.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub pattern: String,
+    pub component: String,
+}
+
+/// A component's `[component.X]` settings the tests care about.
+#[derive(Debug, Clone)]
+pub struct Component {
+    pub name: String,
+    pub source: String,
+    pub key_value_stores: Vec<String>,
+    pub variables: Vec<String>,
+    pub build_command: Option<String>,
+}
+
+pub struct Manifest {
+    pub routes: Vec<Route>,
+    pub components: Vec<Component>,
+    pub variables: Vec<String>,
+}
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ sits in the workspace")
+        .to_path_buf()
+}
+
+impl Manifest {
+    pub fn load() -> Self {
+        let text = std::fs::read_to_string(workspace_root().join("spin.toml")).expect("spin.toml");
+        Self::parse(&text)
+    }
+
+    pub fn parse(text: &str) -> Self {
+        let doc: toml::Table = toml::from_str(text).expect("spin.toml is TOML");
+        let strings = |v: Option<&toml::Value>| -> Vec<String> {
+            v.and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|s| s.as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let routes = doc
+            .get("trigger")
+            .and_then(|t| t.get("http"))
+            .and_then(|h| h.as_array())
+            .map(|triggers| {
+                triggers
+                    .iter()
+                    .map(|t| Route {
+                        pattern: t["route"].as_str().expect("route").to_string(),
+                        component: t["component"].as_str().expect("component").to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let components = doc
+            .get("component")
+            .and_then(|c| c.as_table())
+            .map(|table| {
+                table
+                    .iter()
+                    .map(|(name, c)| Component {
+                        name: name.clone(),
+                        source: c
+                            .get("source")
+                            .and_then(|s| s.as_str())
+                            .unwrap_or_default()
+                            .to_string(),
+                        key_value_stores: strings(c.get("key_value_stores")),
+                        variables: c
+                            .get("variables")
+                            .and_then(|v| v.as_table())
+                            .map(|v| v.keys().cloned().collect())
+                            .unwrap_or_default(),
+                        build_command: c
+                            .get("build")
+                            .and_then(|b| b.get("command"))
+                            .and_then(|s| s.as_str())
+                            .map(String::from),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let variables = doc
+            .get("variables")
+            .and_then(|v| v.as_table())
+            .map(|v| v.keys().cloned().collect())
+            .unwrap_or_default();
+        Self {
+            routes,
+            components,
+            variables,
+        }
+    }
+
+    /// The component Spin would send `path` to: an exact route beats a wildcard, and a longer
+    /// wildcard prefix beats a shorter one.
+    pub fn component_for(&self, path: &str) -> Option<&str> {
+        let mut best: Option<(usize, bool, &str)> = None;
+        for route in &self.routes {
+            let (prefix, wildcard) = match route.pattern.strip_suffix("/...") {
+                Some(prefix) => (prefix, true),
+                None => (route.pattern.as_str(), false),
+            };
+            let matches = if wildcard {
+                path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
+            } else {
+                path == prefix
+            };
+            if !matches {
+                continue;
+            }
+            let rank = (prefix.len(), !wildcard);
+            if best.is_none_or(|(len, exact, _)| rank > (len, exact)) {
+                best = Some((prefix.len(), !wildcard, route.component.as_str()));
+            }
+        }
+        best.map(|(_, _, c)| c)
+    }
+}
