@@ -177,6 +177,8 @@ struct MemoryInner {
     counters: HashMap<String, i64>,
     reads: u64,
     writes: u64,
+    /// Fault injection: writes that may still succeed before every write fails.
+    writes_until_failure: Option<u64>,
 }
 
 /// Operation counts of a `MemoryStore` since it was made.
@@ -197,6 +199,12 @@ impl MemoryStore {
             reads: inner.reads,
             writes: inner.writes,
         }
+    }
+
+    /// Makes every write after the next `writes` fail, as a crash or outage would;
+    /// `None` heals the store.
+    pub fn fail_after_writes(&self, writes: Option<u64>) {
+        self.lock().writes_until_failure = writes;
     }
 
     /// Every stored key, for tests that check nothing was written or that no PII is left.
@@ -226,6 +234,23 @@ impl MemoryStore {
     }
 }
 
+impl MemoryInner {
+    fn write(&mut self) -> StoreResult<()> {
+        match &mut self.writes_until_failure {
+            Some(0) => Err(StoreError::Backend("injected failure".into())),
+            Some(n) => {
+                *n -= 1;
+                self.writes += 1;
+                Ok(())
+            }
+            None => {
+                self.writes += 1;
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Store for MemoryStore {
     fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
         check_key(key)?;
@@ -237,7 +262,7 @@ impl Store for MemoryStore {
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         check_value(key, value)?;
         let mut inner = self.lock();
-        inner.writes += 1;
+        inner.write()?;
         inner.values.insert(key.to_string(), value.to_vec());
         Ok(())
     }
@@ -245,7 +270,7 @@ impl Store for MemoryStore {
     fn delete(&self, key: &str) -> StoreResult<()> {
         check_key(key)?;
         let mut inner = self.lock();
-        inner.writes += 1;
+        inner.write()?;
         inner.values.remove(key);
         inner.counters.remove(key);
         Ok(())
@@ -254,7 +279,7 @@ impl Store for MemoryStore {
     fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
         check_key(key)?;
         let mut inner = self.lock();
-        inner.writes += 1;
+        inner.write()?;
         let slot = inner.counters.entry(key.to_string()).or_insert(0);
         *slot += delta;
         Ok(*slot)
@@ -280,7 +305,7 @@ impl Store for MemoryStore {
         if inner.values.get(key).map(Vec::as_slice) != expected {
             return Ok(false);
         }
-        inner.writes += 1;
+        inner.write()?;
         inner.values.insert(key.to_string(), new.to_vec());
         Ok(true)
     }

@@ -1119,3 +1119,109 @@ fn a_hundred_concurrent_orders_for_one_customer_are_all_counted() {
         "racing first orders created more than one customer"
     );
 }
+
+// ------------------------------------------------------------------ failures mid-way
+
+/// Whatever write a failure strikes, the request answers 5xx (so the platform retries) or
+/// 2xx, and once the platform's retry succeeds the totals are exact.
+#[test]
+fn a_failure_at_any_write_is_completed_by_the_retry_without_double_counting() {
+    for fail_at in 0..16 {
+        let app = TestApp::new();
+        let shop = app.shop_with_all_platforms();
+        let first = shopify_order(9001, &mei(), "paid", "100.00", &[TEA]);
+        assert_eq!(
+            send_shopify(&app, &shop, "orders/create", &first, "w-0").0,
+            200
+        );
+
+        // The order's state changes (a refund) and a new order arrives, each hit by a failure.
+        let refund = shopify_refund(9001, 6001, "30.00");
+        let second = shopify_order(9002, &mei(), "paid", "50.00", &[CUPS]);
+        for (topic, body, id) in [
+            ("refunds/create", &refund, "w-1"),
+            ("orders/create", &second, "w-2"),
+        ] {
+            app.store.fail_after_writes(Some(fail_at));
+            let response = app.send(shopify_request(&shop.id, topic, body, SHOPIFY_SECRET, id));
+            let status = response.status().as_u16();
+            assert!(
+                status == 200 || status == 503,
+                "fail_at {fail_at}: {status}"
+            );
+            app.store.fail_after_writes(None);
+            // Shopify retries the same delivery until it gets a 2xx.
+            assert_eq!(
+                send_shopify(&app, &shop, topic, body, id).0,
+                200,
+                "fail_at {fail_at}"
+            );
+        }
+        let customer = customer_by_phone(&app, &shop, PHONE).1;
+        assert_eq!(customer["orders"]["order_count"], 2, "fail_at {fail_at}");
+        assert_eq!(
+            customer["orders"]["spend"]["CNY"], 12000,
+            "fail_at {fail_at}"
+        );
+        let cups = customer["products"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["sku"] == "CUP-SET")
+            .unwrap()
+            .clone();
+        assert_eq!(cups["quantity"], 2, "fail_at {fail_at}");
+    }
+}
+
+#[test]
+fn spin_toml_declares_every_component_completely() {
+    let manifest = siyu_tests::routes::Manifest::load();
+    assert!(!manifest.components.is_empty());
+    for component in &manifest.components {
+        let package = format!("siyu-{}", component.name);
+        assert_eq!(
+            component.source,
+            format!(
+                "target/wasm32-wasip1/release/{}.wasm",
+                package.replace('-', "_")
+            ),
+            "{}",
+            component.name
+        );
+        assert_eq!(
+            component.key_value_stores,
+            ["default"],
+            "{}",
+            component.name
+        );
+        let build = component.build_command.as_deref().unwrap_or_default();
+        assert!(
+            build.contains("--target wasm32-wasip1") && build.contains(&format!("-p {package}")),
+            "{build}"
+        );
+        for variable in &component.variables {
+            assert!(
+                manifest.variables.contains(variable),
+                "{variable} is not an app variable"
+            );
+        }
+        assert!(
+            manifest
+                .routes
+                .iter()
+                .any(|r| r.component == component.name),
+            "{} has no route",
+            component.name
+        );
+        siyu_tests::app::handler_of(&component.name);
+    }
+    assert_eq!(manifest.component_for("/api/shops"), Some("shops"));
+    assert_eq!(manifest.component_for("/api/shop"), Some("shops"));
+    assert_eq!(manifest.component_for("/api/shopx"), Some("fallback"));
+    assert_eq!(
+        manifest.component_for("/webhooks/shopify/shp_x"),
+        Some("ingest")
+    );
+    assert_eq!(manifest.component_for("/"), Some("fallback"));
+}
