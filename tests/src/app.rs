@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use http::Method;
 use jiff::Timestamp;
-use serde_json::Value;
 use siyu::store::MemoryStore;
-use siyu::web::{serve, Env, Handler, Request, Response, Secrets};
+use siyu::web::{serve, Env, Handler, Request, Secrets};
+
+use crate::client::{Client, Reply};
 
 use crate::routes::Manifest;
 
@@ -59,15 +60,13 @@ impl TestApp {
         }
     }
 
-    pub fn now(&self) -> Timestamp {
-        *self.now.lock().unwrap()
-    }
-
     pub fn set_now(&self, now: Timestamp) {
         *self.now.lock().unwrap() = now;
     }
+}
 
-    pub fn send(&self, req: Request) -> Response {
+impl Client for TestApp {
+    fn send(&self, req: Request) -> Reply {
         let component = self
             .manifest
             .component_for(req.uri().path())
@@ -77,43 +76,28 @@ impl TestApp {
             secrets: &self.secrets,
             now: self.now(),
         };
-        serve(&req, &env, handler_of(component))
-    }
-
-    /// Sends and decodes a JSON answer; panics on a 5xx, which no test expects.
-    pub fn call(&self, req: Request) -> (u16, Value) {
-        let response = self.send(req);
-        let status = response.status().as_u16();
-        let body: Value = serde_json::from_slice(response.body()).unwrap_or(Value::Null);
-        assert!(status < 500, "server error {status}: {body}");
-        (status, body)
-    }
-
-    pub fn get(&self, path: &str, api_key: &str) -> (u16, Value) {
-        self.call(request(Method::GET, path, Some(api_key), Vec::new()))
-    }
-
-    pub fn create_shop(&self, body: Value) -> TestShop {
-        let (status, created) = self.call(request(
-            Method::POST,
-            "/api/shops",
-            Some(OPERATOR_TOKEN),
-            body.to_string().into_bytes(),
-        ));
-        assert_eq!(status, 201, "{created}");
-        TestShop {
-            id: created["shop"]["id"].as_str().unwrap().to_string(),
-            api_key: created["api_key"].as_str().unwrap().to_string(),
-            generic_secret: created["generic_webhook_secret"]
-                .as_str()
-                .unwrap()
-                .to_string(),
+        let before = self.store.op_counts().writes;
+        let response = serve(&req, &env, handler_of(component));
+        let (parts, body) = response.into_parts();
+        Reply {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body,
+            writes: self.store.op_counts().writes - before,
         }
     }
 
-    /// A shop with credentials for every platform (see `platforms` for the secrets).
-    pub fn shop_with_all_platforms(&self) -> TestShop {
-        self.create_shop(crate::platforms::shop_body("Tea House"))
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        let prefix = format!("s/{shop_id}/");
+        self.store
+            .dump()
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(&prefix))
+            .collect()
+    }
+
+    fn now(&self) -> Timestamp {
+        *self.now.lock().unwrap()
     }
 }
 

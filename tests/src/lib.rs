@@ -3,5 +3,9 @@
 //! formats and signed the way each platform signs.
 
 pub mod app;
+pub mod client;
+pub mod host;
 pub mod platforms;
 pub mod routes;
+pub mod scenarios;
+pub mod wasm;

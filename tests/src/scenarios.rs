@@ -1,0 +1,1069 @@
+//! The foundation scenarios, written once against `Client` and run both in-process
+//! (tests/foundation.rs) and through the real `.wasm` components (tests/wasm.rs).
+
+use http::Method;
+use serde_json::{json, Value};
+
+use crate::app::{request, TestShop, OPERATOR_TOKEN};
+use crate::client::Client;
+use crate::platforms::*;
+
+pub const PHONE: &str = "+8613812345678";
+
+pub fn mei() -> Buyer {
+    Buyer {
+        platform_id: Some(5001),
+        email: Some("Mei.Lin@Example.com"),
+        phone: Some(PHONE),
+    }
+}
+
+pub fn customer_by_phone(app: &dyn Client, shop: &TestShop, phone: &str) -> (u16, Value) {
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("phone", phone)
+        .finish();
+    app.get(&format!("/api/customers?{query}"), &shop.api_key)
+}
+
+pub fn send_shopify(
+    app: &dyn Client,
+    shop: &TestShop,
+    topic: &str,
+    body: &Value,
+    webhook_id: &str,
+) -> (u16, Value) {
+    app.call(shopify_request(
+        &shop.id,
+        topic,
+        body,
+        SHOPIFY_SECRET,
+        webhook_id,
+    ))
+}
+
+// ------------------------------------------------------------------ shops
+
+pub fn only_the_operator_creates_shops_and_keys_are_shown_once(app: &dyn Client) {
+    let body = shop_body("Tea House").to_string().into_bytes();
+    let refused = app.send(request(Method::POST, "/api/shops", None, body.clone()));
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["error"]["code"], "unauthorized");
+    assert_eq!(refused.writes, 0, "a refused request wrote something");
+    let refused = app.send(request(Method::POST, "/api/shops", Some("guess"), body));
+    assert_eq!((refused.status, refused.writes), (401, 0));
+
+    let shop = app.shop_with_all_platforms();
+    let (status, settings) = app.get("/api/shop", &shop.api_key);
+    assert_eq!(status, 200);
+    assert_eq!(settings["time_zone"], "Asia/Shanghai");
+    assert_eq!(settings["currency"], "CNY");
+    assert_eq!(settings["credentials"]["shopify_secrets"], 2);
+    let text = settings.to_string();
+    for secret in [
+        SHOPIFY_SECRET,
+        WOO_SECRET,
+        YOUZAN_SECRET,
+        &shop.generic_secret,
+        &shop.api_key,
+    ] {
+        assert!(!text.contains(secret), "settings echo a secret");
+    }
+    let stored = app
+        .dump_shop(&shop.id)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect::<String>();
+    assert!(
+        !stored.contains(&shop.api_key),
+        "the API key is stored in clear"
+    );
+}
+
+pub fn shop_settings_are_validated_and_updated(app: &dyn Client) {
+    let mut body = shop_body("Tea");
+    body["time_zone"] = json!("Mars/Olympus");
+    let refused = app.send(request(
+        Method::POST,
+        "/api/shops",
+        Some(OPERATOR_TOKEN),
+        body.to_string().into_bytes(),
+    ));
+    let err = refused.json();
+    assert_eq!(refused.status, 422, "{err}");
+    assert!(err["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Mars/Olympus"));
+    assert_eq!(refused.writes, 0);
+
+    let shop = app.shop_with_all_platforms();
+    let patch = json!({"name": "Tea House Berlin", "time_zone": "Europe/Berlin", "credentials": {"shopify_secrets": ["rotated-secret-0001"]}});
+    let (status, updated) = app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        patch.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(updated["time_zone"], "Europe/Berlin");
+    assert_eq!(updated["credentials"]["shopify_secrets"], 1);
+    assert_eq!(
+        updated["credentials"]["woocommerce_secret"], true,
+        "untouched credentials stay"
+    );
+
+    let bad = json!({"currency": "EURO"});
+    let (status, _) = app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        bad.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 422);
+    let (_, after) = app.get("/api/shop", &shop.api_key);
+    assert_eq!(
+        after["currency"], "CNY",
+        "a refused update changed something"
+    );
+
+    let (status, rotated) = app.call(request(
+        Method::POST,
+        &format!("/api/shops/{}/api-key", shop.id),
+        Some(OPERATOR_TOKEN),
+        vec![],
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(
+        app.get("/api/shop", &shop.api_key).0,
+        401,
+        "the old key still works"
+    );
+    assert_eq!(
+        app.get("/api/shop", rotated["api_key"].as_str().unwrap()).0,
+        200
+    );
+}
+
+// ------------------------------------------------------------------ each platform
+
+pub fn a_signed_shopify_order_creates_the_customer(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "109.90", &[TEA, CUPS]);
+    let (status, ack) = send_shopify(app, &shop, "orders/create", &order, "wh-1");
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(ack["result"]["status"], "paid");
+
+    let (status, customer) = customer_by_phone(app, &shop, "138 1234 5678");
+    assert_eq!(status, 200, "{customer}");
+    assert_eq!(customer["orders"]["order_count"], 1);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 10990);
+    assert_eq!(customer["phone"], "+86138****5678");
+    assert_eq!(customer["email"], "m***@example.com");
+    assert_eq!(customer["consent"]["marketing"], true);
+    assert_eq!(customer["platform_ids"][0]["platform"], "shopify");
+    let cups = customer["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["sku"] == "CUP-SET")
+        .unwrap();
+    assert_eq!(cups["quantity"], 2);
+    assert_eq!(cups["last_purchased_at"], "2026-11-20T02:00:00Z");
+
+    let by_email = app.get("/api/customers?email=MEI.LIN%40example.com", &shop.api_key);
+    assert_eq!(by_email.1["id"], customer["id"]);
+    let (status, same) = app.get(
+        &format!("/api/customers/{}", customer["id"].as_str().unwrap()),
+        &shop.api_key,
+    );
+    assert_eq!((status, &same["id"]), (200, &customer["id"]));
+}
+
+pub fn shopify_accepts_both_rotation_secrets_and_refuses_forgeries(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    let old = app.call(shopify_request(
+        &shop.id,
+        "orders/create",
+        &order,
+        SHOPIFY_OLD_SECRET,
+        "a",
+    ));
+    assert_eq!(
+        old.0, 200,
+        "the previous secret must still verify during a rotation"
+    );
+    let second = shopify_order(9002, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        app.call(shopify_request(
+            &shop.id,
+            "orders/create",
+            &second,
+            SHOPIFY_SECRET,
+            "b"
+        ))
+        .0,
+        200
+    );
+
+    let forged = shopify_order(9003, &mei(), "paid", "59.90", &[TEA]);
+    let refused = app.send(shopify_request(
+        &shop.id,
+        "orders/create",
+        &forged,
+        "attacker-secret",
+        "c",
+    ));
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["error"]["code"], "invalid_signature");
+    assert_eq!(refused.writes, 0, "a refused webhook wrote something");
+    // A valid signature over a different body: tampering in transit.
+    let mut tampered = shopify_request(&shop.id, "orders/create", &forged, SHOPIFY_SECRET, "d");
+    *tampered.body_mut() =
+        serde_json::to_vec(&shopify_order(9003, &mei(), "paid", "0.01", &[TEA])).unwrap();
+    let refused = app.send(tampered);
+    assert_eq!((refused.status, refused.writes), (401, 0));
+    let mut unsigned = shopify_request(&shop.id, "orders/create", &forged, SHOPIFY_SECRET, "e");
+    unsigned.headers_mut().remove("x-shopify-hmac-sha256");
+    let refused = app.send(unsigned);
+    assert_eq!((refused.status, refused.writes), (401, 0));
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        2
+    );
+}
+
+pub fn woocommerce_ping_orders_and_forgeries(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let (status, _) = app.call(woo_ping(&shop.id));
+    assert_eq!(
+        status, 200,
+        "the activation ping must succeed or Woo disables the webhook"
+    );
+
+    let buyer = Buyer {
+        platform_id: Some(42),
+        email: Some("mei@example.com"),
+        phone: Some("13812345678"),
+    };
+    let order = woo_order(311, &buyer, "processing", "59.90", &[TEA]);
+    let (status, ack) = app.call(woo_request(&shop.id, "order.created", &order, WOO_SECRET));
+    assert_eq!(status, 200, "{ack}");
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 1);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 5990);
+    assert_eq!(customer["platform_ids"][0]["platform"], "woocommerce");
+
+    let (status, _) = app.call(woo_request(
+        &shop.id,
+        "order.created",
+        &order,
+        "wrong-secret",
+    ));
+    assert_eq!(status, 401);
+    // A form-encoded body that is not the bare ping is not let through unsigned.
+    let mut sneaky = woo_ping(&shop.id);
+    *sneaky.body_mut() = b"webhook_id=12&status=completed".to_vec();
+    assert_eq!(app.call(sneaky).0, 401);
+
+    let mut refunded = order.clone();
+    refunded["status"] = json!("refunded");
+    refunded["date_modified_gmt"] = json!("2026-11-22T02:00:00");
+    refunded["refunds"] = json!([{"id": 77, "reason": "", "total": "-59.90"}]);
+    assert_eq!(
+        app.call(woo_request(
+            &shop.id,
+            "order.updated",
+            &refunded,
+            WOO_SECRET
+        ))
+        .0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 0);
+    assert!(customer["orders"]["spend"].get("CNY").is_none());
+}
+
+pub fn youzan_messages_are_decoded_acknowledged_and_verified(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let msg = youzan_trade(
+        "E20261120100000001",
+        Some("13812345678"),
+        Some("yz-open-1"),
+        "119.80",
+        &[(7001, 8001, "TEA-250G", "乌龙茶 250 克", 2, "59.90")],
+    );
+    let (status, ack) = app.call(youzan_request(
+        &shop.id,
+        "trade_TradePaid",
+        "E20261120100000001",
+        &msg,
+        YOUZAN_SECRET,
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(ack, json!({"code": 0, "msg": "success"}));
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 1);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 11980);
+    assert_eq!(
+        customer["products"][0]["title"], "乌龙茶 250 克",
+        "msg must be URL-decoded as UTF-8"
+    );
+    assert_eq!(customer["first_name"], "林梅");
+    // Youzan's times are China time: 10:00 there is 02:00 UTC.
+    assert_eq!(customer["orders"]["first_order_at"], "2026-11-20T02:00:00Z");
+
+    let refund = youzan_refund("E20261120100000001", "R1", "59.90");
+    let (status, _) = app.call(youzan_request(
+        &shop.id,
+        "trade_refund_RefundSuccess",
+        "R1",
+        &refund,
+        YOUZAN_SECRET,
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["spend"]["CNY"],
+        5990
+    );
+
+    let (status, err) = app.call(youzan_request(
+        &shop.id,
+        "trade_TradePaid",
+        "x",
+        &msg,
+        "wrong",
+    ));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("invalid_signature"))
+    );
+}
+
+pub fn youzan_older_scheme_signing_the_decoded_msg_is_accepted(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let msg = youzan_trade("E1", Some("13812345678"), None, "10.00", &[TEA]);
+    let mut req = youzan_request(&shop.id, "trade_TradePaid", "E1", &msg, YOUZAN_SECRET);
+    use md5::{Digest, Md5};
+    let mut md5 = Md5::new();
+    md5.update(YOUZAN_CLIENT_ID.as_bytes());
+    md5.update(msg.to_string().as_bytes());
+    md5.update(YOUZAN_SECRET.as_bytes());
+    req.headers_mut()
+        .insert("event-sign", hex::encode(md5.finalize()).parse().unwrap());
+    assert_eq!(app.call(req).0, 200);
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        1
+    );
+}
+
+pub fn generic_format_is_signed_and_replay_protected(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let now = app.now().as_second();
+    let body = generic_order("A-1", "paid", Some("mei@example.com"), Some(PHONE), "88.00")
+        .to_string()
+        .into_bytes();
+    let (status, ack) = app.call(generic_request(&shop.id, &shop.generic_secret, &body, now));
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["spend"]["CNY"],
+        8800
+    );
+
+    let (status, err) = app.call(generic_request(
+        &shop.id,
+        &shop.generic_secret,
+        &body,
+        now - 301,
+    ));
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (401, Some("stale_timestamp"))
+    );
+    let (status, _) = app.call(generic_request(
+        &shop.id,
+        &shop.generic_secret,
+        &body,
+        now + 301,
+    ));
+    assert_eq!(status, 401, "timestamps from the future are refused too");
+    assert_eq!(
+        app.call(generic_request(
+            &shop.id,
+            &shop.generic_secret,
+            &body,
+            now - 299
+        ))
+        .0,
+        200
+    );
+    let (status, _) = app.call(generic_request(
+        &shop.id,
+        "not-the-secret-at-all",
+        &body,
+        now,
+    ));
+    assert_eq!(status, 401);
+
+    let wrong = json!({"order_id": "A-2", "status": "shipped", "total": "1.00"})
+        .to_string()
+        .into_bytes();
+    let (status, err) = app.call(generic_request(&shop.id, &shop.generic_secret, &wrong, now));
+    assert_eq!(status, 422, "{err}");
+    let typo = json!({"order_id": "A-2", "status": "paid", "totl": "1.00"})
+        .to_string()
+        .into_bytes();
+    let (status, err) = app.call(generic_request(&shop.id, &shop.generic_secret, &typo, now));
+    assert_eq!(status, 422);
+    assert!(err["error"]["message"].as_str().unwrap().contains("totl"));
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        1
+    );
+}
+
+// ------------------------------------------------------------------ exactly once
+
+pub fn duplicate_deliveries_change_nothing_the_second_time(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "wh-1").0,
+        200
+    );
+    let dump_before = app.dump_shop(&shop.id);
+    // Shopify's retry (same webhook id), a copy under another id, and orders/paid for the same state.
+    let retry = app.send(shopify_request(
+        &shop.id,
+        "orders/create",
+        &order,
+        SHOPIFY_SECRET,
+        "wh-1",
+    ));
+    assert_eq!(
+        (retry.status, retry.writes),
+        (200, 0),
+        "an exact redelivery wrote"
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "orders/paid", &order, "wh-2").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "orders/updated", &order, "wh-3").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 1);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 5990);
+    assert_eq!(customer["products"][0]["quantity"], 1);
+    let mut before: Vec<_> = dump_before
+        .into_iter()
+        .filter(|(k, _)| k.contains("/c/"))
+        .collect();
+    let mut after: Vec<_> = app
+        .dump_shop(&shop.id)
+        .into_iter()
+        .filter(|(k, _)| k.contains("/c/"))
+        .collect();
+    before.sort();
+    after.sort();
+    assert_eq!(before, after, "the customer record changed on a duplicate");
+}
+
+pub fn a_refund_arriving_before_its_paid_event_ends_with_the_right_totals(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let refund = shopify_refund(9001, 6001, "20.00");
+    assert_eq!(
+        send_shopify(app, &shop, "refunds/create", &refund, "r-1").0,
+        200
+    );
+    let order = shopify_order(9001, &mei(), "paid", "109.90", &[TEA, CUPS]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/paid", &order, "p-1").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 1);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 8990);
+
+    // The same refund again inside orders/updated, and as a redelivery: still counted once.
+    let mut updated = shopify_order(9001, &mei(), "partially_refunded", "109.90", &[TEA, CUPS]);
+    updated["updated_at"] = json!("2026-11-21T09:00:01+08:00");
+    updated["refunds"] = json!([shopify_refund(9001, 6001, "20.00")]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/updated", &updated, "u-1").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "refunds/create", &refund, "r-2").0,
+        200
+    );
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["spend"]["CNY"],
+        8990
+    );
+
+    // A second, different refund.
+    assert_eq!(
+        send_shopify(
+            app,
+            &shop,
+            "refunds/create",
+            &shopify_refund(9001, 6002, "9.90"),
+            "r-3"
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["spend"]["CNY"],
+        8000
+    );
+}
+
+pub fn older_retries_do_not_undo_newer_state(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let paid = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    let mut cancelled = paid.clone();
+    cancelled["cancelled_at"] = json!("2026-11-20T12:00:00+08:00");
+    cancelled["updated_at"] = json!("2026-11-20T12:00:00+08:00");
+    assert_eq!(
+        send_shopify(app, &shop, "orders/cancelled", &cancelled, "c-1").0,
+        200
+    );
+    // The original paid event, delayed by Shopify's retry schedule, arrives last.
+    assert_eq!(send_shopify(app, &shop, "orders/paid", &paid, "p-1").0, 200);
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 0);
+    assert!(customer["orders"]["spend"].as_object().unwrap().is_empty());
+    assert!(customer["products"].as_array().unwrap().is_empty());
+
+    // In order: paid then cancelled takes the order back out.
+    let second = shopify_order(9002, &mei(), "paid", "10.00", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/paid", &second, "p-2").0,
+        200
+    );
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        1
+    );
+    let mut second_cancelled = second.clone();
+    second_cancelled["cancelled_at"] = json!("2026-11-20T13:00:00+08:00");
+    assert_eq!(
+        send_shopify(app, &shop, "orders/cancelled", &second_cancelled, "c-2").0,
+        200
+    );
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        0
+    );
+}
+
+pub fn an_unpaid_order_counts_once_it_is_paid(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let pending = shopify_order(9001, &mei(), "pending", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &pending, "1").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(
+        customer["orders"]["order_count"], 0,
+        "a pending order is not a purchase yet"
+    );
+    let mut paid = pending.clone();
+    paid["financial_status"] = json!("paid");
+    paid["updated_at"] = json!("2026-11-20T10:30:00+08:00");
+    assert_eq!(send_shopify(app, &shop, "orders/paid", &paid, "2").0, 200);
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        1
+    );
+}
+
+pub fn the_same_person_on_shopify_and_youzan_is_one_customer(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "1").0,
+        200
+    );
+    // On Youzan the same phone, written the national way, and another platform id.
+    let msg = youzan_trade(
+        "E1",
+        Some("13812345678"),
+        Some("yz-open-9"),
+        "25.00",
+        &[CUPS],
+    );
+    assert_eq!(
+        app.call(youzan_request(
+            &shop.id,
+            "trade_TradePaid",
+            "E1",
+            &msg,
+            YOUZAN_SECRET
+        ))
+        .0,
+        200
+    );
+
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 2);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 8490);
+    let platforms: Vec<_> = customer["platform_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["shopify", "youzan"]);
+    assert_eq!(
+        app.get("/api/customers?email=mei.lin@example.com", &shop.api_key)
+            .1["id"],
+        customer["id"]
+    );
+}
+
+pub fn orders_without_identity_are_recorded_without_a_customer(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &Buyer::default(), "paid", "59.90", &[TEA]);
+    let (status, ack) = send_shopify(app, &shop, "orders/create", &order, "1");
+    assert_eq!(status, 200);
+    assert_eq!(ack["result"]["customer_id"], Value::Null);
+}
+
+// ------------------------------------------------------------------ erasure
+
+pub fn erasure_removes_personal_data_and_keeps_anonymous_aggregates(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "1").0,
+        200
+    );
+    let id = customer_by_phone(app, &shop, PHONE).1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, erased) = app.call(request(
+        Method::DELETE,
+        &format!("/api/customers/{id}"),
+        Some(&shop.api_key),
+        vec![],
+    ));
+    assert_eq!(status, 200);
+    assert!(erased["erased_at"].is_string());
+    assert_eq!(erased["phone"], Value::Null);
+    assert_eq!(erased["first_name"], Value::Null);
+    assert_eq!(erased["orders"]["order_count"], 1, "aggregates are kept");
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).0,
+        404,
+        "erased people are not found by phone"
+    );
+    for (key, value) in app.dump_shop(&shop.id) {
+        let lower = value.to_lowercase();
+        for pii in [
+            "13812345678",
+            "mei.lin@example.com",
+            "\"mei\"",
+            "\"lin\"",
+            "5001",
+        ] {
+            assert!(!lower.contains(pii), "{pii} is still stored under {key}");
+        }
+    }
+    // Repeating the erasure is harmless; a later late webhook adds no personal data back.
+    assert_eq!(
+        app.call(request(
+            Method::DELETE,
+            &format!("/api/customers/{id}"),
+            Some(&shop.api_key),
+            vec![]
+        ))
+        .0,
+        200
+    );
+    let mut refunded = order.clone();
+    refunded["financial_status"] = json!("refunded");
+    refunded["updated_at"] = json!("2026-11-21T10:00:00+08:00");
+    assert_eq!(
+        send_shopify(app, &shop, "orders/updated", &refunded, "2").0,
+        200
+    );
+    let after = app.get(&format!("/api/customers/{id}"), &shop.api_key).1;
+    assert_eq!(
+        after["orders"]["order_count"], 0,
+        "the refund still adjusts the anonymous aggregates"
+    );
+    assert_eq!(after["phone"], Value::Null);
+    assert_eq!(customer_by_phone(app, &shop, PHONE).0, 404);
+}
+
+pub fn shopify_privacy_webhooks_erase_record_and_close(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "1").0,
+        200
+    );
+    let id = customer_by_phone(app, &shop, PHONE).1["id"].clone();
+
+    let request_body = json!({"shop_id": 1, "shop_domain": "tea-house.myshopify.com", "orders_requested": [9001],
+        "customer": {"id": 5001, "email": "mei.lin@example.com", "phone": PHONE}, "data_request": {"id": 9999}});
+    assert_eq!(
+        send_shopify(app, &shop, "customers/data_request", &request_body, "d-1").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "customers/data_request", &request_body, "d-2").0,
+        200
+    );
+    let (status, requests) = app.get("/api/data-requests", &shop.api_key);
+    assert_eq!(status, 200);
+    assert_eq!(
+        requests["items"].as_array().unwrap().len(),
+        1,
+        "a redelivered request is listed once"
+    );
+    assert_eq!(requests["items"][0]["customer_id"], id);
+
+    let redact = json!({"shop_id": 1, "shop_domain": "tea-house.myshopify.com", "customer": {"id": 5001, "email": null, "phone": null}, "orders_to_redact": [9001]});
+    assert_eq!(
+        send_shopify(app, &shop, "customers/redact", &redact, "x-1").0,
+        200
+    );
+    assert_eq!(customer_by_phone(app, &shop, PHONE).0, 404);
+    let erased = app
+        .get(
+            &format!("/api/customers/{}", id.as_str().unwrap()),
+            &shop.api_key,
+        )
+        .1;
+    assert!(erased["erased_at"].is_string());
+
+    assert_eq!(
+        send_shopify(
+            app,
+            &shop,
+            "shop/redact",
+            &json!({"shop_id": 1, "shop_domain": "tea-house.myshopify.com"}),
+            "s-1"
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        app.get("/api/shop", &shop.api_key).0,
+        401,
+        "a redacted shop's key no longer works"
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "9").0,
+        404
+    );
+}
+
+// ------------------------------------------------------------------ isolation
+
+pub fn one_shop_never_sees_or_changes_another_shops_data(app: &dyn Client) {
+    let a = app.shop_with_all_platforms();
+    let b = app.create_shop(json!({"name": "Other", "currency": "CNY", "credentials": {"shopify_secrets": ["b-secret-0001"]}}));
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(send_shopify(app, &a, "orders/create", &order, "1").0, 200);
+    let id = customer_by_phone(app, &a, PHONE).1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let (status, err) = app.get(&format!("/api/customers/{id}"), &b.api_key);
+    assert_eq!(status, 404, "{err}");
+    assert_eq!(customer_by_phone(app, &b, PHONE).0, 404);
+    let (status, _) = app.call(request(
+        Method::DELETE,
+        &format!("/api/customers/{id}"),
+        Some(&b.api_key),
+        vec![],
+    ));
+    assert_eq!(status, 404);
+    assert!(app.get(&format!("/api/customers/{id}"), &a.api_key).1["erased_at"].is_null());
+    // Shop A's Shopify secret does not sign for shop B.
+    assert_eq!(
+        app.call(shopify_request(
+            &b.id,
+            "orders/create",
+            &order,
+            SHOPIFY_SECRET,
+            "2"
+        ))
+        .0,
+        401
+    );
+    // A key whose shop part is B's but whose secret is A's.
+    let forged = format!("siyu_{}_{}", b.id, a.api_key.rsplit('_').next().unwrap());
+    assert_eq!(app.get("/api/shop", &forged).0, 401);
+    assert!(
+        app.dump_shop(&b.id)
+            .iter()
+            .all(|(k, _)| k.ends_with("/shop")),
+        "shop B holds data it never received"
+    );
+}
+
+// ------------------------------------------------------------------ bad input
+
+pub fn bad_input_gets_a_clear_json_error_and_writes_nothing(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let signed = |body: &[u8]| {
+        let mut req = shopify_request(&shop.id, "orders/create", &json!({}), SHOPIFY_SECRET, "z");
+        let sig = {
+            use base64::Engine;
+            use hmac::{Hmac, Mac};
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SHOPIFY_SECRET.as_bytes()).unwrap();
+            mac.update(body);
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+        };
+        req.headers_mut()
+            .insert("x-shopify-hmac-sha256", sig.parse().unwrap());
+        *req.body_mut() = body.to_vec();
+        req
+    };
+    let mut order_with_text_quantity = shopify_order(1, &mei(), "paid", "1.00", &[TEA]);
+    order_with_text_quantity["line_items"][0]["quantity"] = json!("two");
+    let mut order_with_bad_money = shopify_order(2, &mei(), "paid", "1.00", &[TEA]);
+    order_with_bad_money["total_price"] = json!("12,50");
+    let cases: Vec<(&str, siyu::web::Request, u16, &str)> = vec![
+        (
+            "malformed JSON",
+            signed(b"{\"id\": 1,"),
+            400,
+            "invalid_json",
+        ),
+        (
+            "non-UTF-8",
+            signed(&[0x7b, 0xff, 0xfe, 0x7d]),
+            400,
+            "invalid_encoding",
+        ),
+        (
+            "wrong type",
+            signed(order_with_text_quantity.to_string().as_bytes()),
+            422,
+            "invalid_field",
+        ),
+        (
+            "missing field",
+            signed(b"{\"name\": \"#1\"}"),
+            422,
+            "invalid_field",
+        ),
+        (
+            "inexact money",
+            signed(order_with_bad_money.to_string().as_bytes()),
+            422,
+            "invalid_payload",
+        ),
+        (
+            "body over 1 MB",
+            signed(&vec![b' '; 1024 * 1024 + 1]),
+            413,
+            "payload_too_large",
+        ),
+        (
+            "unknown shop",
+            shopify_request(
+                "shp_aaaaaaaaaaaa",
+                "orders/create",
+                &json!({}),
+                SHOPIFY_SECRET,
+                "z",
+            ),
+            404,
+            "not_found",
+        ),
+        (
+            "malformed shop id",
+            shopify_request("..%2f", "orders/create", &json!({}), SHOPIFY_SECRET, "z"),
+            404,
+            "not_found",
+        ),
+        (
+            "wrong method",
+            request(
+                Method::GET,
+                &format!("/webhooks/shopify/{}", shop.id),
+                None,
+                vec![],
+            ),
+            405,
+            "method_not_allowed",
+        ),
+        (
+            "unknown platform",
+            request(
+                Method::POST,
+                &format!("/webhooks/magento/{}", shop.id),
+                None,
+                vec![],
+            ),
+            404,
+            "unknown_route",
+        ),
+        (
+            "unknown route",
+            request(Method::GET, "/nothing/here", None, vec![]),
+            404,
+            "unknown_route",
+        ),
+        (
+            "unknown API route",
+            request(
+                Method::GET,
+                "/api/customers/x/y/z",
+                Some(&shop.api_key),
+                vec![],
+            ),
+            404,
+            "unknown_route",
+        ),
+        (
+            "no API key",
+            request(
+                Method::GET,
+                "/api/customers/cus_aaaaaaaaaaaaaaaa",
+                None,
+                vec![],
+            ),
+            401,
+            "unauthorized",
+        ),
+        (
+            "garbage API key",
+            request(Method::GET, "/api/shop", Some("siyu_x"), vec![]),
+            401,
+            "unauthorized",
+        ),
+        (
+            "lookup without query",
+            request(Method::GET, "/api/customers", Some(&shop.api_key), vec![]),
+            400,
+            "invalid_query",
+        ),
+        (
+            "lookup by bad phone",
+            request(
+                Method::GET,
+                "/api/customers?phone=abc",
+                Some(&shop.api_key),
+                vec![],
+            ),
+            400,
+            "invalid_query",
+        ),
+        (
+            "shop body not JSON",
+            request(
+                Method::POST,
+                "/api/shops",
+                Some(OPERATOR_TOKEN),
+                b"name=x".to_vec(),
+            ),
+            400,
+            "invalid_json",
+        ),
+        (
+            "shop body unknown field",
+            request(
+                Method::POST,
+                "/api/shops",
+                Some(OPERATOR_TOKEN),
+                br#"{"name":"x","currency":"CNY","colour":"red"}"#.to_vec(),
+            ),
+            422,
+            "invalid_field",
+        ),
+        (
+            "three Shopify secrets",
+            request(
+                Method::POST,
+                "/api/shops",
+                Some(OPERATOR_TOKEN),
+                br#"{"name":"x","currency":"CNY","credentials":{"shopify_secrets":["a","b","c"]}}"#
+                    .to_vec(),
+            ),
+            422,
+            "invalid_field",
+        ),
+    ];
+    for (what, req, status, code) in cases {
+        let response = app.send(req);
+        let body: Value =
+            serde_json::from_slice(&response.body).unwrap_or_else(|_| panic!("{what}: not JSON"));
+        assert_eq!(response.status, status, "{what}: {body}");
+        assert_eq!(response.writes, 0, "{what}: bad input wrote something");
+        assert_eq!(body["error"]["code"], code, "{what}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}"
+        );
+        assert_eq!(
+            response.headers["content-type"], "application/json",
+            "{what}"
+        );
+    }
+}
+
+// ------------------------------------------------------------------ concurrency
+
+/// `orders` concurrent first-time order webhooks for one new customer: every one counted,
+/// spend exact, one customer.
+pub fn concurrent_orders_for_one_customer_are_all_counted(app: &dyn Client, orders: u64) {
+    let shop = app.shop_with_all_platforms();
+    std::thread::scope(|s| {
+        for i in 0..orders {
+            let (app, shop) = (app, &shop);
+            s.spawn(move || {
+                let order = shopify_order(10_000 + i, &mei(), "paid", "12.34", &[TEA]);
+                // Like Shopify, retry until the delivery is acknowledged.
+                for _ in 0..20 {
+                    let response = app.send(shopify_request(
+                        &shop.id,
+                        "orders/create",
+                        &order,
+                        SHOPIFY_SECRET,
+                        &format!("w{i}"),
+                    ));
+                    if response.status == 200 {
+                        return;
+                    }
+                    assert_eq!(
+                        response.status, 503,
+                        "only a retryable busy answer is acceptable"
+                    );
+                }
+                panic!("order {i} was never accepted");
+            });
+        }
+    });
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], orders);
+    assert_eq!(customer["orders"]["spend"]["CNY"], 1234 * orders);
+    assert_eq!(customer["products"][0]["quantity"], orders);
+    let customers = app
+        .dump_shop(&shop.id)
+        .into_iter()
+        .filter(|(k, _)| k.contains("/c/"))
+        .count();
+    assert_eq!(
+        customers, 1,
+        "racing first orders created more than one customer"
+    );
+}

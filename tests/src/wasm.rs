@@ -1,0 +1,88 @@
+//! One Spin-compatible host per test process, shared by its tests (each works in its own
+//! shop, so they do not see each other's data).
+
+use std::sync::{Arc, OnceLock};
+
+use jiff::Timestamp;
+
+use crate::app::{OPERATOR_TOKEN, PEPPER};
+use crate::client::{Client, Reply};
+use crate::host::{fixture, WasmApp, WasmAppOptions, WasmResponse};
+
+pub struct SharedHost {
+    pub runtime: tokio::runtime::Runtime,
+    pub app: Arc<WasmApp>,
+}
+
+/// The host with the test variables, started (and the components built) on first use.
+pub fn host() -> &'static SharedHost {
+    static HOST: OnceLock<SharedHost> = OnceLock::new();
+    HOST.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let options = WasmAppOptions {
+            variables: [
+                ("operator_token".to_string(), OPERATOR_TOKEN.to_string()),
+                ("pii_pepper".to_string(), PEPPER.to_string()),
+            ]
+            .into(),
+            extra_components: ["empty", "increment", "trap"]
+                .into_iter()
+                .map(|name| {
+                    let path = fixture(name).unwrap_or_else(|e| panic!("fixture {name}: {e:#}"));
+                    (name.to_string(), format!("/_fixtures/{name}"), path)
+                })
+                .collect(),
+            ..WasmAppOptions::default()
+        };
+        let app = WasmApp::start(options)
+            .unwrap_or_else(|e| panic!("the wasm host did not start: {e:#}"));
+        SharedHost {
+            runtime,
+            app: Arc::new(app),
+        }
+    })
+}
+
+impl Client for SharedHost {
+    fn send(&self, req: http::Request<Vec<u8>>) -> Reply {
+        let response = self
+            .runtime
+            .block_on(self.app.handle(req))
+            .unwrap_or_else(|e| panic!("component failed: {e:#}"));
+        assert_eq!(
+            response.ops.key_listings, 0,
+            "{} listed every key",
+            response.component
+        );
+        Reply {
+            status: response.status,
+            headers: response.headers,
+            body: response.body,
+            writes: response.ops.writes,
+        }
+    }
+
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.app
+            .kv()
+            .dump_prefix("default", &format!("s/{shop_id}/"))
+            .expect("reading the SQLite store")
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect()
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+}
+
+impl SharedHost {
+    /// Sends a request and returns the host's whole answer (component, key-value operations).
+    pub fn send_raw(&self, req: http::Request<Vec<u8>>) -> anyhow::Result<WasmResponse> {
+        self.runtime.block_on(self.app.handle(req))
+    }
+}

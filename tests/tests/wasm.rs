@@ -1,0 +1,152 @@
+//! The foundation scenarios again, through the real `.wasm` components: built by this test
+//! run with spin.toml's build commands, componentized with the WASI preview1 adapter, and run
+//! in wasmtime over a SQLite key-value store, a fresh instance per request. A trap, a failed
+//! instantiation or a 5xx fails the test.
+
+use std::io::{Read, Write};
+
+use http::Method;
+use siyu_tests::app::request;
+use siyu_tests::host::{fixture, listen, WasmApp, WasmAppOptions};
+use siyu_tests::platforms::*;
+use siyu_tests::routes::Manifest;
+use siyu_tests::scenarios::{self, mei};
+use siyu_tests::wasm::host;
+
+macro_rules! through_wasm {
+    ($($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                scenarios::$name(host());
+            }
+        )*
+    };
+}
+
+through_wasm!(
+    only_the_operator_creates_shops_and_keys_are_shown_once,
+    shop_settings_are_validated_and_updated,
+    a_signed_shopify_order_creates_the_customer,
+    shopify_accepts_both_rotation_secrets_and_refuses_forgeries,
+    woocommerce_ping_orders_and_forgeries,
+    youzan_messages_are_decoded_acknowledged_and_verified,
+    youzan_older_scheme_signing_the_decoded_msg_is_accepted,
+    generic_format_is_signed_and_replay_protected,
+    duplicate_deliveries_change_nothing_the_second_time,
+    a_refund_arriving_before_its_paid_event_ends_with_the_right_totals,
+    older_retries_do_not_undo_newer_state,
+    an_unpaid_order_counts_once_it_is_paid,
+    the_same_person_on_shopify_and_youzan_is_one_customer,
+    orders_without_identity_are_recorded_without_a_customer,
+    erasure_removes_personal_data_and_keeps_anonymous_aggregates,
+    shopify_privacy_webhooks_erase_record_and_close,
+    one_shop_never_sees_or_changes_another_shops_data,
+    bad_input_gets_a_clear_json_error_and_writes_nothing,
+);
+
+#[test]
+fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
+    scenarios::concurrent_orders_for_one_customer_are_all_counted(host(), 200);
+}
+
+#[test]
+fn every_component_imports_only_what_spin_3_provides() {
+    let manifest = Manifest::load();
+    let reports: Vec<_> = host()
+        .app
+        .import_reports()
+        .into_iter()
+        .filter(|r| manifest.components.iter().any(|c| c.name == r.component))
+        .collect();
+    assert_eq!(reports.len(), manifest.components.len(), "{reports:?}");
+    for report in &reports {
+        assert!(
+            report.beyond_spin3.is_empty(),
+            "{} imports what Spin 3.x lacks: {:?}",
+            report.component,
+            report.beyond_spin3
+        );
+    }
+    // Recorded for the hosts without key-value atomics (Fermyon Cloud, Akamai Functions):
+    // these components could not load there.
+    let with_atomics: Vec<_> = reports
+        .iter()
+        .filter(|r| r.uses_atomics)
+        .map(|r| r.component.as_str())
+        .collect();
+    assert_eq!(with_atomics, ["customers", "ingest", "shops"]);
+}
+
+#[test]
+fn a_trapping_component_fails_the_request_and_the_host_goes_on() {
+    let err = host()
+        .send_raw(request(Method::GET, "/_fixtures/trap", None, vec![]))
+        .expect_err("a trap must not look like an answer");
+    assert!(format!("{err:#}").contains("trap"), "{err:#}");
+    let ok = host()
+        .send_raw(request(Method::GET, "/_fixtures/empty", None, vec![]))
+        .unwrap();
+    assert_eq!(ok.status, 200);
+}
+
+#[test]
+fn a_component_importing_what_the_host_lacks_fails_to_load_naming_the_import() {
+    let path = fixture("unprovided").unwrap();
+    let options = WasmAppOptions {
+        extra_components: vec![("unprovided".into(), "/_fixtures/unprovided".into(), path)],
+        ..WasmAppOptions::default()
+    };
+    let err = WasmApp::start(options).err().expect("loading must fail");
+    let message = format!("{err:#}");
+    assert!(message.contains("fermyon:spin/llm@2.0.0"), "{message}");
+    assert!(message.contains("unprovided"), "{message}");
+}
+
+#[test]
+fn access_log_lines_name_the_route_and_hold_no_personal_data() {
+    let h = host();
+    let shop = siyu_tests::client::Client::shop_with_all_platforms(h);
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    let response = h
+        .send_raw(shopify_request(
+            &shop.id,
+            "orders/create",
+            &order,
+            SHOPIFY_SECRET,
+            "w1",
+        ))
+        .unwrap();
+    assert_eq!(response.status, 200);
+    let line: serde_json::Value = serde_json::from_str(response.log.trim()).expect("one JSON line");
+    assert_eq!(line["route"], "/webhooks/shopify/{shop}");
+    assert_eq!(line["shop"], shop.id);
+    assert_eq!(line["status"], 200);
+    for private in ["13812345678", "mei.lin", "Mei", SHOPIFY_SECRET] {
+        assert!(
+            !response.log.contains(private),
+            "the log holds {private}: {}",
+            response.log
+        );
+    }
+}
+
+#[test]
+fn the_host_serves_the_components_on_a_loopback_port() {
+    let h = host();
+    let address = h
+        .runtime
+        .block_on(listen(h.app.clone(), "127.0.0.1:0".parse().unwrap()))
+        .unwrap();
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    stream
+        .write_all(b"GET /no/such/page HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":{"code":"unknown_route""#),
+        "{answer}"
+    );
+}
