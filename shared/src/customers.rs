@@ -20,7 +20,7 @@ const APPLIED_INTENTS_KEPT: usize = 256;
 const PRODUCTS_KEPT: usize = 500;
 const PLATFORM_IDS_KEPT: usize = 10;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     pub id: CustomerId,
     pub created_at: Timestamp,
@@ -315,11 +315,7 @@ impl Customer {
                 self.identity_hashes.push(hash.clone());
             }
         }
-        self.differs_from(&before)
-    }
-
-    fn differs_from(&self, other: &Customer) -> bool {
-        serde_json::to_vec(self).ok() != serde_json::to_vec(other).ok()
+        *self != before
     }
 
     /// Removes personal data; aggregates stay, no longer tied to a person.
@@ -402,7 +398,6 @@ pub fn resolve(
     pepper: &[u8],
     identities: &[Identity],
     known: Option<CustomerId>,
-    now: Timestamp,
 ) -> Result<Resolution, StoreError> {
     let hashes: Vec<String> = identities.iter().map(|i| i.hash(pepper)).collect();
     let mut holders: Vec<Option<CustomerId>> = Vec::with_capacity(hashes.len());
@@ -434,7 +429,6 @@ pub fn resolve(
             owned.push(hash.clone());
         }
     }
-    let _ = now;
     Ok(Resolution {
         customer: Some(customer),
         owned_hashes: owned,
@@ -493,7 +487,7 @@ pub fn upsert_profile(
     source: Platform,
     now: Timestamp,
 ) -> Result<Option<CustomerId>, StoreError> {
-    let resolution = resolve(store, shop, pepper, &patch.identities(), None, now)?;
+    let resolution = resolve(store, shop, pepper, &patch.identities(), None)?;
     let Some(id) = resolution.customer else {
         return Ok(None);
     };
@@ -521,7 +515,7 @@ pub fn erase(
     Ok(update(store, shop, id, now, |c| {
         let before = c.clone();
         c.erase(now);
-        c.differs_from(&before)
+        *c != before
     })?)
 }
 

@@ -289,7 +289,7 @@ pub fn ingest(
     let resolution = if identities.is_empty() && known.is_none() {
         customers::Resolution::default()
     } else {
-        customers::resolve(store, shop, pepper, &identities, known, now)?
+        customers::resolve(store, shop, pepper, &identities, known)?
     };
 
     let (mut record, mut intent) = update_json(store, &key, |current: Option<OrderRecord>| {
@@ -300,7 +300,12 @@ pub fn ingest(
             record.customer_id = resolution.customer.clone();
         }
         let intent = record.plan();
-        if record == before {
+        // Delivery ids alone are not worth a write: a redelivery under a new id changes nothing.
+        let unchanged = OrderRecord {
+            deliveries: before.deliveries.clone(),
+            ..record.clone()
+        } == before;
+        if unchanged {
             Ok::<_, ApiError>(Change::Keep((record, intent)))
         } else {
             record.updated_at = now;

@@ -674,7 +674,7 @@ pub fn erasure_removes_personal_data_and_keeps_anonymous_aggregates(app: &dyn Cl
             "mei.lin@example.com",
             "\"mei\"",
             "\"lin\"",
-            "5001",
+            "\"5001\"",
         ] {
             assert!(!lower.contains(pii), "{pii} is still stored under {key}");
         }
@@ -1066,4 +1066,130 @@ pub fn concurrent_orders_for_one_customer_are_all_counted(app: &dyn Client, orde
         customers, 1,
         "racing first orders created more than one customer"
     );
+}
+
+// ------------------------------------------------------------------ customer webhooks and closes
+
+pub fn customer_webhooks_create_profiles_that_orders_join(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let created = json!({
+        "id": 5001, "email": "Mei.Lin@Example.com", "phone": PHONE,
+        "first_name": "Mei", "last_name": "Lin", "updated_at": "2026-11-19T10:00:00+08:00",
+        "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"},
+    });
+    assert_eq!(
+        send_shopify(app, &shop, "customers/create", &created, "c-1").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["first_name"], "Mei");
+    assert_eq!(customer["consent"]["marketing"], true);
+    assert_eq!(customer["orders"]["order_count"], 0);
+
+    // The consent is withdrawn on Shopify; an older copy of the create arrives late.
+    let mut updated = created.clone();
+    updated["updated_at"] = json!("2026-11-21T10:00:00+08:00");
+    updated["email_marketing_consent"] = json!({"state": "unsubscribed"});
+    assert_eq!(
+        send_shopify(app, &shop, "customers/update", &updated, "c-2").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "customers/create", &created, "c-3").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(
+        customer["consent"]["marketing"], false,
+        "an older event revived consent"
+    );
+
+    // A Woo customer with the same email joins the same person.
+    let woo_customer = json!({"id": 42, "email": "mei.lin@example.com", "first_name": "Mei",
+        "last_name": "Lin", "date_modified_gmt": "2026-11-22T02:00:00", "billing": {"phone": ""}});
+    assert_eq!(
+        app.call(woo_request(
+            &shop.id,
+            "customer.created",
+            &woo_customer,
+            WOO_SECRET
+        ))
+        .0,
+        200
+    );
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-1").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 1);
+    let platforms: Vec<_> = customer["platform_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["platform"].as_str().unwrap())
+        .collect();
+    assert_eq!(platforms, ["shopify", "woocommerce"]);
+}
+
+pub fn closed_and_deleted_orders_stop_counting(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let msg = youzan_trade("E77", Some("13812345678"), None, "30.00", &[TEA]);
+    assert_eq!(
+        app.call(youzan_request(
+            &shop.id,
+            "trade_TradePaid",
+            "E77",
+            &msg,
+            YOUZAN_SECRET
+        ))
+        .0,
+        200
+    );
+    let woo = woo_order(
+        312,
+        &Buyer {
+            platform_id: None,
+            email: None,
+            phone: Some(PHONE),
+        },
+        "completed",
+        "20.00",
+        &[CUPS],
+    );
+    assert_eq!(
+        app.call(woo_request(&shop.id, "order.created", &woo, WOO_SECRET))
+            .0,
+        200
+    );
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
+        2
+    );
+
+    assert_eq!(
+        app.call(youzan_request(
+            &shop.id,
+            "trade_TradeClose",
+            "E77",
+            &msg,
+            YOUZAN_SECRET
+        ))
+        .0,
+        200
+    );
+    assert_eq!(
+        app.call(woo_request(
+            &shop.id,
+            "order.deleted",
+            &json!({"id": 312}),
+            WOO_SECRET
+        ))
+        .0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 0);
+    assert!(customer["orders"]["spend"].as_object().unwrap().is_empty());
 }

@@ -43,6 +43,8 @@ through_wasm!(
     shopify_privacy_webhooks_erase_record_and_close,
     one_shop_never_sees_or_changes_another_shops_data,
     bad_input_gets_a_clear_json_error_and_writes_nothing,
+    customer_webhooks_create_profiles_that_orders_join,
+    closed_and_deleted_orders_stop_counting,
 );
 
 #[test]

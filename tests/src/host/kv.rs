@@ -28,10 +28,10 @@ impl SqliteKv {
     }
 
     fn from_connection(conn: Connection) -> KvResult<Self> {
+        // Spin's own schema and SQLite's default journal and sync settings, so a write costs
+        // here what it costs under `spin up`.
         conn.execute_batch(
-            "PRAGMA journal_mode = WAL;
-             PRAGMA synchronous = NORMAL;
-             CREATE TABLE IF NOT EXISTS spin_key_value (
+            "CREATE TABLE IF NOT EXISTS spin_key_value (
                  store TEXT NOT NULL,
                  key   TEXT NOT NULL,
                  value BLOB NOT NULL,
@@ -42,6 +42,14 @@ impl SqliteKv {
         Ok(Self {
             conn: Mutex::new(conn),
         })
+    }
+
+    /// Turns SQLite's sync to disk off (bulk fills in benchmarks) or back to its default.
+    pub fn set_synchronous(&self, on: bool) -> KvResult<()> {
+        let mode = if on { "FULL" } else { "OFF" };
+        self.conn()
+            .execute_batch(&format!("PRAGMA synchronous = {mode};"))
+            .map_err(err)
     }
 
     fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -162,5 +170,56 @@ impl SqliteKv {
                 .map_err(err)?,
         };
         Ok(changed == 1)
+    }
+}
+
+/// Siyu's storage trait over the same SQLite database, for benchmarks that fill the store
+/// quickly from the host side with the same code the components run.
+pub struct SqliteStore<'a> {
+    pub kv: &'a SqliteKv,
+    pub label: &'a str,
+}
+
+fn backend(e: String) -> siyu::store::StoreError {
+    siyu::store::StoreError::Backend(e)
+}
+
+impl siyu::store::Store for SqliteStore<'_> {
+    fn get(&self, key: &str) -> siyu::store::StoreResult<Option<Vec<u8>>> {
+        self.kv.get(self.label, key).map_err(backend)
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> siyu::store::StoreResult<()> {
+        self.kv.set(self.label, key, value).map_err(backend)
+    }
+
+    fn delete(&self, key: &str) -> siyu::store::StoreResult<()> {
+        self.kv.delete(self.label, key).map_err(backend)
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> siyu::store::StoreResult<i64> {
+        self.kv.increment(self.label, key, delta).map_err(backend)
+    }
+
+    fn counter(&self, key: &str) -> siyu::store::StoreResult<i64> {
+        Ok(match self.kv.get(self.label, key).map_err(backend)? {
+            None => 0,
+            Some(bytes) => i64::from_le_bytes(
+                bytes
+                    .try_into()
+                    .map_err(|_| siyu::store::StoreError::Corrupt(key.to_string()))?,
+            ),
+        })
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> siyu::store::StoreResult<bool> {
+        self.kv
+            .swap(self.label, key, expected, new)
+            .map_err(backend)
     }
 }

@@ -152,7 +152,10 @@ fn compile(engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
     }
     let compiled = engine.precompile_component(component)?;
     std::fs::create_dir_all(&dir)?;
-    let temporary = path.with_extension(format!("tmp{}", std::process::id()));
+    // Unique per writer: two hosts in one process may compile the same component at once.
+    static WRITERS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let writer = WRITERS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temporary = path.with_extension(format!("tmp{}-{writer}", std::process::id()));
     std::fs::write(&temporary, &compiled)?;
     std::fs::rename(&temporary, &path)?;
     // SAFETY: produced just above by this engine.

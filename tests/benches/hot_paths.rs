@@ -1,0 +1,326 @@
+//! Hot-path benchmark through the Spin-compatible wasm host over a SQLite file store, as
+//! `spin up` runs it: requests per second and p50/p99 latency at concurrency 1 and 32, as
+//! ratios to an empty component and to a component doing one atomic increment; key-value
+//! reads and writes per request; and ingest latency with 1,000 vs 100,000 customers stored.
+//!
+//! Run: `cargo bench -p siyu-tests` (add `-- --quick` for a short run).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::Method;
+use serde_json::{json, Value};
+use siyu::store::Store;
+use siyu::webhooks::{shopify, ParseContext, WebhookEffect};
+use siyu_tests::app::{request, OPERATOR_TOKEN, PEPPER};
+use siyu_tests::host::kv::SqliteStore;
+use siyu_tests::host::{fixture, KvOps, WasmApp, WasmAppOptions};
+use siyu_tests::platforms::{
+    shop_body, shopify_order, shopify_request, Buyer, SHOPIFY_SECRET, TEA,
+};
+
+/// How a benchmark case makes its n-th request.
+type MakeRequest = Arc<dyn Fn(u64) -> http::Request<Vec<u8>> + Send + Sync>;
+
+struct Stats {
+    requests: u64,
+    rps: f64,
+    p50: Duration,
+    p99: Duration,
+    ops: KvOps,
+}
+
+fn phone(customer: u64) -> String {
+    format!("+86139{:08}", customer)
+}
+
+/// A paid Shopify order `order` by customer number `customer`.
+fn order_body(order: u64, customer: u64) -> Value {
+    let mut body = shopify_order(order, &Buyer::default(), "paid", "59.90", &[TEA]);
+    body["phone"] = json!(phone(customer));
+    body["customer"] =
+        json!({"id": 1_000_000 + customer, "phone": phone(customer), "first_name": "Bench"});
+    body
+}
+
+async fn run(app: &Arc<WasmApp>, make: &MakeRequest, total: u64, concurrency: u64) -> Stats {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (app, make, next) = (app.clone(), make.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut ops = KvOps::default();
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= total {
+                    return (latencies, ops);
+                }
+                let began = Instant::now();
+                let response = app.handle(make(n)).await.expect("component failed");
+                latencies.push(began.elapsed());
+                assert!(
+                    response.status < 300,
+                    "status {}: {}",
+                    response.status,
+                    String::from_utf8_lossy(&response.body)
+                );
+                ops.reads += response.ops.reads;
+                ops.writes += response.ops.writes;
+            }
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut ops = KvOps::default();
+    for worker in workers {
+        let (l, o) = worker.await.expect("worker");
+        latencies.extend(l);
+        ops.reads += o.reads;
+        ops.writes += o.writes;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
+    Stats {
+        requests: total,
+        rps: total as f64 / elapsed.as_secs_f64(),
+        p50: pick(0.50),
+        p99: pick(0.99),
+        ops,
+    }
+}
+
+/// Adds customers `from..to`, each with one paid order, through the same ingest code the
+/// component runs, directly against the SQLite store (fast bulk fill).
+fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
+    // Only the fill skips fsync; every measured request pays it as under `spin up`.
+    app.kv().set_synchronous(false).unwrap();
+    let store = SqliteStore {
+        kv: app.kv(),
+        label: "default",
+    };
+    let zone = jiff::tz::TimeZone::UTC;
+    let ctx = ParseContext {
+        currency: siyu::domain::Currency::cny(),
+        calling_code: "86",
+        zone: &zone,
+        now: jiff::Timestamp::now(),
+    };
+    for customer in from..to {
+        let body = serde_json::to_vec(&order_body(50_000_000 + customer, customer)).unwrap();
+        let WebhookEffect::Order(event) = shopify::parse("orders/create", &body, &ctx).unwrap()
+        else {
+            unreachable!("an order")
+        };
+        siyu::orders::ingest(
+            &store as &dyn Store,
+            shop,
+            PEPPER.as_bytes(),
+            &event,
+            &[],
+            ctx.now,
+        )
+        .unwrap();
+    }
+    app.kv().set_synchronous(true).unwrap();
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let scale = if quick { 1 } else { 5 };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = siyu_tests::routes::workspace_root().join("target/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let database = dir.join("sqlite_key_value.db");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", database.display()));
+    }
+    let options = WasmAppOptions {
+        variables: [
+            ("operator_token".to_string(), OPERATOR_TOKEN.to_string()),
+            ("pii_pepper".to_string(), PEPPER.to_string()),
+        ]
+        .into(),
+        database: Some(database.clone()),
+        extra_components: ["empty", "increment"]
+            .into_iter()
+            .map(|name| {
+                (
+                    name.to_string(),
+                    format!("/_fixtures/{name}"),
+                    fixture(name).unwrap(),
+                )
+            })
+            .collect(),
+    };
+    let app = Arc::new(WasmApp::start(options).expect("host"));
+    let created = runtime
+        .block_on(app.handle(request(
+            Method::POST,
+            "/api/shops",
+            Some(OPERATOR_TOKEN),
+            shop_body("Bench").to_string().into_bytes(),
+        )))
+        .unwrap()
+        .json();
+    let shop_id = created["shop"]["id"].as_str().unwrap().to_string();
+    let shop = siyu::domain::ShopId::parse(&shop_id).unwrap();
+    fill(&app, &shop, 0, 1_000);
+
+    let order_ids = Arc::new(AtomicU64::new(1));
+    let empty: MakeRequest = Arc::new(|_| request(Method::GET, "/_fixtures/empty", None, vec![]));
+    let increment: MakeRequest =
+        Arc::new(|_| request(Method::POST, "/_fixtures/increment", None, vec![]));
+    let ingest: MakeRequest = {
+        let (shop_id, order_ids) = (shop_id.clone(), order_ids.clone());
+        // A repeat customer's new order: the common case once a shop is connected.
+        Arc::new(move |n| {
+            let id = order_ids.fetch_add(1, Ordering::Relaxed);
+            shopify_request(
+                &shop_id,
+                "orders/create",
+                &order_body(id, n % 1_000),
+                SHOPIFY_SECRET,
+                &format!("b{id}"),
+            )
+        })
+    };
+    let cases: [(&str, &MakeRequest); 3] = [
+        ("(a) empty component", &empty),
+        ("(a') one atomic increment", &increment),
+        ("(b) signed Shopify order ingest", &ingest),
+    ];
+
+    println!(
+        "machine: {} cores; {}",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
+        if quick { "quick run" } else { "full run" }
+    );
+    println!();
+    println!("| path | concurrency | requests | req/s | p50 ms | p99 ms | vs (a) | vs (a') | KV reads/req | KV writes/req |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for concurrency in [1u64, 32] {
+        let mut baseline = (0.0, 0.0);
+        for (name, make) in cases {
+            let total = if concurrency == 1 {
+                400 * scale
+            } else {
+                1_000 * scale
+            };
+            // Warm up: first instantiations and SQLite caches.
+            runtime.block_on(run(&app, make, 50, concurrency.min(8)));
+            let stats = runtime.block_on(run(&app, make, total, concurrency));
+            if name.starts_with("(a)") {
+                baseline.0 = stats.rps;
+            } else if name.starts_with("(a')") {
+                baseline.1 = stats.rps;
+            }
+            println!(
+                "| {name} | {concurrency} | {} | {:.0} | {} | {} | {:.2} | {:.2} | {:.1} | {:.1} |",
+                stats.requests,
+                stats.rps,
+                ms(stats.p50),
+                ms(stats.p99),
+                stats.rps / baseline.0,
+                if baseline.1 > 0.0 {
+                    stats.rps / baseline.1
+                } else {
+                    f64::NAN
+                },
+                stats.ops.reads as f64 / stats.requests as f64,
+                stats.ops.writes as f64 / stats.requests as f64,
+            );
+        }
+    }
+
+    // Per-request key-value operations of each ingest shape (deterministic).
+    println!();
+    println!("| ingest request | KV reads | KV writes |");
+    println!("|---|---|---|");
+    let one = |label: &str, body: Value, delivery: &str| {
+        let r = runtime
+            .block_on(app.handle(shopify_request(
+                &shop_id,
+                "orders/create",
+                &body,
+                SHOPIFY_SECRET,
+                delivery,
+            )))
+            .unwrap();
+        println!("| {label} | {} | {} |", r.ops.reads, r.ops.writes);
+    };
+    one(
+        "new customer, first order",
+        order_body(90_000_001, 999_999),
+        "k1",
+    );
+    one(
+        "exact redelivery (same webhook id)",
+        order_body(90_000_001, 999_999),
+        "k1",
+    );
+    one(
+        "same order, other webhook id",
+        order_body(90_000_001, 999_999),
+        "k2",
+    );
+    one(
+        "repeat customer, new order",
+        order_body(90_000_002, 999_999),
+        "k3",
+    );
+
+    // Does ingest cost grow with the store? Same measurement at 1,000 and 100,000 customers.
+    println!();
+    println!("| customers stored | ingest req/s (c=1) | p50 ms | p99 ms | KV reads/req | KV writes/req |");
+    println!("|---|---|---|---|---|---|");
+    let big = if quick { 20_000 } else { 100_000 };
+    for stored in [1_000u64, big] {
+        let before = Instant::now();
+        fill(&app, &shop, 1_000.max(stored.min(1_000)), stored);
+        if stored > 1_000 {
+            eprintln!(
+                "filled to {stored} customers in {:.1} s",
+                before.elapsed().as_secs_f64()
+            );
+        }
+        let repeat: MakeRequest = {
+            let (shop_id, order_ids) = (shop_id.clone(), order_ids.clone());
+            Arc::new(move |n| {
+                let id = order_ids.fetch_add(1, Ordering::Relaxed);
+                // Spread over all stored customers.
+                let customer = (n * 7_919) % stored;
+                shopify_request(
+                    &shop_id,
+                    "orders/create",
+                    &order_body(id, customer),
+                    SHOPIFY_SECRET,
+                    &format!("s{id}"),
+                )
+            })
+        };
+        let stats = runtime.block_on(run(&app, &repeat, 400 * scale, 1));
+        println!(
+            "| {stored} | {:.0} | {} | {} | {:.1} | {:.1} |",
+            stats.rps,
+            ms(stats.p50),
+            ms(stats.p99),
+            stats.ops.reads as f64 / stats.requests as f64,
+            stats.ops.writes as f64 / stats.requests as f64,
+        );
+    }
+    let size = std::fs::metadata(&database).map(|m| m.len()).unwrap_or(0);
+    println!();
+    println!("SQLite store file: {:.1} MB", size as f64 / 1e6);
+}
