@@ -38,6 +38,20 @@ pub struct OrderEvent {
     pub customer: ProfilePatch,
 }
 
+impl OrderEvent {
+    /// An event that only adds facts (a refund, a deletion): no contents, no customer.
+    pub fn facts_only(platform: Platform, order_id: ExternalId, facts: OrderFacts) -> Self {
+        Self {
+            platform,
+            order_id,
+            facts,
+            snapshot: None,
+            version: None,
+            customer: ProfilePatch::default(),
+        }
+    }
+}
+
 /// Facts that only ever become true; merging them is order-independent.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderFacts {

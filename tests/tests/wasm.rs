@@ -24,28 +24,7 @@ macro_rules! through_wasm {
     };
 }
 
-through_wasm!(
-    only_the_operator_creates_shops_and_keys_are_shown_once,
-    shop_settings_are_validated_and_updated,
-    a_signed_shopify_order_creates_the_customer,
-    shopify_accepts_both_rotation_secrets_and_refuses_forgeries,
-    woocommerce_ping_orders_and_forgeries,
-    youzan_messages_are_decoded_acknowledged_and_verified,
-    youzan_older_scheme_signing_the_decoded_msg_is_accepted,
-    generic_format_is_signed_and_replay_protected,
-    duplicate_deliveries_change_nothing_the_second_time,
-    a_refund_arriving_before_its_paid_event_ends_with_the_right_totals,
-    older_retries_do_not_undo_newer_state,
-    an_unpaid_order_counts_once_it_is_paid,
-    the_same_person_on_shopify_and_youzan_is_one_customer,
-    orders_without_identity_are_recorded_without_a_customer,
-    erasure_removes_personal_data_and_keeps_anonymous_aggregates,
-    shopify_privacy_webhooks_erase_record_and_close,
-    one_shop_never_sees_or_changes_another_shops_data,
-    bad_input_gets_a_clear_json_error_and_writes_nothing,
-    customer_webhooks_create_profiles_that_orders_join,
-    closed_and_deleted_orders_stop_counting,
-);
+siyu_tests::each_scenario!(through_wasm);
 
 #[test]
 fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {

@@ -15,9 +15,10 @@ use subtle::ConstantTimeEq;
 
 use crate::customers::{PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
+use crate::domain::money::DecimalText;
 use crate::domain::{Currency, EmailAddress, PhoneNumber, Platform};
 use crate::error::ApiError;
-use crate::orders::OrderEvent;
+use crate::orders::{LineItem, OrderEvent};
 
 /// What a verified webhook asks Siyu to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,5 +148,33 @@ impl ProfileFields<'_> {
             accepts_marketing: self.accepts_marketing,
             observed_at: self.observed_at,
         }
+    }
+}
+
+/// A line item as a platform names its fields; `normalise` makes it Siyu's `LineItem`.
+pub struct PlatformLineItem<'a> {
+    pub product_id: Option<&'a IdValue>,
+    pub variant_id: Option<&'a IdValue>,
+    pub sku: Option<&'a str>,
+    pub title: Option<&'a str>,
+    pub quantity: i64,
+    pub unit_price: Option<&'a DecimalText>,
+}
+
+impl PlatformLineItem<'_> {
+    pub fn normalise(self, currency: Currency) -> Result<LineItem, ApiError> {
+        Ok(LineItem {
+            product_id: self.product_id.and_then(IdValue::meaningful),
+            variant_id: self.variant_id.and_then(IdValue::meaningful),
+            sku: self.sku.filter(|s| !s.is_empty()).map(String::from),
+            title: self.title.map(String::from),
+            quantity: self.quantity,
+            unit_price_minor: self
+                .unit_price
+                .map(|p| p.minor(currency))
+                .transpose()
+                .map_err(|e| invalid_payload(format!("line item price: {e}")))?
+                .unwrap_or(0),
+        })
     }
 }

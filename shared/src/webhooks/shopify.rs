@@ -3,12 +3,15 @@
 
 use serde::Deserialize;
 
-use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use super::{
+    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
+    WebhookEffect,
+};
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::{Currency, Platform};
 use crate::error::ApiError;
-use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
 use crate::web::parse_json;
 
 /// Header names with and without the legacy `X-` prefix.
@@ -195,17 +198,15 @@ fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Ap
         .line_items
         .iter()
         .map(|item| {
-            Ok(LineItem {
-                product_id: item.product_id.as_ref().and_then(IdValue::meaningful),
-                variant_id: item.variant_id.as_ref().and_then(IdValue::meaningful),
-                sku: item.sku.clone().filter(|s| !s.is_empty()),
-                title: item.title.clone(),
+            PlatformLineItem {
+                product_id: item.product_id.as_ref(),
+                variant_id: item.variant_id.as_ref(),
+                sku: item.sku.as_deref(),
+                title: item.title.as_deref(),
                 quantity: item.quantity,
-                unit_price_minor: item
-                    .price
-                    .minor(currency)
-                    .map_err(|e| invalid_payload(format!("line_items.price: {e}")))?,
-            })
+                unit_price: Some(&item.price),
+            }
+            .normalise(currency)
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let snapshot = OrderSnapshot {
@@ -268,17 +269,14 @@ pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffe
                 .order_id
                 .as_ref()
                 .ok_or_else(|| invalid_payload("refund without order_id"))?;
-            WebhookEffect::Order(Box::new(OrderEvent {
-                platform: Platform::Shopify,
-                order_id: external_id("order_id", &order_id.text())?,
-                facts: OrderFacts {
+            WebhookEffect::Order(Box::new(OrderEvent::facts_only(
+                Platform::Shopify,
+                external_id("order_id", &order_id.text())?,
+                OrderFacts {
                     refunds: vec![refund(&r, ctx.currency)?],
                     ..OrderFacts::default()
                 },
-                snapshot: None,
-                version: None,
-                customer: Default::default(),
-            }))
+            )))
         }
         "customers/create" | "customers/update" => {
             let c: ShopifyCustomer = parse_json(body)?;

@@ -4,12 +4,15 @@
 use jiff::tz::TimeZone;
 use serde::Deserialize;
 
-use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use super::{
+    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
+    WebhookEffect,
+};
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
 use crate::domain::{Currency, Platform};
 use crate::error::ApiError;
-use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
 use crate::web::parse_json;
 
 /// The activation ping: unsigned, form-encoded, only `webhook_id`.
@@ -140,19 +143,15 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiErr
         .line_items
         .iter()
         .map(|item| {
-            Ok(LineItem {
-                product_id: item.product_id.as_ref().and_then(IdValue::meaningful),
-                variant_id: item.variation_id.as_ref().and_then(IdValue::meaningful),
-                sku: item.sku.clone().filter(|s| !s.is_empty()),
-                title: item.name.clone(),
+            PlatformLineItem {
+                product_id: item.product_id.as_ref(),
+                variant_id: item.variation_id.as_ref(),
+                sku: item.sku.as_deref(),
+                title: item.name.as_deref(),
                 quantity: item.quantity,
-                unit_price_minor: item
-                    .price
-                    .as_ref()
-                    .map(|p| amount("line_items.price", p))
-                    .transpose()?
-                    .unwrap_or(0),
-            })
+                unit_price: item.price.as_ref(),
+            }
+            .normalise(currency)
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let snapshot = OrderSnapshot {
@@ -209,17 +208,14 @@ pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffe
         "order.deleted" => {
             // A deleted (trashed) order no longer counts: it is treated as cancelled.
             let order: DeletedOrder = parse_json(body)?;
-            WebhookEffect::Order(Box::new(OrderEvent {
-                platform: Platform::WooCommerce,
-                order_id: external_id("id", &order.id.text())?,
-                facts: OrderFacts {
+            WebhookEffect::Order(Box::new(OrderEvent::facts_only(
+                Platform::WooCommerce,
+                external_id("id", &order.id.text())?,
+                OrderFacts {
                     cancelled_at: Some(ctx.now),
                     ..OrderFacts::default()
                 },
-                snapshot: None,
-                version: None,
-                customer: Default::default(),
-            }))
+            )))
         }
         "customer.created" | "customer.updated" => {
             let c: WooCustomer = parse_json(body)?;

@@ -6,12 +6,15 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{external_id, invalid_payload, IdValue, ParseContext, ProfileFields, WebhookEffect};
+use super::{
+    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
+    WebhookEffect,
+};
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
 use crate::domain::{Currency, Platform};
 use crate::error::ApiError;
-use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
+use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
 use crate::shops::YouzanCredentials;
 use crate::web::parse_json;
 
@@ -182,23 +185,18 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
         .orders
         .iter()
         .map(|item| {
-            Ok(LineItem {
-                product_id: item.item_id.as_ref().and_then(IdValue::meaningful),
-                variant_id: item.sku_id.as_ref().and_then(IdValue::meaningful),
+            PlatformLineItem {
+                product_id: item.item_id.as_ref(),
+                variant_id: item.sku_id.as_ref(),
                 sku: item
                     .outer_sku_id
-                    .clone()
-                    .or_else(|| item.outer_item_id.clone())
-                    .filter(|s| !s.is_empty()),
-                title: item.title.clone(),
+                    .as_deref()
+                    .or(item.outer_item_id.as_deref()),
+                title: item.title.as_deref(),
                 quantity: item.num,
-                unit_price_minor: item
-                    .price
-                    .as_ref()
-                    .map(|p| amount("orders.price", p))
-                    .transpose()?
-                    .unwrap_or(0),
-            })
+                unit_price: item.price.as_ref(),
+            }
+            .normalise(currency)
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let pay = info.pay_info.as_ref();
@@ -267,10 +265,10 @@ pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, A
         "trade_refund_RefundSuccess" => {
             let refund: RefundMessage = parse_json(msg()?.as_bytes())?;
             let currency = Currency::cny();
-            WebhookEffect::Order(Box::new(OrderEvent {
-                platform: Platform::Youzan,
-                order_id: external_id("tid", &refund.tid)?,
-                facts: OrderFacts {
+            WebhookEffect::Order(Box::new(OrderEvent::facts_only(
+                Platform::Youzan,
+                external_id("tid", &refund.tid)?,
+                OrderFacts {
                     refunds: vec![Refund {
                         id: refund.refund_id.text(),
                         amount_minor: refund
@@ -281,10 +279,7 @@ pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, A
                     }],
                     ..OrderFacts::default()
                 },
-                snapshot: None,
-                version: None,
-                customer: Default::default(),
-            }))
+            )))
         }
         _ => WebhookEffect::Ignore("message type not used by Siyu"),
     })

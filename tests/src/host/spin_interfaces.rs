@@ -70,6 +70,41 @@ impl HostState {
             .map(|s| s.label().to_string())
             .map_err(|e| e.to_string())
     }
+
+    // The operations both key-value interfaces share, counted per request.
+
+    fn read<T: Labelled>(
+        &mut self,
+        res: &Resource<T>,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, String> {
+        let label = self.label_of(res)?;
+        self.ops.reads += 1;
+        self.kv.get(&label, key)
+    }
+
+    fn write<T: Labelled>(
+        &mut self,
+        res: &Resource<T>,
+        key: &str,
+        value: &[u8],
+    ) -> Result<(), String> {
+        let label = self.label_of(res)?;
+        self.ops.writes += 1;
+        self.kv.set(&label, key, value)
+    }
+
+    fn remove<T: Labelled>(&mut self, res: &Resource<T>, key: &str) -> Result<(), String> {
+        let label = self.label_of(res)?;
+        self.ops.writes += 1;
+        self.kv.delete(&label, key)
+    }
+
+    fn list<T: Labelled>(&mut self, res: &Resource<T>) -> Result<Vec<String>, String> {
+        let label = self.label_of(res)?;
+        self.ops.key_listings += 1;
+        self.kv.keys(&label)
+    }
 }
 
 // ---------------------------------------------------------------- fermyon:spin/key-value
@@ -91,9 +126,7 @@ impl key_value::HostStore for HostState {
         s: Resource<OpenStore>,
         key: String,
     ) -> Result<Option<Vec<u8>>, key_value::Error> {
-        let label = self.label_of(&s).map_err(key_value::Error::Other)?;
-        self.ops.reads += 1;
-        self.kv.get(&label, &key).map_err(key_value::Error::Other)
+        self.read(&s, &key).map_err(key_value::Error::Other)
     }
 
     fn set(
@@ -102,34 +135,22 @@ impl key_value::HostStore for HostState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), key_value::Error> {
-        let label = self.label_of(&s).map_err(key_value::Error::Other)?;
-        self.ops.writes += 1;
-        self.kv
-            .set(&label, &key, &value)
+        self.write(&s, &key, &value)
             .map_err(key_value::Error::Other)
     }
 
     fn delete(&mut self, s: Resource<OpenStore>, key: String) -> Result<(), key_value::Error> {
-        let label = self.label_of(&s).map_err(key_value::Error::Other)?;
-        self.ops.writes += 1;
-        self.kv
-            .delete(&label, &key)
-            .map_err(key_value::Error::Other)
+        self.remove(&s, &key).map_err(key_value::Error::Other)
     }
 
     fn exists(&mut self, s: Resource<OpenStore>, key: String) -> Result<bool, key_value::Error> {
-        let label = self.label_of(&s).map_err(key_value::Error::Other)?;
-        self.ops.reads += 1;
-        self.kv
-            .get(&label, &key)
+        self.read(&s, &key)
             .map(|v| v.is_some())
             .map_err(key_value::Error::Other)
     }
 
     fn get_keys(&mut self, s: Resource<OpenStore>) -> Result<Vec<String>, key_value::Error> {
-        let label = self.label_of(&s).map_err(key_value::Error::Other)?;
-        self.ops.key_listings += 1;
-        self.kv.keys(&label).map_err(key_value::Error::Other)
+        self.list(&s).map_err(key_value::Error::Other)
     }
 
     fn drop(&mut self, s: Resource<OpenStore>) -> wasmtime::Result<()> {
@@ -168,9 +189,7 @@ impl store::HostBucket for HostState {
         b: Resource<OpenBucket>,
         key: String,
     ) -> Result<Option<Vec<u8>>, store::Error> {
-        let label = self.label_of(&b).map_err(store::Error::Other)?;
-        self.ops.reads += 1;
-        self.kv.get(&label, &key).map_err(store::Error::Other)
+        self.read(&b, &key).map_err(store::Error::Other)
     }
 
     fn set(
@@ -179,24 +198,15 @@ impl store::HostBucket for HostState {
         key: String,
         value: Vec<u8>,
     ) -> Result<(), store::Error> {
-        let label = self.label_of(&b).map_err(store::Error::Other)?;
-        self.ops.writes += 1;
-        self.kv
-            .set(&label, &key, &value)
-            .map_err(store::Error::Other)
+        self.write(&b, &key, &value).map_err(store::Error::Other)
     }
 
     fn delete(&mut self, b: Resource<OpenBucket>, key: String) -> Result<(), store::Error> {
-        let label = self.label_of(&b).map_err(store::Error::Other)?;
-        self.ops.writes += 1;
-        self.kv.delete(&label, &key).map_err(store::Error::Other)
+        self.remove(&b, &key).map_err(store::Error::Other)
     }
 
     fn exists(&mut self, b: Resource<OpenBucket>, key: String) -> Result<bool, store::Error> {
-        let label = self.label_of(&b).map_err(store::Error::Other)?;
-        self.ops.reads += 1;
-        self.kv
-            .get(&label, &key)
+        self.read(&b, &key)
             .map(|v| v.is_some())
             .map_err(store::Error::Other)
     }
@@ -206,9 +216,7 @@ impl store::HostBucket for HostState {
         b: Resource<OpenBucket>,
         _cursor: Option<String>,
     ) -> Result<store::KeyResponse, store::Error> {
-        let label = self.label_of(&b).map_err(store::Error::Other)?;
-        self.ops.key_listings += 1;
-        let keys = self.kv.keys(&label).map_err(store::Error::Other)?;
+        let keys = self.list(&b).map_err(store::Error::Other)?;
         Ok(store::KeyResponse { keys, cursor: None })
     }
 
