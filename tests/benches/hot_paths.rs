@@ -15,7 +15,7 @@ use siyu::store::Store;
 use siyu::webhooks::{shopify, ParseContext, WebhookEffect};
 use siyu_tests::app::{request, OPERATOR_TOKEN, PEPPER};
 use siyu_tests::host::kv::SqliteStore;
-use siyu_tests::host::{fixture, KvOps, WasmApp, WasmAppOptions};
+use siyu_tests::host::{ExtraComponent, KvOps, WasmApp, WasmAppOptions};
 use siyu_tests::platforms::{
     shop_body, shopify_order, shopify_request, Buyer, SHOPIFY_SECRET, TEA,
 };
@@ -153,13 +153,7 @@ fn main() {
         database: Some(database.clone()),
         extra_components: ["empty", "increment"]
             .into_iter()
-            .map(|name| {
-                (
-                    name.to_string(),
-                    format!("/_fixtures/{name}"),
-                    fixture(name).unwrap(),
-                )
-            })
+            .map(|name| ExtraComponent::fixture(name).unwrap())
             .collect(),
     };
     let app = Arc::new(WasmApp::start(options).expect("host"));

@@ -15,6 +15,7 @@ pub struct Component {
     pub name: String,
     pub source: String,
     pub key_value_stores: Vec<String>,
+    pub allowed_outbound_hosts: Vec<String>,
     pub variables: Vec<String>,
     pub build_command: Option<String>,
 }
@@ -77,6 +78,7 @@ impl Manifest {
                             .unwrap_or_default()
                             .to_string(),
                         key_value_stores: strings(c.get("key_value_stores")),
+                        allowed_outbound_hosts: strings(c.get("allowed_outbound_hosts")),
                         variables: c
                             .get("variables")
                             .and_then(|v| v.as_table())

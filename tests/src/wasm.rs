@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use crate::app::{OPERATOR_TOKEN, PEPPER};
 use crate::client::{Client, Reply};
-use crate::host::{fixture, WasmApp, WasmAppOptions, WasmResponse};
+use crate::host::{ExtraComponent, WasmApp, WasmAppOptions, WasmResponse};
 
 pub struct SharedHost {
     pub runtime: tokio::runtime::Runtime,
@@ -28,11 +28,16 @@ pub fn host() -> &'static SharedHost {
                 ("pii_pepper".to_string(), PEPPER.to_string()),
             ]
             .into(),
-            extra_components: ["empty", "increment", "trap"]
+            extra_components: ["empty", "increment", "trap", "outbound"]
                 .into_iter()
                 .map(|name| {
-                    let path = fixture(name).unwrap_or_else(|e| panic!("fixture {name}: {e:#}"));
-                    (name.to_string(), format!("/_fixtures/{name}"), path)
+                    let mut extra = ExtraComponent::fixture(name)
+                        .unwrap_or_else(|e| panic!("fixture {name}: {e:#}"));
+                    if name == "outbound" {
+                        // Loopback only, by IP: `localhost` stays refused, for the test.
+                        extra.allowed_outbound_hosts = vec!["http://127.0.0.1:*".into()];
+                    }
+                    extra
                 })
                 .collect(),
             ..WasmAppOptions::default()

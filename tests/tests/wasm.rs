@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 
 use http::Method;
 use siyu_tests::app::request;
-use siyu_tests::host::{fixture, listen, WasmApp, WasmAppOptions};
+use siyu_tests::host::{listen, ExtraComponent, WasmApp, WasmAppOptions};
 use siyu_tests::platforms::*;
 use siyu_tests::routes::Manifest;
 use siyu_tests::scenarios::{self, mei};
@@ -73,9 +73,8 @@ fn a_trapping_component_fails_the_request_and_the_host_goes_on() {
 
 #[test]
 fn a_component_importing_what_the_host_lacks_fails_to_load_naming_the_import() {
-    let path = fixture("unprovided").unwrap();
     let options = WasmAppOptions {
-        extra_components: vec![("unprovided".into(), "/_fixtures/unprovided".into(), path)],
+        extra_components: vec![ExtraComponent::fixture("unprovided").unwrap()],
         ..WasmAppOptions::default()
     };
     let err = WasmApp::start(options).err().expect("loading must fail");
@@ -129,5 +128,72 @@ fn the_host_serves_the_components_on_a_loopback_port() {
     assert!(
         answer.contains(r#"{"error":{"code":"unknown_route""#),
         "{answer}"
+    );
+}
+
+/// A real HTTP listener on loopback that answers `pong` and records what it received.
+fn pong_listener() -> (std::net::SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    let (seen, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut buffer = vec![0u8; 8192];
+            let n = stream.read(&mut buffer).unwrap_or(0);
+            let _ = seen.send(String::from_utf8_lossy(&buffer[..n]).into_owned());
+            let _ = stream.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\nconnection: close\r\n\r\npong",
+            );
+        }
+    });
+    (address, received)
+}
+
+#[test]
+fn outbound_http_reaches_allowed_hosts_only() {
+    let (address, received) = pong_listener();
+    let allowed = host()
+        .send_raw(request(
+            Method::GET,
+            &format!("/_fixtures/outbound?url=http://{address}/hook"),
+            None,
+            vec![],
+        ))
+        .unwrap();
+    assert_eq!(
+        allowed.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&allowed.body)
+    );
+    assert_eq!(allowed.body, b"pong");
+    let request_seen = received
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    assert!(
+        request_seen.starts_with("POST /hook HTTP/1.1"),
+        "{request_seen}"
+    );
+    assert!(request_seen.contains("\r\nping\r\n"), "{request_seen}");
+
+    // `localhost` is not in the fixture's allowed_outbound_hosts (only 127.0.0.1 is).
+    let denied = host()
+        .send_raw(request(
+            Method::GET,
+            &format!(
+                "/_fixtures/outbound?url=http://localhost:{}/hook",
+                address.port()
+            ),
+            None,
+            vec![],
+        ))
+        .unwrap();
+    assert_eq!(denied.status, 502);
+    assert!(
+        received
+            .recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "a denied request reached the listener"
     );
 }

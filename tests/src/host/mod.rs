@@ -5,6 +5,7 @@
 
 pub mod componentize;
 pub mod kv;
+pub mod outbound;
 mod spin_interfaces;
 pub mod state;
 
@@ -28,6 +29,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpView};
 
 use crate::routes::{workspace_root, Manifest};
 pub use kv::SqliteKv;
+pub use outbound::OutboundPolicy;
 pub use state::{HostState, KvOps};
 
 /// A component ready to serve: pre-instantiated, with what its requests may use.
@@ -35,6 +37,7 @@ struct LoadedComponent {
     pre: ProxyPre<HostState>,
     variables: Arc<HashMap<String, String>>,
     key_value_stores: Arc<Vec<String>>,
+    outbound: Arc<OutboundPolicy>,
     imports: Vec<String>,
 }
 
@@ -72,9 +75,28 @@ pub struct WasmAppOptions {
     pub variables: HashMap<String, String>,
     /// SQLite file for the key-value store; in memory when None.
     pub database: Option<PathBuf>,
-    /// Extra components outside spin.toml: (name, route, core module path). Benchmarks use
-    /// these for their baseline fixtures.
-    pub extra_components: Vec<(String, String, PathBuf)>,
+    /// Extra components outside spin.toml (fixtures for host tests and benchmarks).
+    pub extra_components: Vec<ExtraComponent>,
+}
+
+/// A component served besides spin.toml's, on one exact route.
+pub struct ExtraComponent {
+    pub name: String,
+    pub route: String,
+    pub module: PathBuf,
+    pub allowed_outbound_hosts: Vec<String>,
+}
+
+impl ExtraComponent {
+    /// A fixture of `tests/fixtures` at `/_fixtures/{name}`, with no outbound access.
+    pub fn fixture(name: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: name.to_string(),
+            route: format!("/_fixtures/{name}"),
+            module: fixture(name)?,
+            allowed_outbound_hosts: Vec::new(),
+        })
+    }
 }
 
 pub struct WasmApp {
@@ -162,46 +184,61 @@ fn compile(engine: &Engine, component: &[u8]) -> anyhow::Result<Component> {
     Ok(unsafe { Component::deserialize(engine, &compiled)? })
 }
 
-/// Resolves a component's variables: `{{ name }}` templates filled from app variables.
+/// An app variable's value: the test's override, else spin.toml's default.
+fn app_variable(
+    manifest: &toml::Table,
+    name: &str,
+    overrides: &HashMap<String, String>,
+) -> anyhow::Result<String> {
+    if let Some(value) = overrides.get(name) {
+        return Ok(value.clone());
+    }
+    let declared = manifest
+        .get("variables")
+        .and_then(|v| v.get(name))
+        .ok_or_else(|| anyhow!("app variable {name} is not declared"))?;
+    declared
+        .get("default")
+        .and_then(|d| d.as_str())
+        .map(String::from)
+        .ok_or_else(|| anyhow!("app variable {name} is required and not set"))
+}
+
+/// Fills `{{ name }}` templates, as Spin does in component variables and outbound hosts.
+fn fill_templates(
+    template: &str,
+    value_of: &dyn Fn(&str) -> anyhow::Result<String>,
+) -> anyhow::Result<String> {
+    let mut filled = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        filled.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find("}}")
+            .ok_or_else(|| anyhow!("unclosed template in {template}"))?
+            + start;
+        filled.push_str(&value_of(rest[start + 2..end].trim())?);
+        rest = &rest[end + 2..];
+    }
+    filled.push_str(rest);
+    Ok(filled)
+}
+
+/// A component's variables, its templates filled from app variables.
 fn component_variables(
-    manifest_text: &toml::Table,
+    manifest: &toml::Table,
     component: &str,
     overrides: &HashMap<String, String>,
 ) -> anyhow::Result<HashMap<String, String>> {
-    let app_value = |name: &str| -> anyhow::Result<String> {
-        if let Some(value) = overrides.get(name) {
-            return Ok(value.clone());
-        }
-        let declared = manifest_text
-            .get("variables")
-            .and_then(|v| v.get(name))
-            .ok_or_else(|| anyhow!("app variable {name} is not declared"))?;
-        declared
-            .get("default")
-            .and_then(|d| d.as_str())
-            .map(String::from)
-            .ok_or_else(|| anyhow!("app variable {name} is required and not set"))
-    };
-    let mut values = HashMap::new();
-    let declared = manifest_text
+    let declared = manifest
         .get("component")
         .and_then(|c| c.get(component))
         .and_then(|c| c.get("variables"))
         .and_then(|v| v.as_table());
+    let mut values = HashMap::new();
     for (name, template) in declared.into_iter().flatten() {
         let template = template.as_str().unwrap_or_default();
-        let mut value = String::new();
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            value.push_str(&rest[..start]);
-            let end = rest[start..]
-                .find("}}")
-                .ok_or_else(|| anyhow!("unclosed template"))?
-                + start;
-            value.push_str(&app_value(rest[start + 2..end].trim())?);
-            rest = &rest[end + 2..];
-        }
-        value.push_str(rest);
+        let value = fill_templates(template, &|n| app_variable(manifest, n, overrides))?;
         values.insert(name.clone(), value);
     }
     Ok(values)
@@ -228,6 +265,7 @@ impl WasmApp {
             path: PathBuf,
             stores: Vec<String>,
             variables: HashMap<String, String>,
+            outbound: Vec<String>,
         }
         let mut sources = Vec::new();
         for c in &manifest.components {
@@ -236,17 +274,27 @@ impl WasmApp {
                 path: root.join(&c.source),
                 stores: c.key_value_stores.clone(),
                 variables: component_variables(&manifest_text, &c.name, &options.variables)?,
+                outbound: c
+                    .allowed_outbound_hosts
+                    .iter()
+                    .map(|h| {
+                        fill_templates(h, &|name| {
+                            app_variable(&manifest_text, name, &options.variables)
+                        })
+                    })
+                    .collect::<anyhow::Result<_>>()?,
             });
         }
         let mut extra_routes = Vec::new();
-        for (name, route, path) in &options.extra_components {
+        for extra in &options.extra_components {
             sources.push(Source {
-                name: name.clone(),
-                path: path.clone(),
+                name: extra.name.clone(),
+                path: extra.module.clone(),
                 stores: vec!["default".to_string()],
                 variables: HashMap::new(),
+                outbound: extra.allowed_outbound_hosts.clone(),
             });
-            extra_routes.push((route.clone(), name.clone()));
+            extra_routes.push((extra.route.clone(), extra.name.clone()));
         }
 
         let mut components = HashMap::new();
@@ -255,6 +303,7 @@ impl WasmApp {
             path,
             stores,
             variables,
+            outbound,
         } in sources
         {
             let module = std::fs::read(&path)
@@ -278,6 +327,7 @@ impl WasmApp {
                     pre,
                     variables: Arc::new(variables),
                     key_value_stores: Arc::new(stores),
+                    outbound: Arc::new(OutboundPolicy::new(outbound)?),
                     imports,
                 },
             );
@@ -379,6 +429,7 @@ impl WasmApp {
                 kv: self.kv.clone(),
                 variables: component.variables.clone(),
                 key_value_stores: component.key_value_stores.clone(),
+                outbound: component.outbound.as_ref().clone(),
                 ops: KvOps::default(),
             },
         );
@@ -488,7 +539,7 @@ pub fn fixture(name: &str) -> anyhow::Result<PathBuf> {
     BUILT
         .get_or_init(|| {
             run_build(
-                "cargo build --target wasm32-wasip1 --release -p fixture-empty -p fixture-increment -p fixture-trap -p fixture-unprovided",
+                "cargo build --target wasm32-wasip1 --release -p fixture-empty -p fixture-increment -p fixture-trap -p fixture-unprovided -p fixture-outbound",
             )
         })
         .clone()

@@ -9,6 +9,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use super::kv::SqliteKv;
+use super::outbound::OutboundPolicy;
 
 /// Key-value operations one request made; deterministic, unlike timings.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -26,6 +27,7 @@ pub struct HostState {
     pub(crate) kv: Arc<SqliteKv>,
     pub(crate) variables: Arc<HashMap<String, String>>,
     pub(crate) key_value_stores: Arc<Vec<String>>,
+    pub(crate) outbound: OutboundPolicy,
     pub(crate) ops: KvOps,
 }
 
@@ -43,7 +45,7 @@ impl WasiHttpView for HostState {
         WasiHttpCtxView {
             ctx: &mut self.http,
             table: &mut self.table,
-            hooks: Default::default(),
+            hooks: &mut self.outbound,
         }
     }
 }
