@@ -26,6 +26,20 @@ pub fn data_request(shop: &ShopId, request_id: &ExternalId) -> String {
     format!("s/{shop}/dr/{}", request_id.key_part())
 }
 
+pub fn channel(shop: &ShopId, channel: &str) -> String {
+    format!("s/{shop}/ch/{channel}")
+}
+
+/// A channel's public code → its `ScanTarget`. Global: the scan URL names no shop.
+pub fn scan_target(code: &str) -> String {
+    format!("q/{code}")
+}
+
+/// A channel's counter for one day (`scans`, `uniques`) in the shop's zone.
+pub fn channel_day(shop: &ShopId, channel: &str, counter: &str, day: jiff::civil::Date) -> String {
+    format!("s/{shop}/ch/{channel}/{counter}/{day}")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")
@@ -41,4 +55,6 @@ pub mod lists {
     pub const CUSTOMERS: &str = "customers";
     /// Privacy data requests (Shopify `customers/data_request`).
     pub const DATA_REQUESTS: &str = "data-requests";
+    /// The shop's channel codes, in creation order.
+    pub const CHANNELS: &str = "channels";
 }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod applog;
+pub mod channels;
 pub mod customers;
 pub mod domain;
 pub mod error;

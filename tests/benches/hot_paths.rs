@@ -188,10 +188,32 @@ fn main() {
             )
         })
     };
-    let cases: [(&str, &MakeRequest); 3] = [
+    // The scan redirect: a repeat scanner (one write), the common case for a printed card.
+    let scan: MakeRequest = {
+        let created = runtime
+            .block_on(app.handle(request(
+                Method::POST,
+                "/api/channels",
+                Some(created["api_key"].as_str().unwrap()),
+                json!({"name": "Card", "kind": "package_card", "target_url": "https://tea.example.com/"})
+                    .to_string()
+                    .into_bytes(),
+            )))
+            .unwrap()
+            .json();
+        let code = created["code"].as_str().unwrap().to_string();
+        Arc::new(move |_| {
+            let mut req = request(Method::GET, &format!("/q/{code}"), None, vec![]);
+            req.headers_mut()
+                .insert("cookie", format!("sq_{code}=1").parse().unwrap());
+            req
+        })
+    };
+    let cases: [(&str, &MakeRequest); 4] = [
         ("(a) empty component", &empty),
         ("(a') one atomic increment", &increment),
         ("(b) signed Shopify order ingest", &ingest),
+        ("(b) QR scan redirect", &scan),
     ];
 
     println!(

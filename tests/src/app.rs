@@ -22,6 +22,7 @@ pub fn handler_of(component: &str) -> Handler {
         "customers" => siyu::api::customers::handle,
         "ingest" => siyu::api::ingest::handle,
         "fallback" => siyu::api::fallback::handle,
+        "lead-capture" => siyu::api::lead_capture::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
 }

@@ -34,6 +34,9 @@ macro_rules! each_scenario {
             bad_input_gets_a_clear_json_error_and_writes_nothing,
             customer_webhooks_create_profiles_that_orders_join,
             closed_and_deleted_orders_stop_counting,
+            channels_are_created_validated_listed_and_isolated,
+            a_scan_is_counted_and_redirected_with_attribution,
+            unknown_and_retired_codes_get_a_friendly_page,
         );
     };
 }
@@ -1222,4 +1225,244 @@ pub fn closed_and_deleted_orders_stop_counting(app: &dyn Client) {
     let customer = customer_by_phone(app, &shop, PHONE).1;
     assert_eq!(customer["orders"]["order_count"], 0);
     assert!(customer["orders"]["spend"].as_object().unwrap().is_empty());
+}
+
+// ------------------------------------------------------------------ channel codes
+
+fn create_channel(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
+    let (status, channel) = app.call(request(
+        Method::POST,
+        "/api/channels",
+        Some(&shop.api_key),
+        body.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 201, "{channel}");
+    channel
+}
+
+fn scan(app: &dyn Client, code: &str, cookie: Option<&str>) -> crate::client::Reply {
+    let mut req = request(Method::GET, &format!("/q/{code}"), None, vec![]);
+    if let Some(cookie) = cookie {
+        req.headers_mut().insert("cookie", cookie.parse().unwrap());
+    }
+    app.send(req)
+}
+
+fn today_stats(app: &dyn Client, shop: &TestShop, channel: &Value) -> Value {
+    let (status, stats) = app.get(
+        &format!("/api/channels/{}/stats", channel["id"].as_str().unwrap()),
+        &shop.api_key,
+    );
+    assert_eq!(status, 200, "{stats}");
+    stats
+}
+
+pub fn channels_are_created_validated_listed_and_isolated(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let other = app.create_shop(shop_body("Other"));
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Package card Nov", "kind": "package_card", "campaign": "nov-restock",
+               "tags": ["card", "Card", "tea lover"], "target_url": "https://tea.example.com/welcome"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    assert!(
+        code.len() <= 10 && code.bytes().all(|b| b.is_ascii_alphanumeric()),
+        "{code}"
+    );
+    assert_eq!(
+        card["tags"],
+        json!(["card", "tea lover"]),
+        "tags compare case-insensitively"
+    );
+    let poster = create_channel(
+        app,
+        &shop,
+        json!({"name": "Poster", "kind": "poster", "target_url": "https://tea.example.com/"}),
+    );
+    assert_ne!(poster["code"], card["code"]);
+
+    for (body, what) in [
+        (
+            json!({"name": "x", "target_url": "javascript:alert(1)"}),
+            "javascript URL",
+        ),
+        (
+            json!({"name": "x", "target_url": "/relative"}),
+            "relative URL",
+        ),
+        (
+            json!({"target_url": "https://tea.example.com/"}),
+            "missing name",
+        ),
+        (
+            json!({"name": "x", "kind": "billboard", "target_url": "https://a.example/"}),
+            "unknown kind",
+        ),
+        (
+            json!({"name": "x", "target_url": "https://a.example/", "colour": "red"}),
+            "unknown field",
+        ),
+    ] {
+        let refused = app.send(request(
+            Method::POST,
+            "/api/channels",
+            Some(&shop.api_key),
+            body.to_string().into_bytes(),
+        ));
+        assert_eq!(
+            (refused.status, refused.writes),
+            (422, 0),
+            "{what}: {}",
+            String::from_utf8_lossy(&refused.body)
+        );
+    }
+
+    let (status, page) = app.get("/api/channels?limit=1", &shop.api_key);
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["id"], card["id"]);
+    let (_, rest) = app.get(
+        &format!("/api/channels?limit=1&cursor={}", page["next_cursor"]),
+        &shop.api_key,
+    );
+    assert_eq!(rest["items"][0]["id"], poster["id"]);
+    assert_eq!(rest["next_cursor"], Value::Null);
+
+    let path = format!("/api/channels/{}", card["id"].as_str().unwrap());
+    assert_eq!(
+        app.get(&path, &other.api_key).0,
+        404,
+        "another shop's channel must look absent"
+    );
+    let (status, patched) = app.call(request(
+        Method::PATCH,
+        &path,
+        Some(&other.api_key),
+        br#"{"active":false}"#.to_vec(),
+    ));
+    assert_eq!(status, 404, "{patched}");
+    assert_eq!(
+        app.get("/api/channels", &other.api_key).1["items"],
+        json!([])
+    );
+}
+
+pub fn a_scan_is_counted_and_redirected_with_attribution(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Card", "kind": "package_card", "campaign": "nov", "target_url": "https://tea.example.com/welcome?lang=zh#top"}),
+    );
+    let code = card["code"].as_str().unwrap();
+
+    let first = scan(app, code, None);
+    assert_eq!(first.status, 302);
+    assert_eq!(
+        first.writes, 2,
+        "a first-time scan counts the scan and the scanner"
+    );
+    let location = first.headers["location"].to_str().unwrap();
+    assert_eq!(
+        location,
+        format!("https://tea.example.com/welcome?lang=zh&utm_source=siyu&utm_medium=package_card&utm_campaign=nov&utm_content={code}#top")
+    );
+    let cookie = first.headers["set-cookie"].to_str().unwrap();
+    assert!(cookie.starts_with(&format!("sq_{code}=1;")), "{cookie}");
+    let again = scan(app, code, Some(&format!("other=1; sq_{code}=1")));
+    assert_eq!(
+        (again.status, again.writes),
+        (302, 1),
+        "a repeat scan is one write"
+    );
+    assert!(again.headers.get("set-cookie").is_none());
+
+    let stats = today_stats(app, &shop, &card);
+    assert_eq!(stats["scans"], 2);
+    assert_eq!(stats["unique_scanners"], 1);
+    assert_eq!(stats["days"].as_array().unwrap().len(), 30);
+
+    // WeCom acquisition links carry the channel back in `customer_channel`.
+    let wecom = create_channel(
+        app,
+        &shop,
+        json!({"name": "Staff Li", "kind": "staff", "target_url": "https://work.weixin.qq.com/ca/cawcde1234"}),
+    );
+    let code = wecom["code"].as_str().unwrap();
+    let location = scan(app, code, None).headers["location"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        location.ends_with(&format!("&customer_channel=siyu_{code}")),
+        "{location}"
+    );
+}
+
+pub fn unknown_and_retired_codes_get_a_friendly_page(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let unknown = scan(app, "zzzzzzzz", None);
+    assert_eq!((unknown.status, unknown.writes), (404, 0));
+    assert!(unknown.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert!(
+        unknown.headers.get("location").is_none(),
+        "never a redirect for an unknown code"
+    );
+    let odd = scan(app, "..%2F..%2Fx", None);
+    assert_eq!((odd.status, odd.writes), (404, 0));
+
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Old card", "target_url": "https://tea.example.com/"}),
+    );
+    let path = format!("/api/channels/{}", card["id"].as_str().unwrap());
+    let (status, retired) = app.call(request(
+        Method::PATCH,
+        &path,
+        Some(&shop.api_key),
+        br#"{"active":false}"#.to_vec(),
+    ));
+    assert_eq!((status, &retired["active"]), (200, &json!(false)));
+    let gone = scan(app, card["code"].as_str().unwrap(), None);
+    assert_eq!((gone.status, gone.writes), (410, 0));
+    assert!(String::from_utf8_lossy(&gone.body).contains("no longer active"));
+    assert_eq!(today_stats(app, &shop, &card)["scans"], 0);
+
+    let (status, _) = app.call(request(
+        Method::PATCH,
+        &path,
+        Some(&shop.api_key),
+        br#"{"active":true,"target_url":"https://tea.example.com/new"}"#.to_vec(),
+    ));
+    assert_eq!(status, 200);
+    let back = scan(app, card["code"].as_str().unwrap(), None);
+    assert_eq!(back.status, 302);
+    assert!(back.headers["location"]
+        .to_str()
+        .unwrap()
+        .starts_with("https://tea.example.com/new?"));
+}
+
+/// `scans` concurrent first-time scans of one code: every one counted.
+pub fn concurrent_scans_are_all_counted(app: &dyn Client, scans: u64) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Card", "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    std::thread::scope(|s| {
+        for _ in 0..scans {
+            s.spawn(|| assert_eq!(scan(app, code, None).status, 302));
+        }
+    });
+    let stats = today_stats(app, &shop, &card);
+    assert_eq!(stats["scans"], scans);
+    assert_eq!(stats["unique_scanners"], scans);
 }

@@ -22,6 +22,11 @@ macro_rules! in_process {
 siyu_tests::each_scenario!(in_process);
 
 #[test]
+fn two_hundred_concurrent_scans_are_all_counted() {
+    scenarios::concurrent_scans_are_all_counted(&TestApp::new(), 200);
+}
+
+#[test]
 fn a_hundred_concurrent_orders_for_one_customer_are_all_counted() {
     scenarios::concurrent_orders_for_one_customer_are_all_counted(&TestApp::new(), 100);
 }

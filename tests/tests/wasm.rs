@@ -32,6 +32,11 @@ fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
 }
 
 #[test]
+fn two_hundred_concurrent_scans_are_all_counted_in_sqlite() {
+    scenarios::concurrent_scans_are_all_counted(host(), 200);
+}
+
+#[test]
 fn every_component_imports_only_what_spin_3_provides() {
     let manifest = Manifest::load();
     let reports: Vec<_> = host()
@@ -56,7 +61,10 @@ fn every_component_imports_only_what_spin_3_provides() {
         .filter(|r| r.uses_atomics)
         .map(|r| r.component.as_str())
         .collect();
-    assert_eq!(with_atomics, ["customers", "ingest", "shops"]);
+    assert_eq!(
+        with_atomics,
+        ["customers", "ingest", "lead-capture", "shops"]
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 pub mod customers;
 pub mod fallback;
 pub mod ingest;
+pub mod lead_capture;
 pub mod shops;
 
 use crate::error::ApiError;

@@ -1,0 +1,432 @@
+//! Channel codes: the QR codes and links printed on package cards, posters and SMS. Each has
+//! a short public code; a scan is counted and redirected to the channel's target with
+//! attribution added.
+//!
+//! The scan is the hottest path, so it touches as little as possible: one read of the code's
+//! scan target (kept beside the channel, under a global key since the public URL names no
+//! shop), and one atomic increment per scan into a per-day counter, plus one more for a
+//! first-time scanner. Totals are rolled up from the day counters at read time.
+
+use jiff::civil::Date;
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::applog;
+use crate::domain::ids::random_id;
+use crate::domain::time::time_zone;
+use crate::domain::ShopId;
+use crate::error::ApiError;
+use crate::keys;
+use crate::shops::Shop;
+use crate::store::{create_json, get_json, update_json, Change, Store};
+
+const MAX_TAGS: usize = 20;
+/// Longest stats window one request may roll up.
+const MAX_STATS_DAYS: i32 = 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelKind {
+    PackageCard,
+    Poster,
+    Sms,
+    Store,
+    Staff,
+    Livestream,
+    Other,
+}
+
+impl ChannelKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ChannelKind::PackageCard => "package_card",
+            ChannelKind::Poster => "poster",
+            ChannelKind::Sms => "sms",
+            ChannelKind::Store => "store",
+            ChannelKind::Staff => "staff",
+            ChannelKind::Livestream => "livestream",
+            ChannelKind::Other => "other",
+        }
+    }
+}
+
+/// A shop's channel as stored and shown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Channel {
+    pub id: String,
+    /// The public code in `/q/{code}`: 8 random characters, not sequential.
+    pub code: String,
+    pub name: String,
+    pub kind: ChannelKind,
+    pub campaign: Option<String>,
+    pub staff: Option<String>,
+    pub tags: Vec<String>,
+    pub welcome_campaign: Option<String>,
+    pub target_url: String,
+    pub active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// What a scan needs, under the public code: one read serves the redirect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScanTarget {
+    pub shop: ShopId,
+    pub channel: String,
+    pub target_url: String,
+    pub kind: ChannelKind,
+    pub campaign: Option<String>,
+    pub active: bool,
+    /// The shop's zone when the channel was last saved: days are counted in it.
+    pub time_zone: String,
+}
+
+/// `POST /api/channels` body; `PATCH` takes the same fields, all optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelInput {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub kind: Option<ChannelKind>,
+    #[serde(default)]
+    pub campaign: Option<String>,
+    #[serde(default)]
+    pub staff: Option<String>,
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
+    #[serde(default)]
+    pub welcome_campaign: Option<String>,
+    #[serde(default)]
+    pub target_url: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let value = value.trim();
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// Only absolute http(s) URLs: a channel can never redirect to `javascript:` or a relative
+/// path, and nothing but the configured URL is ever redirected to.
+fn target_url(value: &str) -> Result<String, ApiError> {
+    let value = value.trim();
+    let uri: http::Uri = value
+        .parse()
+        .map_err(|_| ApiError::invalid("target_url is not a URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("https") | Some("http"));
+    if !scheme_ok || uri.host().is_none() || value.len() > 2000 {
+        return Err(ApiError::invalid(
+            "target_url must be an absolute http(s) URL of at most 2000 characters",
+        ));
+    }
+    Ok(value.to_string())
+}
+
+fn tags(values: &[String]) -> Result<Vec<String>, ApiError> {
+    if values.len() > MAX_TAGS {
+        return Err(ApiError::invalid(format!(
+            "a channel applies at most {MAX_TAGS} tags"
+        )));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for tag in values {
+        let tag = text("tags", tag, 255)?;
+        if !out.iter().any(|t| t.to_lowercase() == tag.to_lowercase()) {
+            out.push(tag);
+        }
+    }
+    Ok(out)
+}
+
+impl Channel {
+    fn scan_target(&self, shop: &Shop) -> ScanTarget {
+        ScanTarget {
+            shop: shop.id.clone(),
+            channel: self.id.clone(),
+            target_url: self.target_url.clone(),
+            kind: self.kind,
+            campaign: self.campaign.clone(),
+            active: self.active,
+            time_zone: shop.time_zone.clone(),
+        }
+    }
+
+    /// Applies the given fields, validated; fields not given stay.
+    fn apply(&mut self, input: &ChannelInput) -> Result<(), ApiError> {
+        if let Some(name) = &input.name {
+            self.name = text("name", name, 100)?;
+        }
+        if let Some(kind) = input.kind {
+            self.kind = kind;
+        }
+        if let Some(campaign) = &input.campaign {
+            self.campaign = Some(text("campaign", campaign, 64)?);
+        }
+        if let Some(staff) = &input.staff {
+            self.staff = Some(text("staff", staff, 64)?);
+        }
+        if let Some(values) = &input.tags {
+            self.tags = tags(values)?;
+        }
+        if let Some(campaign) = &input.welcome_campaign {
+            self.welcome_campaign = Some(text("welcome_campaign", campaign, 64)?);
+        }
+        if let Some(url) = &input.target_url {
+            self.target_url = target_url(url)?;
+        }
+        if let Some(active) = input.active {
+            self.active = active;
+        }
+        Ok(())
+    }
+}
+
+pub fn create(
+    store: &dyn Store,
+    shop: &Shop,
+    input: ChannelInput,
+    now: Timestamp,
+) -> Result<Channel, ApiError> {
+    let name = input
+        .name
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("name is required"))?;
+    let url = input
+        .target_url
+        .as_deref()
+        .ok_or_else(|| ApiError::invalid("target_url is required"))?;
+    let mut channel = Channel {
+        id: format!("ch_{}", random_id(12)),
+        code: random_id(8),
+        name: text("name", name, 100)?,
+        kind: input.kind.unwrap_or(ChannelKind::Other),
+        campaign: None,
+        staff: None,
+        tags: Vec::new(),
+        welcome_campaign: None,
+        target_url: target_url(url)?,
+        active: true,
+        created_at: now,
+        updated_at: now,
+    };
+    channel.apply(&input)?;
+    // The public code first: it is global, and a collision must not half-create a channel.
+    let (_, claimed) = create_json(
+        store,
+        &keys::scan_target(&channel.code),
+        &channel.scan_target(shop),
+    )?;
+    if !claimed {
+        return Err(ApiError::new(503, "busy", "please retry"));
+    }
+    create_json(store, &keys::channel(&shop.id, &channel.id), &channel)?;
+    applog::append(store, &shop.id, keys::lists::CHANNELS, &channel.id)?;
+    Ok(channel)
+}
+
+pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, ApiError> {
+    let plain = id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !plain {
+        return Err(ApiError::not_found("channel"));
+    }
+    get_json(store, &keys::channel(shop, id))?.ok_or_else(|| ApiError::not_found("channel"))
+}
+
+pub fn update(
+    store: &dyn Store,
+    shop: &Shop,
+    id: &str,
+    input: ChannelInput,
+    now: Timestamp,
+) -> Result<Channel, ApiError> {
+    load(store, &shop.id, id)?;
+    let channel = update_json(
+        store,
+        &keys::channel(&shop.id, id),
+        |current: Option<Channel>| {
+            let mut channel = current.ok_or_else(|| ApiError::not_found("channel"))?;
+            channel.apply(&input)?;
+            channel.updated_at = now;
+            Ok::<_, ApiError>(Change::Write(channel.clone(), channel))
+        },
+    )?;
+    // The scan target follows the channel; a concurrent update of the same channel may
+    // write it second, so it is rebuilt from the stored channel, not from this request.
+    let stored = load(store, &shop.id, id)?;
+    crate::store::put_json(
+        store,
+        &keys::scan_target(&stored.code),
+        &stored.scan_target(shop),
+    )?;
+    Ok(channel)
+}
+
+/// A page of the shop's channels in creation order.
+pub fn list(
+    store: &dyn Store,
+    shop: &ShopId,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<Channel>, Option<i64>), ApiError> {
+    let page = applog::page::<String>(store, shop, keys::lists::CHANNELS, after, limit)?;
+    let mut channels = Vec::with_capacity(page.entries.len());
+    for (_, id) in page.entries {
+        if let Some(channel) = get_json(store, &keys::channel(shop, &id))? {
+            channels.push(channel);
+        }
+    }
+    Ok((channels, page.next))
+}
+
+/// What a scan resolved to.
+#[derive(Debug)]
+pub enum ScanOutcome {
+    Redirect { location: String, first_scan: bool },
+    Unknown,
+    Inactive,
+}
+
+fn is_code(code: &str) -> bool {
+    (4..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// Counts a scan and says where to send the scanner. `seen_before` comes from the scanner's
+/// cookie for this code (no personal data): only a first-time scanner costs a second write.
+pub fn scan(
+    store: &dyn Store,
+    code: &str,
+    seen_before: bool,
+    now: Timestamp,
+) -> Result<ScanOutcome, ApiError> {
+    if !is_code(code) {
+        return Ok(ScanOutcome::Unknown);
+    }
+    let Some(target) = get_json::<ScanTarget>(store, &keys::scan_target(code))? else {
+        return Ok(ScanOutcome::Unknown);
+    };
+    if !target.active {
+        return Ok(ScanOutcome::Inactive);
+    }
+    let zone = time_zone(&target.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
+    let day = now.to_zoned(zone).date();
+    store.increment(
+        &keys::channel_day(&target.shop, &target.channel, "scans", day),
+        1,
+    )?;
+    if !seen_before {
+        store.increment(
+            &keys::channel_day(&target.shop, &target.channel, "uniques", day),
+            1,
+        )?;
+    }
+    Ok(ScanOutcome::Redirect {
+        location: with_attribution(&target, code),
+        first_scan: !seen_before,
+    })
+}
+
+/// The target URL with attribution added: `utm_*` for shop pages and analytics, and
+/// `customer_channel` for WeCom customer-acquisition links, which report it back.
+fn with_attribution(target: &ScanTarget, code: &str) -> String {
+    let mut params = form_urlencoded::Serializer::new(String::new());
+    params.append_pair("utm_source", "siyu");
+    params.append_pair("utm_medium", target.kind.as_str());
+    if let Some(campaign) = &target.campaign {
+        params.append_pair("utm_campaign", campaign);
+    }
+    params.append_pair("utm_content", code);
+    let wecom = target
+        .target_url
+        .parse::<http::Uri>()
+        .ok()
+        .and_then(|u| u.host().map(|h| h.ends_with("work.weixin.qq.com")))
+        .unwrap_or(false);
+    if wecom {
+        params.append_pair("customer_channel", &format!("siyu_{code}"));
+    }
+    let (base, fragment) = match target.target_url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (target.target_url.as_str(), None),
+    };
+    let joiner = if base.contains('?') { '&' } else { '?' };
+    let mut url = format!("{base}{joiner}{}", params.finish());
+    if let Some(fragment) = fragment {
+        url.push('#');
+        url.push_str(fragment);
+    }
+    url
+}
+
+/// One day of a channel's numbers.
+#[derive(Debug, Serialize)]
+pub struct DayStats {
+    pub date: Date,
+    pub scans: i64,
+    pub unique_scanners: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ChannelStats {
+    pub channel: String,
+    pub from: Date,
+    pub to: Date,
+    pub scans: i64,
+    pub unique_scanners: i64,
+    pub days: Vec<DayStats>,
+}
+
+/// Rolls the day counters of `from..=to` up (at most 366 days).
+pub fn stats(
+    store: &dyn Store,
+    shop: &ShopId,
+    channel: &Channel,
+    from: Date,
+    to: Date,
+) -> Result<ChannelStats, ApiError> {
+    if to < from {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "from must not be after to",
+        ));
+    }
+    let span = from.until(to).map(|s| s.get_days()).unwrap_or(i32::MAX);
+    if span >= MAX_STATS_DAYS {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("a stats window spans at most {MAX_STATS_DAYS} days"),
+        ));
+    }
+    let mut days = Vec::new();
+    let mut day = from;
+    loop {
+        let scans = store.counter(&keys::channel_day(shop, &channel.id, "scans", day))?;
+        let unique_scanners =
+            store.counter(&keys::channel_day(shop, &channel.id, "uniques", day))?;
+        days.push(DayStats {
+            date: day,
+            scans,
+            unique_scanners,
+        });
+        if day >= to {
+            break;
+        }
+        day = day
+            .tomorrow()
+            .map_err(|_| ApiError::bad_request("invalid_query", "date out of range"))?;
+    }
+    Ok(ChannelStats {
+        channel: channel.id.clone(),
+        from,
+        to,
+        scans: days.iter().map(|d| d.scans).sum(),
+        unique_scanners: days.iter().map(|d| d.unique_scanners).sum(),
+        days,
+    })
+}
