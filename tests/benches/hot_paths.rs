@@ -62,7 +62,7 @@ async fn run(app: &Arc<WasmApp>, make: &MakeRequest, total: u64, concurrency: u6
                 let response = app.handle(make(n)).await.expect("component failed");
                 latencies.push(began.elapsed());
                 assert!(
-                    response.status < 300,
+                    response.status < 400,
                     "status {}: {}",
                     response.status,
                     String::from_utf8_lossy(&response.body)
