@@ -77,6 +77,9 @@ pub struct ScanTarget {
     pub kind: ChannelKind,
     pub campaign: Option<String>,
     pub active: bool,
+    /// Shown on the hosted lead form.
+    #[serde(default)]
+    pub name: String,
     /// The shop's zone when the channel was last saved: days are counted in it.
     pub time_zone: String,
 }
@@ -154,6 +157,7 @@ impl Channel {
             kind: self.kind,
             campaign: self.campaign.clone(),
             active: self.active,
+            name: self.name.clone(),
             time_zone: shop.time_zone.clone(),
         }
     }
@@ -297,6 +301,14 @@ fn is_code(code: &str) -> bool {
     (4..=10).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
+/// The scan target behind a public code (None for malformed or unknown codes).
+pub fn scan_target(store: &dyn Store, code: &str) -> Result<Option<ScanTarget>, ApiError> {
+    if !is_code(code) {
+        return Ok(None);
+    }
+    Ok(get_json(store, &keys::scan_target(code))?)
+}
+
 /// Counts a scan and says where to send the scanner. `seen_before` comes from the scanner's
 /// cookie for this code (no personal data): only a first-time scanner costs a second write.
 pub fn scan(
@@ -305,10 +317,7 @@ pub fn scan(
     seen_before: bool,
     now: Timestamp,
 ) -> Result<ScanOutcome, ApiError> {
-    if !is_code(code) {
-        return Ok(ScanOutcome::Unknown);
-    }
-    let Some(target) = get_json::<ScanTarget>(store, &keys::scan_target(code))? else {
+    let Some(target) = scan_target(store, code)? else {
         return Ok(ScanOutcome::Unknown);
     };
     if !target.active {
@@ -370,6 +379,7 @@ pub struct DayStats {
     pub date: Date,
     pub scans: i64,
     pub unique_scanners: i64,
+    pub leads: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -379,6 +389,7 @@ pub struct ChannelStats {
     pub to: Date,
     pub scans: i64,
     pub unique_scanners: i64,
+    pub leads: i64,
     pub days: Vec<DayStats>,
 }
 
@@ -413,6 +424,7 @@ pub fn stats(
             date: day,
             scans,
             unique_scanners,
+            leads: crate::leads::leads_on(store, shop, &channel.id, day)?,
         });
         if day >= to {
             break;
@@ -427,6 +439,7 @@ pub fn stats(
         to,
         scans: days.iter().map(|d| d.scans).sum(),
         unique_scanners: days.iter().map(|d| d.unique_scanners).sum(),
+        leads: days.iter().map(|d| d.leads).sum(),
         days,
     })
 }

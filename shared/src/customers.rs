@@ -48,12 +48,39 @@ pub struct Customer {
     /// Identity index entries that point here, so erasure can remove them.
     #[serde(default)]
     pub identity_hashes: Vec<String>,
+    /// The channel that first captured this person as a lead (attribution).
+    #[serde(default)]
+    pub first_capture: Option<Capture>,
+    #[serde(default)]
+    pub tags: Vec<CustomerTag>,
     #[serde(default)]
     pub stats: OrderStats,
     #[serde(default)]
     pub products: Vec<ProductPurchase>,
     #[serde(default)]
     applied_intents: VecDeque<u64>,
+}
+
+/// Where and when a person was captured as a lead.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capture {
+    pub channel: String,
+    pub at: Timestamp,
+}
+
+/// A tag on a customer, with where it came from and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerTag {
+    pub name: String,
+    pub source: TagSource,
+    pub added_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TagSource {
+    /// Applied when the person was captured through a channel code.
+    Channel { channel: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,6 +197,8 @@ impl Customer {
             consent: Consent::default(),
             attributes: BTreeMap::new(),
             identity_hashes: Vec::new(),
+            first_capture: None,
+            tags: Vec::new(),
             stats: OrderStats::default(),
             products: Vec::new(),
             applied_intents: VecDeque::new(),
@@ -256,12 +285,7 @@ impl Customer {
     }
 
     /// Merges what an event says about the person. Erased customers take no personal data.
-    pub fn apply_profile(
-        &mut self,
-        patch: &ProfilePatch,
-        source: Platform,
-        hashes: &[String],
-    ) -> bool {
+    pub fn apply_profile(&mut self, patch: &ProfilePatch, source: &str, hashes: &[String]) -> bool {
         if self.erased_at.is_some() {
             return false;
         }
@@ -289,7 +313,7 @@ impl Customer {
             if let Some(marketing) = patch.accepts_marketing {
                 self.consent = Consent {
                     marketing: Some(marketing),
-                    source: Some(source.as_str().to_string()),
+                    source: Some(source.to_string()),
                     updated_at: patch.observed_at.or(self.consent.updated_at),
                 };
             }
@@ -336,6 +360,26 @@ impl Customer {
         };
     }
 
+    /// Adds tags not already present (names compare case-insensitively).
+    pub fn add_tags(&mut self, names: &[String], source: &TagSource, now: Timestamp) -> bool {
+        let mut changed = false;
+        for name in names {
+            let present = self
+                .tags
+                .iter()
+                .any(|t| t.name.to_lowercase() == name.to_lowercase());
+            if !present {
+                self.tags.push(CustomerTag {
+                    name: name.clone(),
+                    source: source.clone(),
+                    added_at: now,
+                });
+                changed = true;
+            }
+        }
+        changed
+    }
+
     pub fn view(&self) -> CustomerView {
         CustomerView {
             id: self.id.clone(),
@@ -349,6 +393,8 @@ impl Customer {
             platform_ids: self.platform_ids.clone(),
             consent: self.consent.clone(),
             attributes: self.attributes.clone(),
+            first_capture: self.first_capture.clone(),
+            tags: self.tags.clone(),
             orders: self.stats.clone(),
             products: self.products.clone(),
         }
@@ -376,6 +422,8 @@ pub struct CustomerView {
     pub platform_ids: Vec<PlatformCustomerId>,
     pub consent: Consent,
     pub attributes: BTreeMap<String, String>,
+    pub first_capture: Option<Capture>,
+    pub tags: Vec<CustomerTag>,
     pub orders: OrderStats,
     pub products: Vec<ProductPurchase>,
 }
@@ -492,7 +540,7 @@ pub fn upsert_profile(
         return Ok(None);
     };
     update(store, shop, &id, now, |c| {
-        c.apply_profile(patch, source, &resolution.owned_hashes)
+        c.apply_profile(patch, source.as_str(), &resolution.owned_hashes)
     })?;
     Ok(Some(id))
 }

@@ -40,6 +40,21 @@ pub fn channel_day(shop: &ShopId, channel: &str, counter: &str, day: jiff::civil
     format!("s/{shop}/ch/{channel}/{counter}/{day}")
 }
 
+/// Marks a customer as a lead of a channel (written once).
+pub fn channel_lead(shop: &ShopId, channel: &str, customer: &CustomerId) -> String {
+    format!("s/{shop}/ch/{channel}/lead/{customer}")
+}
+
+/// A channel's leads on one day (a small record, updated by compare-and-swap).
+pub fn channel_leads_day(shop: &ShopId, channel: &str, day: jiff::civil::Date) -> String {
+    format!("s/{shop}/ch/{channel}/leads/{day}")
+}
+
+/// Lead submissions of one client (keyed hash) to one code in one minute.
+pub fn rate_limit(code: &str, client_hash: &str, minute: i64) -> String {
+    format!("rl/{code}/{client_hash}/{minute}")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")

@@ -8,6 +8,7 @@ pub mod customers;
 pub mod domain;
 pub mod error;
 pub mod keys;
+pub mod leads;
 pub mod orders;
 pub mod pii;
 pub mod shops;

@@ -341,7 +341,11 @@ pub fn ingest(
                 changed |= customer.apply_intent(intent);
             }
             if let Some(patch) = profile {
-                changed |= customer.apply_profile(patch, event.platform, &resolution.owned_hashes);
+                changed |= customer.apply_profile(
+                    patch,
+                    event.platform.as_str(),
+                    &resolution.owned_hashes,
+                );
             }
             changed
         })?;

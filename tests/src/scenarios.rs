@@ -37,6 +37,10 @@ macro_rules! each_scenario {
             channels_are_created_validated_listed_and_isolated,
             a_scan_is_counted_and_redirected_with_attribution,
             unknown_and_retired_codes_get_a_friendly_page,
+            a_lead_becomes_a_tagged_customer_once,
+            leads_without_consent_or_identity_are_refused,
+            the_hosted_form_signs_people_up_without_javascript,
+            lead_bursts_from_one_address_are_rate_limited,
         );
     };
 }
@@ -1465,4 +1469,229 @@ pub fn concurrent_scans_are_all_counted(app: &dyn Client, scans: u64) {
     let stats = today_stats(app, &shop, &card);
     assert_eq!(stats["scans"], scans);
     assert_eq!(stats["unique_scanners"], scans);
+}
+
+// ------------------------------------------------------------------ leads
+
+fn submit_lead(app: &dyn Client, code: &str, body: Value, client: &str) -> crate::client::Reply {
+    let mut req = request(
+        Method::POST,
+        &format!("/q/{code}/lead"),
+        None,
+        body.to_string().into_bytes(),
+    );
+    req.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    req.headers_mut()
+        .insert("spin-client-addr", client.parse().unwrap());
+    app.send(req)
+}
+
+fn submit_form(app: &dyn Client, code: &str, form: &str, client: &str) -> crate::client::Reply {
+    let mut req = request(
+        Method::POST,
+        &format!("/q/{code}/lead"),
+        None,
+        form.as_bytes().to_vec(),
+    );
+    req.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    req.headers_mut()
+        .insert("spin-client-addr", client.parse().unwrap());
+    app.send(req)
+}
+
+pub fn a_lead_becomes_a_tagged_customer_once(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Package card", "kind": "package_card", "tags": ["card-lead", "Nov"], "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    let first = submit_lead(
+        app,
+        code,
+        json!({"phone": "138 1234 5678", "name": "Mei", "consent": true}),
+        "10.0.0.1:5000",
+    );
+    assert_eq!(
+        first.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(first.json()["new_lead"], true);
+
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["id"], first.json()["customer_id"]);
+    assert_eq!(customer["consent"]["marketing"], true);
+    assert_eq!(customer["consent"]["source"], "lead");
+    assert_eq!(customer["first_capture"]["channel"], card["id"]);
+    let tags: Vec<_> = customer["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tags, ["card-lead", "Nov"]);
+    assert_eq!(
+        customer["tags"][0]["source"],
+        json!({"kind": "channel", "channel": card["id"]})
+    );
+
+    // The same person again (same phone, now with an email): one lead, one customer.
+    let again = submit_lead(
+        app,
+        code,
+        json!({"phone": PHONE, "email": "mei@example.com", "consent": true}),
+        "10.0.0.1:5001",
+    );
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["new_lead"], false);
+    assert_eq!(again.json()["customer_id"], first.json()["customer_id"]);
+    assert_eq!(today_stats(app, &shop, &card)["leads"], 1);
+
+    // Their first order joins the same customer.
+    let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-1").0,
+        200
+    );
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["id"], first.json()["customer_id"]);
+    assert_eq!(customer["orders"]["order_count"], 1);
+}
+
+pub fn leads_without_consent_or_identity_are_refused(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Poster", "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    for (body, status, code_text) in [
+        (json!({"phone": PHONE}), 400, "consent_required"),
+        (
+            json!({"phone": PHONE, "consent": false}),
+            400,
+            "consent_required",
+        ),
+        (
+            json!({"name": "Mei", "consent": true}),
+            422,
+            "invalid_field",
+        ),
+        (
+            json!({"phone": "not a phone", "consent": true}),
+            422,
+            "invalid_field",
+        ),
+        (
+            json!({"phone": PHONE, "consent": true, "birthday": "x"}),
+            422,
+            "invalid_field",
+        ),
+    ] {
+        let refused = submit_lead(app, code, body.clone(), "10.0.0.2:1");
+        assert_eq!((refused.status, refused.writes), (status, 0), "{body}");
+        assert_eq!(refused.json()["error"]["code"], code_text, "{body}");
+    }
+    let form = submit_form(app, code, "phone=13812345678&name=Mei", "10.0.0.2:1");
+    assert_eq!((form.status, form.writes), (400, 0));
+    assert!(form.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    assert_eq!(
+        submit_lead(
+            app,
+            "zzzzzzzz",
+            json!({"phone": PHONE, "consent": true}),
+            "10.0.0.2:1"
+        )
+        .status,
+        404
+    );
+    assert_eq!(customer_by_phone(app, &shop, PHONE).0, 404);
+}
+
+pub fn the_hosted_form_signs_people_up_without_javascript(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Tea <House> card", "tags": ["form"], "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    let page = app.send(request(
+        Method::GET,
+        &format!("/q/{code}/form"),
+        None,
+        vec![],
+    ));
+    assert_eq!(page.status, 200);
+    let html = String::from_utf8_lossy(&page.body);
+    assert!(
+        html.contains(&format!("action=\"/q/{code}/lead\"")),
+        "{html}"
+    );
+    assert!(
+        html.contains("Tea &lt;House&gt; card"),
+        "the channel name is escaped"
+    );
+    assert!(html.contains("name=\"consent\""));
+
+    let done = submit_form(
+        app,
+        code,
+        "name=Mei&phone=%2B8613812345678&email=&consent=on",
+        "10.0.0.3:1",
+    );
+    assert_eq!(done.status, 200);
+    assert!(String::from_utf8_lossy(&done.body).contains("Thank you"));
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["tags"][0]["name"], "form");
+    assert_eq!(customer["first_name"], "Mei");
+}
+
+pub fn lead_bursts_from_one_address_are_rate_limited(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Poster", "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    for i in 0..siyu::leads::RATE_LIMIT_PER_MINUTE {
+        let reply = submit_lead(
+            app,
+            code,
+            json!({"email": format!("p{i}@example.com"), "consent": true}),
+            "10.9.9.9:1234",
+        );
+        assert_eq!(reply.status, 201, "submission {i}");
+    }
+    let limited = submit_lead(
+        app,
+        code,
+        json!({"email": "one.more@example.com", "consent": true}),
+        "10.9.9.9:4321",
+    );
+    assert_eq!(limited.status, 429);
+    assert_eq!(limited.json()["error"]["code"], "rate_limited");
+    // Another address is not affected.
+    assert_eq!(
+        submit_lead(
+            app,
+            code,
+            json!({"email": "other@example.com", "consent": true}),
+            "10.9.9.10:1"
+        )
+        .status,
+        201
+    );
 }

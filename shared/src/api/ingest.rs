@@ -28,12 +28,14 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
     let ["webhooks", platform, shop_id] = path.as_slice() else {
         return Err(ApiError::unknown_route());
     };
-    let platform = Platform::parse(platform).ok_or_else(ApiError::unknown_route)?;
+    let platform = Platform::parse(platform)
+        .filter(|p| *p != Platform::Wecom)
+        .ok_or_else(ApiError::unknown_route)?;
     log.route = match platform {
         Platform::Shopify => "/webhooks/shopify/{shop}",
         Platform::WooCommerce => "/webhooks/woocommerce/{shop}",
         Platform::Youzan => "/webhooks/youzan/{shop}",
-        Platform::Generic => "/webhooks/generic/{shop}",
+        Platform::Generic | Platform::Wecom => "/webhooks/generic/{shop}",
     };
     require_method(req, &[Method::POST])?;
     let shop_id = ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
@@ -83,7 +85,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 ids: Vec::new(),
             }
         }
-        Platform::Generic => {
+        Platform::Generic | Platform::Wecom => {
             let secret = shop
                 .credentials
                 .generic_secret

@@ -7,6 +7,8 @@ use jiff::civil::Date;
 use super::authenticated_shop;
 use crate::channels::{self, ChannelInput, ScanOutcome};
 use crate::error::ApiError;
+use crate::leads::{self, LeadSubmission};
+use crate::shops;
 use crate::web::{
     header, json_body, json_response, query_param, require_method, segments, Env, Request,
     RequestLog, Response,
@@ -22,6 +24,27 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             log.route = "/q/{code}";
             require_method(req, &[Method::GET, Method::HEAD])?;
             scan(req, env, code)
+        }
+        ["q", code, "form"] => {
+            log.route = "/q/{code}/form";
+            require_method(req, &[Method::GET])?;
+            lead_form(env, code)
+        }
+        ["q", code, "lead"] => {
+            log.route = "/q/{code}/lead";
+            require_method(req, &[Method::POST])?;
+            let from_form = header(req, "content-type")
+                .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+            match submit_lead(req, env, log, code, from_form) {
+                // People filling in the hosted form see a page, not JSON.
+                Err(err) if from_form && err.status < 500 => page(
+                    err.status,
+                    "提交未成功 · Not sent",
+                    &html_escape(&err.message),
+                )
+                .map_err(|_| ApiError::new(500, "internal", "could not build the response")),
+                other => other,
+            }
         }
         ["api", "channels"] => {
             log.route = "/api/channels";
@@ -116,6 +139,107 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
         ),
     };
     response.map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+}
+
+/// `POST /q/{code}/lead`: validate, rate-limit, record.
+fn submit_lead(
+    req: &Request,
+    env: &Env,
+    log: &mut RequestLog,
+    code: &str,
+    from_form: bool,
+) -> Result<Response, ApiError> {
+    let (target, channel) =
+        leads::channel_for_code(env.store, code)?.ok_or_else(|| ApiError::not_found("code"))?;
+    if !target.active {
+        return Err(ApiError::new(
+            410,
+            "inactive",
+            "this code is no longer active",
+        ));
+    }
+    log.shop = Some(target.shop.to_string());
+    let shop = shops::load_shop(env.store, &target.shop)?;
+    let submission = if from_form {
+        LeadSubmission::from_form(req.body())?
+    } else {
+        json_body(req)?
+    };
+    let lead = submission.validate(&shop, env.now)?;
+    let pepper = env.secrets.pepper()?;
+    let client = header(req, "spin-client-addr")
+        .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip))
+        .unwrap_or("unknown");
+    if !leads::within_rate_limit(env.store, pepper, code, client, env.now)? {
+        return Err(ApiError::new(
+            429,
+            "rate_limited",
+            "too many sign-ups from this address; try again in a minute",
+        ));
+    }
+    let outcome = leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+    if from_form {
+        return page(
+            200,
+            "谢谢！· Thank you!",
+            "我们已收到您的信息。We have received your details.",
+        )
+        .map_err(|_| ApiError::new(500, "internal", "could not build the response"));
+    }
+    Ok(json_response(
+        if outcome.new_lead { 201 } else { 200 },
+        &outcome,
+    ))
+}
+
+/// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
+fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
+    let built = match channels::scan_target(env.store, code)? {
+        None => page(
+            404,
+            "这个二维码不存在 · This code does not exist",
+            "请检查链接是否完整。Please check that the link is complete.",
+        ),
+        Some(target) if !target.active => page(
+            410,
+            "活动已结束 · This code is no longer active",
+            "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
+        ),
+        Some(target) => {
+            let title = html_escape(&target.name);
+            let html = format!(
+                "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">\
+                 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+                 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:2rem 1.25rem;\
+                 color:#333;max-width:28rem}}label{{display:block;margin:1rem 0 .3rem}}\
+                 input[type=tel],input[type=email],input[type=text]{{width:100%;padding:.6rem;font-size:1rem;\
+                 box-sizing:border-box}}button{{margin-top:1.2rem;width:100%;padding:.8rem;font-size:1.05rem}}\
+                 .consent{{display:flex;gap:.5rem;align-items:flex-start;margin-top:1rem}}</style></head>\
+                 <body><h1>{title}</h1>\
+                 <form method=\"post\" action=\"/q/{code}/lead\">\
+                 <label for=\"name\">称呼 · Name</label><input id=\"name\" name=\"name\" type=\"text\" autocomplete=\"name\">\
+                 <label for=\"phone\">手机号 · Phone</label><input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\">\
+                 <label for=\"email\">邮箱 · Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\">\
+                 <div class=\"consent\"><input id=\"consent\" name=\"consent\" type=\"checkbox\" required>\
+                 <label for=\"consent\" style=\"margin:0\">我同意接收优惠与复购提醒，可随时退订。I agree to receive offers and reminders; I can unsubscribe at any time.</label></div>\
+                 <button type=\"submit\">提交 · Sign up</button></form></body></html>"
+            );
+            http::Response::builder()
+                .status(200)
+                .header("content-type", "text/html; charset=utf-8")
+                .header("cache-control", "no-store")
+                .body(html.into_bytes())
+        }
+    };
+    built.map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
 }
 
 fn page(status: u16, title: &str, text: &str) -> http::Result<Response> {

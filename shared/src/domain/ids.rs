@@ -98,6 +98,8 @@ pub enum Platform {
     WooCommerce,
     Youzan,
     Generic,
+    /// WeCom (企业微信): a source of identities (external user ids), not of orders.
+    Wecom,
 }
 
 impl Platform {
@@ -107,6 +109,7 @@ impl Platform {
             Platform::WooCommerce => "woocommerce",
             Platform::Youzan => "youzan",
             Platform::Generic => "generic",
+            Platform::Wecom => "wecom",
         }
     }
 
@@ -116,6 +119,7 @@ impl Platform {
             Platform::WooCommerce,
             Platform::Youzan,
             Platform::Generic,
+            Platform::Wecom,
         ]
         .into_iter()
         .find(|p| p.as_str() == text)

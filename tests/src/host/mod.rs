@@ -411,9 +411,15 @@ impl WasmApp {
             ("spin-full-url", full_url.as_str()),
             ("spin-path-info", ""),
             ("spin-matched-route", matched_route.as_str()),
-            ("spin-client-addr", "127.0.0.1:50000"),
         ] {
             parts.headers.insert(header, value.parse()?);
+        }
+        // In-process callers play the network and may say who the client is; `listen` sets
+        // it from the real peer, as Spin does.
+        if !parts.headers.contains_key("spin-client-addr") {
+            parts
+                .headers
+                .insert("spin-client-addr", "127.0.0.1:50000".parse()?);
         }
         let hyper_req = hyper::Request::from_parts(parts, Full::new(Bytes::from(body)));
 
@@ -483,7 +489,7 @@ pub async fn listen(app: Arc<WasmApp>, address: SocketAddr) -> anyhow::Result<So
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else {
+            let Ok((stream, peer)) = listener.accept().await else {
                 continue;
             };
             let app = app.clone();
@@ -492,8 +498,11 @@ pub async fn listen(app: Arc<WasmApp>, address: SocketAddr) -> anyhow::Result<So
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let app = app.clone();
                         async move {
-                            let (parts, body) = req.into_parts();
+                            let (mut parts, body) = req.into_parts();
                             let body = body.collect().await?.to_bytes().to_vec();
+                            let peer = http::HeaderValue::from_str(&peer.to_string())
+                                .expect("a socket address is a valid header value");
+                            parts.headers.insert("spin-client-addr", peer);
                             let response =
                                 match app.handle(http::Request::from_parts(parts, body)).await {
                                     Ok(r) => {

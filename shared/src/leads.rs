@@ -1,0 +1,249 @@
+//! Leads: a person leaving a phone, email or WeCom id (with marketing consent) through a
+//! channel code becomes — or joins — a customer, tagged by the channel, attributed to the
+//! first channel that captured them, and counted once per channel however often they submit.
+
+use std::collections::VecDeque;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::channels::{Channel, ScanTarget};
+use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch, TagSource};
+use crate::domain::ids::ExternalId;
+use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
+use crate::error::ApiError;
+use crate::keys;
+use crate::shops::Shop;
+use crate::store::{create_json, get_json, update_json, Change, Store};
+use crate::webhooks::hmac_sha256;
+
+/// Lead submissions per client address and code per minute before 429.
+pub const RATE_LIMIT_PER_MINUTE: i64 = 10;
+/// Lead ids a channel-day counter remembers to count a retried submission once.
+const COUNTED_KEPT: usize = 256;
+
+/// A lead as submitted (JSON or an HTML form), before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeadSubmission {
+    #[serde(default)]
+    pub phone: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub wecom_external_id: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Marketing consent: required. Forms send "on"/"yes"/"true".
+    #[serde(default, deserialize_with = "consent_flag")]
+    pub consent: bool,
+}
+
+fn consent_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Flag(bool),
+        Text(String),
+    }
+    Ok(match Raw::deserialize(d)? {
+        Raw::Flag(flag) => flag,
+        Raw::Text(text) => matches!(
+            text.trim().to_ascii_lowercase().as_str(),
+            "on" | "yes" | "true" | "1"
+        ),
+    })
+}
+
+impl LeadSubmission {
+    /// From `application/x-www-form-urlencoded`; unknown fields are refused as in JSON.
+    pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+        let mut lead = LeadSubmission::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            let filled = Some(value.clone()).filter(|v| !v.trim().is_empty());
+            match key.as_ref() {
+                "phone" => lead.phone = filled,
+                "email" => lead.email = filled,
+                "wecom_external_id" => lead.wecom_external_id = filled,
+                "name" => lead.name = filled,
+                "consent" => {
+                    lead.consent = matches!(
+                        value.trim().to_ascii_lowercase().as_str(),
+                        "on" | "yes" | "true" | "1"
+                    )
+                }
+                other => return Err(ApiError::invalid(format!("unknown field `{other}`"))),
+            }
+        }
+        Ok(lead)
+    }
+
+    /// Validates into the profile facts a lead contributes (no store access).
+    pub fn validate(self, shop: &Shop, now: Timestamp) -> Result<ValidLead, ApiError> {
+        self.into_patch(shop, now).map(ValidLead)
+    }
+
+    fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, ApiError> {
+        if !self.consent {
+            return Err(ApiError::bad_request(
+                "consent_required",
+                "marketing consent is required to sign up",
+            ));
+        }
+        let phone = self
+            .phone
+            .map(|p| PhoneNumber::parse(&p, &shop.default_calling_code).map_err(ApiError::invalid))
+            .transpose()?;
+        let email = self
+            .email
+            .map(|e| EmailAddress::parse(&e).map_err(ApiError::invalid))
+            .transpose()?;
+        let wecom = self
+            .wecom_external_id
+            .map(|id| ExternalId::parse(&id).map_err(ApiError::invalid))
+            .transpose()?;
+        if phone.is_none() && email.is_none() && wecom.is_none() {
+            return Err(ApiError::invalid(
+                "give at least one of phone, email or wecom_external_id",
+            ));
+        }
+        let name = self
+            .name
+            .map(|n| n.trim().chars().take(100).collect::<String>())
+            .filter(|n| !n.is_empty());
+        Ok(ProfilePatch {
+            platform_customer: wecom.map(|id| PlatformCustomerId {
+                platform: Platform::Wecom,
+                id,
+            }),
+            phone,
+            email,
+            first_name: name,
+            last_name: None,
+            accepts_marketing: Some(true),
+            observed_at: Some(now),
+        })
+    }
+}
+
+/// A submission that passed validation.
+pub struct ValidLead(ProfilePatch);
+
+/// Whether the lead was new to the channel.
+#[derive(Debug, Clone, Serialize)]
+pub struct LeadOutcome {
+    pub customer_id: CustomerId,
+    pub new_lead: bool,
+}
+
+/// A channel's leads on one day: a count, and the recent lead ids so that a retried
+/// submission is counted once.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LeadDay {
+    count: i64,
+    counted: VecDeque<CustomerId>,
+}
+
+/// Counts submissions per client address (kept only as a keyed hash) and code per minute.
+pub fn within_rate_limit(
+    store: &dyn Store,
+    pepper: &[u8],
+    code: &str,
+    client: &str,
+    now: Timestamp,
+) -> Result<bool, ApiError> {
+    let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
+    let minute = now.as_second() / 60;
+    let count = store.increment(&keys::rate_limit(code, &client_hash, minute), 1)?;
+    Ok(count <= RATE_LIMIT_PER_MINUTE)
+}
+
+/// Records a lead through a channel: customer created or merged, channel tags applied,
+/// first capture kept, the lead counted once per person per channel.
+pub fn capture(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &Shop,
+    channel: &Channel,
+    lead: ValidLead,
+    now: Timestamp,
+) -> Result<LeadOutcome, ApiError> {
+    let patch = lead.0;
+    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
+    let customer_id = resolution
+        .customer
+        .clone()
+        .ok_or_else(|| ApiError::invalid("no identity given"))?;
+    let source = TagSource::Channel {
+        channel: channel.id.clone(),
+    };
+    customers::update(store, &shop.id, &customer_id, now, |c| {
+        let mut changed = c.apply_profile(&patch, "lead", &resolution.owned_hashes);
+        if c.first_capture.is_none() {
+            c.first_capture = Some(Capture {
+                channel: channel.id.clone(),
+                at: now,
+            });
+            changed = true;
+        }
+        changed | c.add_tags(&channel.tags, &source, now)
+    })?;
+
+    let marker = keys::channel_lead(&shop.id, &channel.id, &customer_id);
+    if get_json::<Timestamp>(store, &marker)?.is_some() {
+        return Ok(LeadOutcome {
+            customer_id,
+            new_lead: false,
+        });
+    }
+    // Count first (deduplicated by id inside the day record), then mark: a crash between
+    // the two is finished by the retry without counting twice.
+    let day = now.to_zoned(shop.zone()).date();
+    update_json(
+        store,
+        &keys::channel_leads_day(&shop.id, &channel.id, day),
+        |current: Option<LeadDay>| {
+            let mut record = current.unwrap_or_default();
+            if record.counted.contains(&customer_id) {
+                return Ok::<_, ApiError>(Change::Keep(()));
+            }
+            record.count += 1;
+            record.counted.push_back(customer_id.clone());
+            while record.counted.len() > COUNTED_KEPT {
+                record.counted.pop_front();
+            }
+            Ok(Change::Write(record, ()))
+        },
+    )?;
+    let (_, new_lead) = create_json(store, &marker, &now)?;
+    Ok(LeadOutcome {
+        customer_id,
+        new_lead,
+    })
+}
+
+/// Leads counted for a channel on one day.
+pub fn leads_on(
+    store: &dyn Store,
+    shop: &crate::domain::ShopId,
+    channel: &str,
+    day: jiff::civil::Date,
+) -> Result<i64, ApiError> {
+    Ok(
+        get_json::<LeadDay>(store, &keys::channel_leads_day(shop, channel, day))?
+            .map_or(0, |d| d.count),
+    )
+}
+
+/// Looks up the live channel behind a public code.
+pub fn channel_for_code(
+    store: &dyn Store,
+    code: &str,
+) -> Result<Option<(ScanTarget, Channel)>, ApiError> {
+    let Some(target) = crate::channels::scan_target(store, code)? else {
+        return Ok(None);
+    };
+    let channel = crate::channels::load(store, &target.shop, &target.channel)?;
+    Ok(Some((target, channel)))
+}
