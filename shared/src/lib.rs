@@ -11,6 +11,7 @@ pub mod keys;
 pub mod leads;
 pub mod orders;
 pub mod pii;
+pub mod qr;
 pub mod shops;
 pub mod store;
 pub mod web;

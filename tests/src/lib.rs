@@ -6,6 +6,7 @@ pub mod app;
 pub mod client;
 pub mod host;
 pub mod platforms;
+pub mod qr_decode;
 pub mod routes;
 pub mod scenarios;
 pub mod wasm;

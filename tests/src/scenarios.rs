@@ -41,6 +41,7 @@ macro_rules! each_scenario {
             leads_without_consent_or_identity_are_refused,
             the_hosted_form_signs_people_up_without_javascript,
             lead_bursts_from_one_address_are_rate_limited,
+            qr_images_scan_back_to_the_channel_url,
         );
     };
 }
@@ -1694,4 +1695,55 @@ pub fn lead_bursts_from_one_address_are_rate_limited(app: &dyn Client) {
         .status,
         201
     );
+}
+
+// ------------------------------------------------------------------ QR images
+
+pub fn qr_images_scan_back_to_the_channel_url(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Card", "target_url": "https://tea.example.com/"}),
+    );
+    let code = card["code"].as_str().unwrap();
+    let path = format!("/api/channels/{}", card["id"].as_str().unwrap());
+    let get = |query: &str| {
+        let mut req = request(
+            Method::GET,
+            &format!("{path}/{query}"),
+            Some(&shop.api_key),
+            vec![],
+        );
+        req.headers_mut()
+            .insert("host", "siyu.example.com".parse().unwrap());
+        app.send(req)
+    };
+
+    let svg = get("qr.svg");
+    assert_eq!(svg.status, 200, "{}", String::from_utf8_lossy(&svg.body));
+    assert_eq!(svg.headers["content-type"], "image/svg+xml");
+    let url = svg.headers["x-scan-url"].to_str().unwrap().to_string();
+    assert!(url.ends_with(&format!("/q/{code}")), "{url}");
+    assert_eq!(
+        crate::qr_decode::decode_svg(&String::from_utf8_lossy(&svg.body)),
+        url
+    );
+
+    let png = get("qr.png?ec=H&module=6");
+    assert_eq!(png.status, 200);
+    assert_eq!(png.headers["content-type"], "image/png");
+    assert_eq!(crate::qr_decode::decode_png(&png.body), url);
+    // Version 2 (25 modules) plus a 4-module quiet zone each side, 6 px a module.
+    let size = image::load_from_memory(&png.body).unwrap();
+    assert_eq!(size.width() % 6, 0);
+    assert!(size.width() >= (21 + 8) * 6, "{}", size.width());
+
+    for bad in ["qr.png?ec=X", "qr.png?module=0", "qr.svg?module=41"] {
+        let refused = get(bad);
+        assert_eq!(refused.status, 400, "{bad}");
+        assert_eq!(refused.json()["error"]["code"], "invalid_query");
+    }
+    let other = app.create_shop(shop_body("Other"));
+    assert_eq!(app.get(&format!("{path}/qr.svg"), &other.api_key).0, 404);
 }

@@ -8,6 +8,7 @@ use super::authenticated_shop;
 use crate::channels::{self, ChannelInput, ScanOutcome};
 use crate::error::ApiError;
 use crate::leads::{self, LeadSubmission};
+use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
     header, json_body, json_response, query_param, require_method, segments, Env, Request,
@@ -74,6 +75,28 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 channels::load(env.store, &shop.id, id)?
             };
             Ok(json_response(200, &channel))
+        }
+        ["api", "channels", id, image @ ("qr.svg" | "qr.png")] => {
+            log.route = "/api/channels/{id}/qr";
+            require_method(req, &[Method::GET])?;
+            let shop = authenticated_shop(req, env, log)?;
+            let channel = channels::load(env.store, &shop.id, id)?;
+            let style = QrStyle::parse(
+                query_param(req, "ec").as_deref(),
+                query_param(req, "module").as_deref(),
+            )?;
+            let url = format!("{}/q/{}", public_origin(req)?, channel.code);
+            let (content_type, body) = if *image == "qr.svg" {
+                ("image/svg+xml", style.svg(&url)?.into_bytes())
+            } else {
+                ("image/png", style.png(&url)?)
+            };
+            http::Response::builder()
+                .status(200)
+                .header("content-type", content_type)
+                .header("x-scan-url", url)
+                .body(body)
+                .map_err(|_| ApiError::new(500, "internal", "could not build the response"))
         }
         ["api", "channels", id, "stats"] => {
             log.route = "/api/channels/{id}/stats";
@@ -255,6 +278,22 @@ fn page(status: u16, title: &str, text: &str) -> http::Result<Response> {
         .header("content-type", "text/html; charset=utf-8")
         .header("cache-control", "no-store")
         .body(html.into_bytes())
+}
+
+/// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
+fn public_origin(req: &Request) -> Result<String, ApiError> {
+    if let Some(uri) = header(req, "spin-full-url").and_then(|u| u.parse::<http::Uri>().ok()) {
+        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+            return Ok(format!("{scheme}://{authority}"));
+        }
+    }
+    match header(req, "host") {
+        Some(host) if host.parse::<http::uri::Authority>().is_ok() => Ok(format!("https://{host}")),
+        _ => Err(ApiError::bad_request(
+            "missing_host",
+            "the request names no host to build the scan URL from",
+        )),
+    }
 }
 
 fn number(req: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
