@@ -16,6 +16,7 @@ use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::webhooks::hmac_sha256;
+use crate::wecom::ContactAdded;
 
 /// Lead submissions per client address and code per minute before 429.
 pub const RATE_LIMIT_PER_MINUTE: i64 = 10;
@@ -81,7 +82,10 @@ impl LeadSubmission {
 
     /// Validates into the profile facts a lead contributes (no store access).
     pub fn validate(self, shop: &Shop, now: Timestamp) -> Result<ValidLead, ApiError> {
-        self.into_patch(shop, now).map(ValidLead)
+        self.into_patch(shop, now).map(|patch| ValidLead {
+            patch,
+            attributes: Vec::new(),
+        })
     }
 
     fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, ApiError> {
@@ -127,8 +131,30 @@ impl LeadSubmission {
     }
 }
 
-/// A submission that passed validation.
-pub struct ValidLead(ProfilePatch);
+/// A lead that passed validation.
+pub struct ValidLead {
+    patch: ProfilePatch,
+    attributes: Vec<(String, String)>,
+}
+
+impl ValidLead {
+    /// A person who added a staff member on WeCom: identified by their external user id.
+    /// Adding a contact is not consent to marketing, so consent is left as it was.
+    pub fn wecom_contact(added: &ContactAdded, now: Timestamp) -> Result<Self, ApiError> {
+        let id = ExternalId::parse(&added.external_user_id).map_err(ApiError::invalid)?;
+        Ok(Self {
+            patch: ProfilePatch {
+                platform_customer: Some(PlatformCustomerId {
+                    platform: Platform::Wecom,
+                    id,
+                }),
+                observed_at: Some(now),
+                ..ProfilePatch::default()
+            },
+            attributes: vec![("wecom_staff".to_string(), added.staff_user_id.clone())],
+        })
+    }
+}
 
 /// Whether the lead was new to the channel.
 #[derive(Debug, Clone, Serialize)]
@@ -143,6 +169,24 @@ pub struct LeadOutcome {
 struct LeadDay {
     count: i64,
     counted: VecDeque<CustomerId>,
+}
+
+/// Folds what a lead says about the person into their customer record.
+fn merge(
+    c: &mut crate::customers::Customer,
+    patch: &ProfilePatch,
+    source: &str,
+    hashes: &[String],
+    attributes: &[(String, String)],
+) -> bool {
+    let mut changed = c.apply_profile(patch, source, hashes);
+    for (key, value) in attributes {
+        if c.erased_at.is_none() && c.attributes.get(key) != Some(value) {
+            c.attributes.insert(key.clone(), value.clone());
+            changed = true;
+        }
+    }
+    changed
 }
 
 /// Counts submissions per client address (kept only as a keyed hash) and code per minute.
@@ -169,7 +213,7 @@ pub fn capture(
     lead: ValidLead,
     now: Timestamp,
 ) -> Result<LeadOutcome, ApiError> {
-    let patch = lead.0;
+    let ValidLead { patch, attributes } = lead;
     let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
     let customer_id = resolution
         .customer
@@ -179,7 +223,7 @@ pub fn capture(
         channel: channel.id.clone(),
     };
     customers::update(store, &shop.id, &customer_id, now, |c| {
-        let mut changed = c.apply_profile(&patch, "lead", &resolution.owned_hashes);
+        let mut changed = merge(c, &patch, "lead", &resolution.owned_hashes, &attributes);
         if c.first_capture.is_none() {
             c.first_capture = Some(Capture {
                 channel: channel.id.clone(),
@@ -223,6 +267,27 @@ pub fn capture(
     })
 }
 
+/// A person known without a channel (e.g. a WeCom contact added outside channel codes):
+/// the customer is created or joined, nothing is counted.
+pub fn record_contact(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &Shop,
+    lead: ValidLead,
+    now: Timestamp,
+) -> Result<CustomerId, ApiError> {
+    let ValidLead { patch, attributes } = lead;
+    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
+    let customer_id = resolution
+        .customer
+        .clone()
+        .ok_or_else(|| ApiError::invalid("no identity given"))?;
+    customers::update(store, &shop.id, &customer_id, now, |c| {
+        merge(c, &patch, "wecom", &resolution.owned_hashes, &attributes)
+    })?;
+    Ok(customer_id)
+}
+
 /// Leads counted for a channel on one day.
 pub fn leads_on(
     store: &dyn Store,
@@ -234,6 +299,21 @@ pub fn leads_on(
         get_json::<LeadDay>(store, &keys::channel_leads_day(shop, channel, day))?
             .map_or(0, |d| d.count),
     )
+}
+
+/// The channel a WeCom `State` names: the channel's code, optionally prefixed `siyu_`.
+pub fn channel_for_state(
+    store: &dyn Store,
+    shop: &Shop,
+    state: Option<&str>,
+) -> Result<Option<Channel>, ApiError> {
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let code = state.strip_prefix("siyu_").unwrap_or(state);
+    Ok(channel_for_code(store, code)?
+        .filter(|(target, _)| target.shop == shop.id && target.active)
+        .map(|(_, channel)| channel))
 }
 
 /// Looks up the live channel behind a public code.

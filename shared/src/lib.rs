@@ -16,3 +16,4 @@ pub mod shops;
 pub mod store;
 pub mod web;
 pub mod webhooks;
+pub mod wecom;

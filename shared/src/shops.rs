@@ -11,6 +11,7 @@ use crate::domain::{Currency, ShopId};
 use crate::error::ApiError;
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store};
+use crate::wecom::WecomCredentials;
 
 const API_KEY_PREFIX: &str = "siyu";
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
@@ -46,6 +47,8 @@ pub struct Credentials {
     /// Secret for the generic webhook format; generated when not supplied.
     #[serde(default)]
     pub generic_secret: Option<String>,
+    #[serde(default)]
+    pub wecom: Option<WecomCredentials>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,6 +84,8 @@ pub struct CredentialsInput {
     pub youzan: Option<YouzanCredentials>,
     #[serde(default)]
     pub generic_secret: Option<String>,
+    #[serde(default)]
+    pub wecom: Option<WecomCredentials>,
 }
 
 /// `PATCH /api/shop` body.
@@ -135,12 +140,14 @@ impl Shop {
                 "woocommerce_secret": c.woocommerce_secret.is_some(),
                 "youzan": c.youzan.as_ref().map(|y| serde_json::json!({"client_id": y.client_id})),
                 "generic_secret": c.generic_secret.is_some(),
+                "wecom": c.wecom.as_ref().map(|w| serde_json::json!({"corp_id": w.corp_id})),
             }),
             webhook_paths: serde_json::json!({
                 "shopify": format!("/webhooks/shopify/{}", self.id),
                 "woocommerce": format!("/webhooks/woocommerce/{}", self.id),
                 "youzan": format!("/webhooks/youzan/{}", self.id),
                 "generic": format!("/webhooks/generic/{}", self.id),
+                "wecom_callback": format!("/wecom/{}", self.id),
             }),
             created_at: self.created_at,
             updated_at: self.updated_at,
@@ -219,6 +226,10 @@ fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Resul
             ));
         }
         target.generic_secret = Some(validate_secret("generic_secret", &secret)?);
+    }
+    if let Some(wecom) = input.wecom {
+        wecom.validate()?;
+        target.wecom = Some(wecom);
     }
     Ok(())
 }
@@ -326,6 +337,7 @@ pub fn update_shop(
             c.woocommerce_secret.is_some(),
             c.youzan.is_some(),
             c.generic_secret.is_some(),
+            c.wecom.is_some(),
         )
     });
     if let Some(input) = credentials_input {
@@ -349,7 +361,7 @@ pub fn update_shop(
         if let Some(code) = &calling_code {
             shop.default_calling_code = code.clone();
         }
-        if let Some((shopify, woo, youzan, generic)) = touches {
+        if let Some((shopify, woo, youzan, generic, wecom)) = touches {
             let c = &mut shop.credentials;
             if shopify {
                 c.shopify_secrets = new_credentials.shopify_secrets.clone();
@@ -362,6 +374,9 @@ pub fn update_shop(
             }
             if generic {
                 c.generic_secret = new_credentials.generic_secret.clone();
+            }
+            if wecom {
+                c.wecom = new_credentials.wecom.clone();
             }
         }
         shop.updated_at = now;

@@ -323,3 +323,77 @@ pub fn generic_request(shop: &str, secret: &str, body: &[u8], timestamp: i64) ->
         body.to_vec(),
     )
 }
+
+// ---------------------------------------------------------------- WeCom
+
+pub const WECOM_CORP_ID: &str = "ww0123456789abcdef";
+pub const WECOM_TOKEN: &str = "wecom-callback-token";
+/// 43 characters: base64 of 32 key bytes without the trailing `=`.
+pub const WECOM_AES_KEY: &str = "YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXowMTIzNDU";
+
+pub fn wecom_credentials() -> Value {
+    json!({"corp_id": WECOM_CORP_ID, "token": WECOM_TOKEN, "encoding_aes_key": WECOM_AES_KEY})
+}
+
+/// Encrypts as WeCom does: random(16) + length(4, BE) + message + corp id, PKCS#7 to 32.
+pub fn wecom_encrypt(message: &str, corp_id: &str) -> String {
+    use cbc::cipher::block_padding::NoPadding;
+    use cbc::cipher::{BlockEncryptMut, KeyIvInit};
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(format!("{WECOM_AES_KEY}="))
+        .unwrap();
+    let mut plain = b"0123456789abcdef".to_vec();
+    plain.extend_from_slice(&(message.len() as u32).to_be_bytes());
+    plain.extend_from_slice(message.as_bytes());
+    plain.extend_from_slice(corp_id.as_bytes());
+    let pad = 32 - plain.len() % 32;
+    plain.extend(std::iter::repeat_n(pad as u8, pad));
+    let len = plain.len();
+    let encrypted = cbc::Encryptor::<aes::Aes256>::new(key[..].into(), key[..16].into())
+        .encrypt_padded_mut::<NoPadding>(&mut plain, len)
+        .unwrap()
+        .to_vec();
+    base64::engine::general_purpose::STANDARD.encode(encrypted)
+}
+
+pub fn wecom_signature(timestamp: &str, nonce: &str, encrypted: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let mut parts = [WECOM_TOKEN, timestamp, nonce, encrypted];
+    parts.sort_unstable();
+    hex::encode(Sha1::digest(parts.concat().as_bytes()))
+}
+
+pub fn wecom_query(timestamp: &str, nonce: &str, encrypted: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair(
+            "msg_signature",
+            &wecom_signature(timestamp, nonce, encrypted),
+        )
+        .append_pair("timestamp", timestamp)
+        .append_pair("nonce", nonce)
+        .finish()
+}
+
+/// The decrypted `add_external_contact` event.
+pub fn wecom_add_contact_event(staff: &str, external: &str, state: &str) -> String {
+    format!(
+        "<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName>\
+         <CreateTime>1763780000</CreateTime><MsgType><![CDATA[event]]></MsgType>\
+         <Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType>\
+         <UserID><![CDATA[{staff}]]></UserID><ExternalUserID><![CDATA[{external}]]></ExternalUserID>\
+         <State><![CDATA[{state}]]></State><WelcomeCode><![CDATA[WELCOMECODE]]></WelcomeCode></xml>"
+    )
+}
+
+/// A callback POST carrying `encrypted`, signed with `signature_over` (normally the same).
+pub fn wecom_callback(shop: &str, encrypted: &str, signature_over: &str) -> Request {
+    let query = wecom_query("1763780000", "nonce123", signature_over);
+    let body = format!(
+        "<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
+    );
+    post(
+        format!("/wecom/{shop}?{query}"),
+        &[("content-type", "text/xml".into())],
+        body.into_bytes(),
+    )
+}

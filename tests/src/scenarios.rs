@@ -42,6 +42,7 @@ macro_rules! each_scenario {
             the_hosted_form_signs_people_up_without_javascript,
             lead_bursts_from_one_address_are_rate_limited,
             qr_images_scan_back_to_the_channel_url,
+            wecom_contacts_added_through_a_channel_become_its_leads,
         );
     };
 }
@@ -1746,4 +1747,95 @@ pub fn qr_images_scan_back_to_the_channel_url(app: &dyn Client) {
     }
     let other = app.create_shop(shop_body("Other"));
     assert_eq!(app.get(&format!("{path}/qr.svg"), &other.api_key).0, 404);
+}
+
+// ------------------------------------------------------------------ WeCom
+
+pub fn wecom_contacts_added_through_a_channel_become_its_leads(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let patch = json!({"credentials": {"wecom": wecom_credentials()}});
+    let (status, settings) = app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        patch.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 200, "{settings}");
+    assert!(
+        !settings.to_string().contains(WECOM_AES_KEY),
+        "the AES key is echoed"
+    );
+    let staff = create_channel(
+        app,
+        &shop,
+        json!({"name": "Staff Li", "kind": "staff", "tags": ["wecom"], "target_url": "https://work.weixin.qq.com/ca/cawcde"}),
+    );
+    let code = staff["code"].as_str().unwrap();
+
+    // URL verification: the decrypted echostr comes back as plain text.
+    let echo = wecom_encrypt("echo-4711", WECOM_CORP_ID);
+    let query = wecom_query("1763780000", "n1", &echo);
+    let echo_query: String = form_urlencoded::Serializer::new(query)
+        .append_pair("echostr", &echo)
+        .finish();
+    let verified = app.send(request(
+        Method::GET,
+        &format!("/wecom/{}?{echo_query}", shop.id),
+        None,
+        vec![],
+    ));
+    assert_eq!(verified.status, 200);
+    assert_eq!(verified.body, b"echo-4711");
+
+    let event = wecom_add_contact_event("li.staff", "wmEXTERNAL0001", &format!("siyu_{code}"));
+    let encrypted = wecom_encrypt(&event, WECOM_CORP_ID);
+    let added = app.send(wecom_callback(&shop.id, &encrypted, &encrypted));
+    assert_eq!(
+        (added.status, added.body.as_slice()),
+        (200, &b"success"[..])
+    );
+    let (status, customer) = app.get(
+        "/api/customers?wecom_external_id=wmEXTERNAL0001",
+        &shop.api_key,
+    );
+    assert_eq!(status, 200, "{customer}");
+    assert_eq!(customer["first_capture"]["channel"], staff["id"]);
+    assert_eq!(customer["attributes"]["wecom_staff"], "li.staff");
+    assert_eq!(customer["tags"][0]["name"], "wecom");
+    assert_eq!(
+        customer["consent"]["marketing"],
+        Value::Null,
+        "adding a contact is not consent"
+    );
+    // WeCom redelivers: still one lead.
+    assert_eq!(
+        app.send(wecom_callback(&shop.id, &encrypted, &encrypted))
+            .status,
+        200
+    );
+    assert_eq!(today_stats(app, &shop, &staff)["leads"], 1);
+
+    // Forged signature, tampered message, another corp's message: refused, nothing written.
+    let forged = app.send(wecom_callback(&shop.id, &encrypted, "something-else"));
+    assert_eq!((forged.status, forged.writes), (401, 0));
+    let other_corp = wecom_encrypt(
+        &wecom_add_contact_event("x", "wmEXTERNAL0002", code),
+        "wwSOMEONEELSE",
+    );
+    let refused = app.send(wecom_callback(&shop.id, &other_corp, &other_corp));
+    assert_eq!((refused.status, refused.writes), (401, 0));
+    let garbage = app.send(wecom_callback(
+        &shop.id,
+        "bm90IGVuY3J5cHRlZA==",
+        "bm90IGVuY3J5cHRlZA==",
+    ));
+    assert_eq!((garbage.status, garbage.writes), (400, 0));
+    assert_eq!(
+        app.get(
+            "/api/customers?wecom_external_id=wmEXTERNAL0002",
+            &shop.api_key
+        )
+        .0,
+        404
+    );
 }

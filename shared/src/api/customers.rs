@@ -6,7 +6,8 @@ use http::Method;
 use super::authenticated_shop;
 use crate::applog;
 use crate::customers;
-use crate::domain::{CustomerId, EmailAddress, PhoneNumber};
+use crate::domain::ids::ExternalId;
+use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::ApiError;
 use crate::keys;
 use crate::pii::Identity;
@@ -64,16 +65,24 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
 }
 
 fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiError> {
-    match (query_param(req, "phone"), query_param(req, "email")) {
-        (Some(phone), None) => PhoneNumber::parse(&phone, calling_code)
+    let invalid = |e: String| ApiError::bad_request("invalid_query", e);
+    match (
+        query_param(req, "phone"),
+        query_param(req, "email"),
+        query_param(req, "wecom_external_id"),
+    ) {
+        (Some(phone), None, None) => PhoneNumber::parse(&phone, calling_code)
             .map(Identity::Phone)
-            .map_err(|e| ApiError::bad_request("invalid_query", e)),
-        (None, Some(email)) => EmailAddress::parse(&email)
+            .map_err(invalid),
+        (None, Some(email), None) => EmailAddress::parse(&email)
             .map(Identity::Email)
-            .map_err(|e| ApiError::bad_request("invalid_query", e)),
+            .map_err(invalid),
+        (None, None, Some(id)) => ExternalId::parse(&id)
+            .map(|id| Identity::PlatformCustomer(Platform::Wecom, id))
+            .map_err(invalid),
         _ => Err(ApiError::bad_request(
             "invalid_query",
-            "look customers up by exactly one of ?phone= or ?email=",
+            "look customers up by exactly one of ?phone=, ?email= or ?wecom_external_id=",
         )),
     }
 }

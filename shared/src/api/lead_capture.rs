@@ -47,6 +47,11 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 other => other,
             }
         }
+        ["wecom", shop_id] => {
+            log.route = "/wecom/{shop}";
+            require_method(req, &[Method::GET, Method::POST])?;
+            wecom_callback(req, env, log, shop_id)
+        }
         ["api", "channels"] => {
             log.route = "/api/channels";
             require_method(req, &[Method::GET, Method::POST])?;
@@ -162,6 +167,62 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
         ),
     };
     response.map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+}
+
+/// WeCom's callback: URL verification (GET) and events (POST). Only a new external contact
+/// added through a channel code (`State`) is used: it becomes a lead of that channel.
+fn wecom_callback(
+    req: &Request,
+    env: &Env,
+    log: &mut RequestLog,
+    shop_id: &str,
+) -> Result<Response, ApiError> {
+    let shop_id =
+        crate::domain::ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
+    let shop = shops::load_shop(env.store, &shop_id)?;
+    log.shop = Some(shop.id.to_string());
+    let credentials = shop
+        .credentials
+        .wecom
+        .clone()
+        .ok_or_else(ApiError::bad_signature)?;
+    let param = |name: &str| query_param(req, name).ok_or_else(ApiError::bad_signature);
+    let (signature, timestamp, nonce) = (
+        param("msg_signature")?,
+        param("timestamp")?,
+        param("nonce")?,
+    );
+    let text = |body: String| {
+        http::Response::builder()
+            .status(200)
+            .header("content-type", "text/plain; charset=utf-8")
+            .body(body.into_bytes())
+            .map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+    };
+    if req.method() == Method::GET {
+        let echo = param("echostr")?;
+        credentials.verify(&signature, &timestamp, &nonce, &echo)?;
+        return text(credentials.decrypt(&echo)?);
+    }
+    let body = std::str::from_utf8(req.body())
+        .map_err(|_| ApiError::bad_request("invalid_encoding", "the body must be UTF-8 XML"))?;
+    let encrypted = crate::wecom::encrypted_field(body)?;
+    credentials.verify(&signature, &timestamp, &nonce, &encrypted)?;
+    let event = credentials.decrypt(&encrypted)?;
+    if let Some(added) = crate::wecom::contact_added(&event)? {
+        let lead = leads::ValidLead::wecom_contact(&added, env.now)?;
+        let pepper = env.secrets.pepper()?;
+        match leads::channel_for_state(env.store, &shop, added.state.as_deref())? {
+            Some(channel) => {
+                leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+            }
+            None => {
+                leads::record_contact(env.store, pepper, &shop, lead, env.now)?;
+            }
+        }
+    }
+    // WeCom retries unless it reads exactly this.
+    text("success".to_string())
 }
 
 /// `POST /q/{code}/lead`: validate, rate-limit, record.
