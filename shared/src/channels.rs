@@ -11,9 +11,13 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use std::collections::{BTreeMap, VecDeque};
+
 use crate::applog;
+use crate::customers::FunnelDelta;
 use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
+use crate::domain::Currency;
 use crate::domain::ShopId;
 use crate::error::ApiError;
 use crate::keys;
@@ -373,6 +377,44 @@ fn with_attribution(target: &ScanTarget, code: &str) -> String {
     url
 }
 
+/// What a channel's captured customers did on one day, counted once per intent.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct FunnelDay {
+    first_orders: i64,
+    repurchases: i64,
+    revenue: BTreeMap<Currency, i64>,
+    applied: VecDeque<u64>,
+}
+
+/// Intent ids a funnel day remembers, so a retried settlement is counted once.
+const FUNNEL_APPLIED_KEPT: usize = 256;
+
+/// Adds a captured customer's funnel change to the channel's day.
+pub fn record_funnel(
+    store: &dyn Store,
+    shop: &ShopId,
+    delta: &FunnelDelta,
+) -> Result<(), ApiError> {
+    let key = keys::channel_day(shop, &delta.channel, "funnel", delta.day);
+    update_json(store, &key, |current: Option<FunnelDay>| {
+        let mut day = current.unwrap_or_default();
+        if day.applied.contains(&delta.id) {
+            return Ok::<_, ApiError>(Change::Keep(()));
+        }
+        day.first_orders += delta.first_orders;
+        day.repurchases += delta.repurchases;
+        for (currency, amount) in &delta.revenue {
+            *day.revenue.entry(*currency).or_insert(0) += amount;
+        }
+        day.revenue.retain(|_, v| *v != 0);
+        day.applied.push_back(delta.id);
+        while day.applied.len() > FUNNEL_APPLIED_KEPT {
+            day.applied.pop_front();
+        }
+        Ok(Change::Write(day, ()))
+    })
+}
+
 /// One day of a channel's numbers.
 #[derive(Debug, Serialize)]
 pub struct DayStats {
@@ -380,6 +422,12 @@ pub struct DayStats {
     pub scans: i64,
     pub unique_scanners: i64,
     pub leads: i64,
+    /// Leads who placed their first order that day.
+    pub first_orders: i64,
+    /// Leads who placed their second order that day.
+    pub repurchases: i64,
+    /// Net revenue of the channel's leads' orders placed that day, per currency.
+    pub revenue: BTreeMap<Currency, i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -390,6 +438,9 @@ pub struct ChannelStats {
     pub scans: i64,
     pub unique_scanners: i64,
     pub leads: i64,
+    pub first_orders: i64,
+    pub repurchases: i64,
+    pub revenue: BTreeMap<Currency, i64>,
     pub days: Vec<DayStats>,
 }
 
@@ -420,11 +471,17 @@ pub fn stats(
         let scans = store.counter(&keys::channel_day(shop, &channel.id, "scans", day))?;
         let unique_scanners =
             store.counter(&keys::channel_day(shop, &channel.id, "uniques", day))?;
+        let funnel: FunnelDay =
+            get_json(store, &keys::channel_day(shop, &channel.id, "funnel", day))?
+                .unwrap_or_default();
         days.push(DayStats {
             date: day,
             scans,
             unique_scanners,
             leads: crate::leads::leads_on(store, shop, &channel.id, day)?,
+            first_orders: funnel.first_orders,
+            repurchases: funnel.repurchases,
+            revenue: funnel.revenue,
         });
         if day >= to {
             break;
@@ -440,6 +497,14 @@ pub fn stats(
         scans: days.iter().map(|d| d.scans).sum(),
         unique_scanners: days.iter().map(|d| d.unique_scanners).sum(),
         leads: days.iter().map(|d| d.leads).sum(),
+        first_orders: days.iter().map(|d| d.first_orders).sum(),
+        repurchases: days.iter().map(|d| d.repurchases).sum(),
+        revenue: days.iter().fold(BTreeMap::new(), |mut total, d| {
+            for (currency, amount) in &d.revenue {
+                *total.entry(*currency).or_insert(0) += amount;
+            }
+            total
+        }),
         days,
     })
 }

@@ -19,6 +19,8 @@ const APPLIED_INTENTS_KEPT: usize = 256;
 /// Distinct products kept per customer; the least recently bought fall off first.
 const PRODUCTS_KEPT: usize = 500;
 const PLATFORM_IDS_KEPT: usize = 10;
+/// Recent funnel changes kept per customer for retries.
+const FUNNEL_KEPT: usize = 16;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
@@ -59,6 +61,22 @@ pub struct Customer {
     pub products: Vec<ProductPurchase>,
     #[serde(default)]
     applied_intents: VecDeque<u64>,
+    /// Funnel changes of the capture channel made by the latest intents, kept so that a
+    /// retried settlement can still pass them on (see `channels::record_funnel`).
+    #[serde(default)]
+    funnel_recent: VecDeque<FunnelDelta>,
+}
+
+/// How one applied intent moved the customer's capture channel's funnel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunnelDelta {
+    /// The intent's id: the channel counts each id once.
+    pub id: u64,
+    pub channel: String,
+    pub day: jiff::civil::Date,
+    pub first_orders: i64,
+    pub repurchases: i64,
+    pub revenue: BTreeMap<Currency, i64>,
 }
 
 /// Where and when a person was captured as a lead.
@@ -202,6 +220,7 @@ impl Customer {
             stats: OrderStats::default(),
             products: Vec::new(),
             applied_intents: VecDeque::new(),
+            funnel_recent: VecDeque::new(),
         }
     }
 
@@ -210,17 +229,62 @@ impl Customer {
     }
 
     /// Applies an order's change of contribution unless this intent was applied before.
-    pub fn apply_intent(&mut self, intent: &Intent) -> bool {
+    /// `zone` is the shop's, for the day a captured customer's funnel change is counted on.
+    pub fn apply_intent(&mut self, intent: &Intent, zone: &jiff::tz::TimeZone) -> bool {
         if self.has_applied(intent.id) {
             return false;
         }
+        let orders_before = self.stats.order_count;
         self.remove_contribution(&intent.from);
         self.add_contribution(&intent.to);
         self.applied_intents.push_back(intent.id);
         while self.applied_intents.len() > APPLIED_INTENTS_KEPT {
             self.applied_intents.pop_front();
         }
+        self.note_funnel(intent, orders_before, zone);
         true
+    }
+
+    /// Records how the intent moves the capture channel's funnel: first orders, repurchases
+    /// (a second order) and revenue, on the day the order was placed.
+    fn note_funnel(&mut self, intent: &Intent, orders_before: i64, zone: &jiff::tz::TimeZone) {
+        let Some(capture) = &self.first_capture else {
+            return;
+        };
+        let after = self.stats.order_count;
+        let mut revenue = BTreeMap::new();
+        if let Some(currency) = intent.from.currency {
+            *revenue.entry(currency).or_insert(0) -= intent.from.net_minor;
+        }
+        if let Some(currency) = intent.to.currency {
+            *revenue.entry(currency).or_insert(0) += intent.to.net_minor;
+        }
+        revenue.retain(|_, v| *v != 0);
+        let delta = FunnelDelta {
+            id: intent.id,
+            channel: capture.channel.clone(),
+            day: intent
+                .to
+                .ordered_at
+                .or(intent.from.ordered_at)
+                .unwrap_or(capture.at)
+                .to_zoned(zone.clone())
+                .date(),
+            first_orders: i64::from(after >= 1) - i64::from(orders_before >= 1),
+            repurchases: i64::from(after >= 2) - i64::from(orders_before >= 2),
+            revenue,
+        };
+        if delta.first_orders != 0 || delta.repurchases != 0 || !delta.revenue.is_empty() {
+            self.funnel_recent.push_back(delta);
+            while self.funnel_recent.len() > FUNNEL_KEPT {
+                self.funnel_recent.pop_front();
+            }
+        }
+    }
+
+    /// The funnel change an intent made, if any.
+    pub fn funnel_delta(&self, intent: u64) -> Option<&FunnelDelta> {
+        self.funnel_recent.iter().find(|d| d.id == intent)
     }
 
     fn remove_contribution(&mut self, c: &Contribution) {

@@ -287,6 +287,7 @@ pub fn ingest(
     pepper: &[u8],
     event: &OrderEvent,
     deliveries: &[String],
+    zone: &jiff::tz::TimeZone,
     now: Timestamp,
 ) -> Result<OrderOutcome, ApiError> {
     let key = keys::order(shop, event.platform, &event.order_id);
@@ -338,7 +339,7 @@ pub fn ingest(
         let applied = customers::update(store, shop, &customer_id, now, |customer| {
             let mut changed = false;
             if let Some(intent) = &intent {
-                changed |= customer.apply_intent(intent);
+                changed |= customer.apply_intent(intent, zone);
             }
             if let Some(patch) = profile {
                 changed |= customer.apply_profile(
@@ -349,6 +350,10 @@ pub fn ingest(
             }
             changed
         })?;
+        // The channel counts each intent once, so a retry may pass the same change again.
+        if let Some(delta) = intent.as_ref().and_then(|i| applied.funnel_delta(i.id)) {
+            crate::channels::record_funnel(store, shop, delta)?;
+        }
         if applied.erased_at.is_some() && profile.is_some() {
             forget_identities(store, shop, &customer_id, &resolution.owned_hashes)?;
         }

@@ -120,6 +120,7 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
             PEPPER.as_bytes(),
             &event,
             &[],
+            &zone,
             ctx.now,
         )
         .unwrap();

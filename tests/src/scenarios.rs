@@ -43,6 +43,7 @@ macro_rules! each_scenario {
             lead_bursts_from_one_address_are_rate_limited,
             qr_images_scan_back_to_the_channel_url,
             wecom_contacts_added_through_a_channel_become_its_leads,
+            a_channels_funnel_follows_its_leads_orders,
         );
     };
 }
@@ -1838,4 +1839,138 @@ pub fn wecom_contacts_added_through_a_channel_become_its_leads(app: &dyn Client)
         .0,
         404
     );
+}
+
+// ------------------------------------------------------------------ channel funnel
+
+/// The channel's numbers for November 2026 (the sample orders' month).
+pub fn november_stats(app: &dyn Client, shop: &TestShop, channel: &Value) -> Value {
+    let (status, stats) = app.get(
+        &format!(
+            "/api/channels/{}/stats?from=2026-11-01&to=2026-11-30",
+            channel["id"].as_str().unwrap()
+        ),
+        &shop.api_key,
+    );
+    assert_eq!(status, 200, "{stats}");
+    stats
+}
+
+/// A channel with one lead: Mei, by phone.
+pub fn channel_with_lead(app: &dyn Client, shop: &TestShop) -> Value {
+    let card = create_channel(
+        app,
+        shop,
+        json!({"name": "Card", "target_url": "https://tea.example.com/"}),
+    );
+    let lead = submit_lead(
+        app,
+        card["code"].as_str().unwrap(),
+        json!({"phone": PHONE, "consent": true}),
+        "10.1.1.1:1",
+    );
+    assert_eq!(lead.status, 201);
+    card
+}
+
+pub fn a_channels_funnel_follows_its_leads_orders(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = channel_with_lead(app, &shop);
+    // Someone who never came through the channel buys too: not the channel's revenue.
+    let stranger = Buyer {
+        platform_id: Some(777),
+        email: Some("s@example.com"),
+        phone: Some("+8613900000000"),
+    };
+    assert_eq!(
+        send_shopify(
+            app,
+            &shop,
+            "orders/create",
+            &shopify_order(8001, &stranger, "paid", "500.00", &[TEA]),
+            "s1"
+        )
+        .0,
+        200
+    );
+
+    assert_eq!(
+        send_shopify(
+            app,
+            &shop,
+            "orders/create",
+            &shopify_order(9001, &mei(), "paid", "59.90", &[TEA]),
+            "a"
+        )
+        .0,
+        200
+    );
+    let stats = november_stats(app, &shop, &card);
+    // (The lead itself is counted today, which may fall outside November.)
+    assert_eq!(
+        (
+            stats["first_orders"].as_i64(),
+            stats["repurchases"].as_i64()
+        ),
+        (Some(1), Some(0)),
+        "{stats}"
+    );
+    assert_eq!(stats["revenue"]["CNY"], 5990);
+    let day = stats["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["date"] == "2026-11-20")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        day["first_orders"], 1,
+        "counted on the day the order was placed, shop time"
+    );
+
+    let second = shopify_order(9002, &mei(), "paid", "25.00", &[CUPS]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &second, "b").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "orders/paid", &second, "b2").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(
+            app,
+            &shop,
+            "refunds/create",
+            &shopify_refund(9002, 6001, "10.00"),
+            "r"
+        )
+        .0,
+        200
+    );
+    let stats = november_stats(app, &shop, &card);
+    assert_eq!(stats["first_orders"], 1);
+    assert_eq!(stats["repurchases"], 1);
+    assert_eq!(
+        stats["revenue"]["CNY"], 7490,
+        "net of the refund, once despite the duplicate"
+    );
+
+    // The first order is cancelled: the channel's lead has one order left.
+    let mut cancelled = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
+    cancelled["cancelled_at"] = json!("2026-11-21T10:00:00+08:00");
+    cancelled["updated_at"] = json!("2026-11-21T10:00:00+08:00");
+    assert_eq!(
+        send_shopify(app, &shop, "orders/cancelled", &cancelled, "c").0,
+        200
+    );
+    let stats = november_stats(app, &shop, &card);
+    assert_eq!(
+        (
+            stats["first_orders"].as_i64(),
+            stats["repurchases"].as_i64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(stats["revenue"]["CNY"], 1500);
 }

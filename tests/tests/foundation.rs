@@ -40,6 +40,7 @@ fn a_failure_at_any_write_is_completed_by_the_retry_without_double_counting() {
     for fail_at in 0..16 {
         let app = TestApp::new();
         let shop = app.shop_with_all_platforms();
+        let card = scenarios::channel_with_lead(&app, &shop);
         let first = shopify_order(9001, &mei(), "paid", "100.00", &[TEA]);
         assert_eq!(
             send_shopify(&app, &shop, "orders/create", &first, "w-0").0,
@@ -82,6 +83,10 @@ fn a_failure_at_any_write_is_completed_by_the_retry_without_double_counting() {
             .unwrap()
             .clone();
         assert_eq!(cups["quantity"], 2, "fail_at {fail_at}");
+        let funnel = scenarios::november_stats(&app, &shop, &card);
+        assert_eq!(funnel["first_orders"], 1, "fail_at {fail_at}");
+        assert_eq!(funnel["repurchases"], 1, "fail_at {fail_at}");
+        assert_eq!(funnel["revenue"]["CNY"], 12000, "fail_at {fail_at}");
     }
 }
 

@@ -169,6 +169,7 @@ fn apply(
             pepper,
             &event,
             &delivery.ids,
+            &shop.zone(),
             env.now,
         )?),
         WebhookEffect::CustomerProfile(patch) => Applied::Customer {
