@@ -1973,4 +1973,22 @@ pub fn a_channels_funnel_follows_its_leads_orders(app: &dyn Client) {
         (Some(1), Some(0))
     );
     assert_eq!(stats["revenue"]["CNY"], 1500);
+
+    // All channels at once, totals only.
+    let other = create_channel(
+        app,
+        &shop,
+        json!({"name": "Poster", "kind": "poster", "target_url": "https://tea.example.com/"}),
+    );
+    let (status, all) = app.get(
+        "/api/channels/stats?from=2026-11-01&to=2026-11-30",
+        &shop.api_key,
+    );
+    assert_eq!(status, 200, "{all}");
+    let items = all["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["stats"]["channel"], card["id"]);
+    assert_eq!(items[0]["stats"]["revenue"]["CNY"], 1500);
+    assert_eq!(items[1]["stats"]["channel"], other["id"]);
+    assert_eq!(items[1]["stats"]["first_orders"], 0);
 }

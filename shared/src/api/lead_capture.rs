@@ -69,6 +69,27 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 &serde_json::json!({"items": items, "next_cursor": next}),
             ))
         }
+        ["api", "channels", "stats"] => {
+            log.route = "/api/channels/stats";
+            require_method(req, &[Method::GET])?;
+            let shop = authenticated_shop(req, env, log)?;
+            let (from, to) = window(req, env, &shop)?;
+            let after = number(req, "cursor", 0)?;
+            let limit = number(req, "limit", 20)?.clamp(1, 50) as usize;
+            let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
+            let mut stats = Vec::with_capacity(items.len());
+            for channel in &items {
+                let mut one = channels::stats(env.store, &shop.id, channel, from, to)?;
+                one.days.clear();
+                stats.push(
+                    serde_json::json!({"name": channel.name, "kind": channel.kind, "stats": one}),
+                );
+            }
+            Ok(json_response(
+                200,
+                &serde_json::json!({"from": from, "to": to, "items": stats, "next_cursor": next}),
+            ))
+        }
         ["api", "channels", id] => {
             log.route = "/api/channels/{id}";
             require_method(req, &[Method::GET, Method::PATCH])?;
@@ -108,14 +129,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
             let channel = channels::load(env.store, &shop.id, id)?;
-            let today = env.now.to_zoned(shop.zone()).date();
-            let to = date(req, "to")?.unwrap_or(today);
-            let from = match date(req, "from")? {
-                Some(from) => from,
-                None => to
-                    .checked_sub(jiff::Span::new().days(DEFAULT_STATS_DAYS - 1))
-                    .map_err(|_| ApiError::bad_request("invalid_query", "to is out of range"))?,
-            };
+            let (from, to) = window(req, env, &shop)?;
             let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
             Ok(json_response(200, &stats))
         }
@@ -355,6 +369,19 @@ fn public_origin(req: &Request) -> Result<String, ApiError> {
             "the request names no host to build the scan URL from",
         )),
     }
+}
+
+/// The stats window from `from`/`to`, by default the last 30 days in the shop's zone.
+fn window(req: &Request, env: &Env, shop: &crate::shops::Shop) -> Result<(Date, Date), ApiError> {
+    let today = env.now.to_zoned(shop.zone()).date();
+    let to = date(req, "to")?.unwrap_or(today);
+    let from = match date(req, "from")? {
+        Some(from) => from,
+        None => to
+            .checked_sub(jiff::Span::new().days(DEFAULT_STATS_DAYS - 1))
+            .map_err(|_| ApiError::bad_request("invalid_query", "to is out of range"))?,
+    };
+    Ok((from, to))
 }
 
 fn number(req: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
