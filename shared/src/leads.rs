@@ -171,22 +171,34 @@ struct LeadDay {
     counted: VecDeque<CustomerId>,
 }
 
-/// Folds what a lead says about the person into their customer record.
-fn merge(
-    c: &mut crate::customers::Customer,
-    patch: &ProfilePatch,
+/// Creates or joins the customer a lead names and folds in what it says about them, plus
+/// whatever `more` changes in the same write. `source` is recorded as the consent source.
+fn upsert(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &Shop,
+    lead: ValidLead,
     source: &str,
-    hashes: &[String],
-    attributes: &[(String, String)],
-) -> bool {
-    let mut changed = c.apply_profile(patch, source, hashes);
-    for (key, value) in attributes {
-        if c.erased_at.is_none() && c.attributes.get(key) != Some(value) {
-            c.attributes.insert(key.clone(), value.clone());
-            changed = true;
+    now: Timestamp,
+    mut more: impl FnMut(&mut crate::customers::Customer) -> bool,
+) -> Result<CustomerId, ApiError> {
+    let ValidLead { patch, attributes } = lead;
+    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
+    let customer_id = resolution
+        .customer
+        .clone()
+        .ok_or_else(|| ApiError::invalid("no identity given"))?;
+    customers::update(store, &shop.id, &customer_id, now, |c| {
+        let mut changed = c.apply_profile(&patch, source, &resolution.owned_hashes);
+        for (key, value) in &attributes {
+            if c.erased_at.is_none() && c.attributes.get(key) != Some(value) {
+                c.attributes.insert(key.clone(), value.clone());
+                changed = true;
+            }
         }
-    }
-    changed
+        more(c) | changed
+    })?;
+    Ok(customer_id)
 }
 
 /// Counts submissions per client address (kept only as a keyed hash) and code per minute.
@@ -213,17 +225,11 @@ pub fn capture(
     lead: ValidLead,
     now: Timestamp,
 ) -> Result<LeadOutcome, ApiError> {
-    let ValidLead { patch, attributes } = lead;
-    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
-    let customer_id = resolution
-        .customer
-        .clone()
-        .ok_or_else(|| ApiError::invalid("no identity given"))?;
     let source = TagSource::Channel {
         channel: channel.id.clone(),
     };
-    customers::update(store, &shop.id, &customer_id, now, |c| {
-        let mut changed = merge(c, &patch, "lead", &resolution.owned_hashes, &attributes);
+    let customer_id = upsert(store, pepper, shop, lead, "lead", now, |c| {
+        let mut changed = false;
         if c.first_capture.is_none() {
             c.first_capture = Some(Capture {
                 channel: channel.id.clone(),
@@ -276,16 +282,7 @@ pub fn record_contact(
     lead: ValidLead,
     now: Timestamp,
 ) -> Result<CustomerId, ApiError> {
-    let ValidLead { patch, attributes } = lead;
-    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
-    let customer_id = resolution
-        .customer
-        .clone()
-        .ok_or_else(|| ApiError::invalid("no identity given"))?;
-    customers::update(store, &shop.id, &customer_id, now, |c| {
-        merge(c, &patch, "wecom", &resolution.owned_hashes, &attributes)
-    })?;
-    Ok(customer_id)
+    upsert(store, pepper, shop, lead, "wecom", now, |_| false)
 }
 
 /// Leads counted for a channel on one day.

@@ -153,6 +153,19 @@ pub fn query_param(req: &Request, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// A non-negative whole number from the query, `default` when absent, 400 when malformed.
+pub fn query_number(req: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
+    match query_param(req, name) {
+        None => Ok(default),
+        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_query",
+                format!("{name} must be a non-negative integer"),
+            )
+        }),
+    }
+}
+
 pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

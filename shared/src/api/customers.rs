@@ -12,7 +12,8 @@ use crate::error::ApiError;
 use crate::keys;
 use crate::pii::Identity;
 use crate::web::{
-    json_response, query_param, require_method, segments, Env, Request, RequestLog, Response,
+    json_response, query_number, query_param, require_method, segments, Env, Request, RequestLog,
+    Response,
 };
 
 const PAGE_LIMIT_MAX: usize = 200;
@@ -88,18 +89,7 @@ fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiErr
 }
 
 fn paging(req: &Request) -> Result<(i64, usize), ApiError> {
-    let number = |name: &str, default: i64| -> Result<i64, ApiError> {
-        match query_param(req, name) {
-            None => Ok(default),
-            Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                ApiError::bad_request(
-                    "invalid_query",
-                    format!("{name} must be a non-negative integer"),
-                )
-            }),
-        }
-    };
-    let after = number("cursor", 0)?;
-    let limit = number("limit", 50)?.clamp(1, PAGE_LIMIT_MAX as i64) as usize;
+    let after = query_number(req, "cursor", 0)?;
+    let limit = query_number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX as i64) as usize;
     Ok((after, limit))
 }

@@ -11,8 +11,8 @@ use crate::leads::{self, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
-    header, json_body, json_response, query_param, require_method, segments, Env, Request,
-    RequestLog, Response,
+    header, json_body, json_response, query_number, query_param, require_method, segments, Env,
+    Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -61,8 +61,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 let channel = channels::create(env.store, &shop, input, env.now)?;
                 return Ok(json_response(201, &channel));
             }
-            let after = number(req, "cursor", 0)?;
-            let limit = number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX) as usize;
+            let after = query_number(req, "cursor", 0)?;
+            let limit = query_number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX) as usize;
             let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
             Ok(json_response(
                 200,
@@ -74,8 +74,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
             let (from, to) = window(req, env, &shop)?;
-            let after = number(req, "cursor", 0)?;
-            let limit = number(req, "limit", 20)?.clamp(1, 50) as usize;
+            let after = query_number(req, "cursor", 0)?;
+            let limit = query_number(req, "limit", 20)?.clamp(1, 50) as usize;
             let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
             let mut stats = Vec::with_capacity(items.len());
             for channel in &items {
@@ -382,18 +382,6 @@ fn window(req: &Request, env: &Env, shop: &crate::shops::Shop) -> Result<(Date, 
             .map_err(|_| ApiError::bad_request("invalid_query", "to is out of range"))?,
     };
     Ok((from, to))
-}
-
-fn number(req: &Request, name: &str, default: i64) -> Result<i64, ApiError> {
-    match query_param(req, name) {
-        None => Ok(default),
-        Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ApiError::bad_request(
-                "invalid_query",
-                format!("{name} must be a non-negative integer"),
-            )
-        }),
-    }
 }
 
 fn date(req: &Request, name: &str) -> Result<Option<Date>, ApiError> {
