@@ -70,6 +70,10 @@ pub struct Channel {
     pub active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Deleted channels keep their counters and code (retired: scans answer 410) but are
+    /// no longer listed or readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<Timestamp>,
 }
 
 /// What a scan needs, under the public code: one read serves the redirect.
@@ -223,6 +227,7 @@ pub fn create(
         active: true,
         created_at: now,
         updated_at: now,
+        deleted_at: None,
     };
     channel.apply(&input)?;
     // The public code first: it is global, and a collision must not half-create a channel.
@@ -244,7 +249,56 @@ pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, ApiEr
     if !plain {
         return Err(ApiError::not_found("channel"));
     }
-    get_json(store, &keys::channel(shop, id))?.ok_or_else(|| ApiError::not_found("channel"))
+    get_json::<Channel>(store, &keys::channel(shop, id))?
+        .filter(|c| c.deleted_at.is_none())
+        .ok_or_else(|| ApiError::not_found("channel"))
+}
+
+/// Rewrites a channel's scan target from the stored channel and the shop's settings.
+/// Rebuilt from what is stored, so concurrent updates cannot leave it behind.
+fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), ApiError> {
+    let Some(stored) = get_json::<Channel>(store, &keys::channel(&shop.id, id))? else {
+        return Ok(());
+    };
+    crate::store::put_json(
+        store,
+        &keys::scan_target(&stored.code),
+        &stored.scan_target(shop),
+    )?;
+    Ok(())
+}
+
+/// Retires and hides a channel; its code answers 410 from then on.
+pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Result<(), ApiError> {
+    load(store, &shop.id, id)?;
+    update_json(
+        store,
+        &keys::channel(&shop.id, id),
+        |current: Option<Channel>| {
+            let mut channel = current.ok_or_else(|| ApiError::not_found("channel"))?;
+            channel.active = false;
+            channel.deleted_at.get_or_insert(now);
+            channel.updated_at = now;
+            Ok::<_, ApiError>(Change::Write(channel, ()))
+        },
+    )?;
+    sync_scan_target(store, shop, id)
+}
+
+/// After a shop's time zone changes: every channel counts its days in the new zone.
+/// Work ∝ the shop's channels, on a settings change only.
+pub fn refresh_scan_targets(store: &dyn Store, shop: &Shop) -> Result<(), ApiError> {
+    let mut after = 0;
+    loop {
+        let page = applog::page::<String>(store, &shop.id, keys::lists::CHANNELS, after, 200)?;
+        for (_, id) in &page.entries {
+            sync_scan_target(store, shop, id)?;
+        }
+        match page.next {
+            Some(next) => after = next,
+            None => return Ok(()),
+        }
+    }
 }
 
 pub fn update(
@@ -265,14 +319,7 @@ pub fn update(
             Ok::<_, ApiError>(Change::Write(channel.clone(), channel))
         },
     )?;
-    // The scan target follows the channel; a concurrent update of the same channel may
-    // write it second, so it is rebuilt from the stored channel, not from this request.
-    let stored = load(store, &shop.id, id)?;
-    crate::store::put_json(
-        store,
-        &keys::scan_target(&stored.code),
-        &stored.scan_target(shop),
-    )?;
+    sync_scan_target(store, shop, id)?;
     Ok(channel)
 }
 
@@ -286,8 +333,10 @@ pub fn list(
     let page = applog::page::<String>(store, shop, keys::lists::CHANNELS, after, limit)?;
     let mut channels = Vec::with_capacity(page.entries.len());
     for (_, id) in page.entries {
-        if let Some(channel) = get_json(store, &keys::channel(shop, &id))? {
-            channels.push(channel);
+        if let Some(channel) = get_json::<Channel>(store, &keys::channel(shop, &id))? {
+            if channel.deleted_at.is_none() {
+                channels.push(channel);
+            }
         }
     }
     Ok((channels, page.next))

@@ -44,6 +44,8 @@ macro_rules! each_scenario {
             qr_images_scan_back_to_the_channel_url,
             wecom_contacts_added_through_a_channel_become_its_leads,
             a_channels_funnel_follows_its_leads_orders,
+            deleted_channels_disappear_and_their_codes_retire,
+            scans_count_on_the_shops_day_after_a_time_zone_change,
         );
     };
 }
@@ -1991,4 +1993,54 @@ pub fn a_channels_funnel_follows_its_leads_orders(app: &dyn Client) {
     assert_eq!(items[0]["stats"]["revenue"]["CNY"], 1500);
     assert_eq!(items[1]["stats"]["channel"], other["id"]);
     assert_eq!(items[1]["stats"]["first_orders"], 0);
+}
+
+pub fn deleted_channels_disappear_and_their_codes_retire(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Old", "target_url": "https://tea.example.com/"}),
+    );
+    let keep = create_channel(
+        app,
+        &shop,
+        json!({"name": "Keep", "target_url": "https://tea.example.com/"}),
+    );
+    let path = format!("/api/channels/{}", card["id"].as_str().unwrap());
+    let other = app.create_shop(shop_body("Other"));
+    let refused = app.send(request(Method::DELETE, &path, Some(&other.api_key), vec![]));
+    assert_eq!((refused.status, refused.writes), (404, 0));
+
+    let (status, _) = app.call(request(Method::DELETE, &path, Some(&shop.api_key), vec![]));
+    assert_eq!(status, 200);
+    assert_eq!(app.get(&path, &shop.api_key).0, 404);
+    assert_eq!(app.get(&format!("{path}/stats"), &shop.api_key).0, 404);
+    let listed = app.get("/api/channels", &shop.api_key).1;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], keep["id"]);
+    assert_eq!(scan(app, card["code"].as_str().unwrap(), None).status, 410);
+    assert_eq!(scan(app, keep["code"].as_str().unwrap(), None).status, 302);
+}
+
+pub fn scans_count_on_the_shops_day_after_a_time_zone_change(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let card = create_channel(
+        app,
+        &shop,
+        json!({"name": "Card", "target_url": "https://tea.example.com/"}),
+    );
+    let patch = json!({"time_zone": "America/Los_Angeles"});
+    let (status, _) = app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        patch.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 200);
+    assert_eq!(scan(app, card["code"].as_str().unwrap(), None).status, 302);
+    // The default window ends today in the shop's (new) zone; the scan is on that day.
+    let stats = today_stats(app, &shop, &card);
+    let days = stats["days"].as_array().unwrap();
+    assert_eq!(days.last().unwrap()["scans"], 1, "{stats}");
 }

@@ -92,8 +92,12 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ["api", "channels", id] => {
             log.route = "/api/channels/{id}";
-            require_method(req, &[Method::GET, Method::PATCH])?;
+            require_method(req, &[Method::GET, Method::PATCH, Method::DELETE])?;
             let shop = authenticated_shop(req, env, log)?;
+            if req.method() == Method::DELETE {
+                channels::delete(env.store, &shop, id, env.now)?;
+                return Ok(json_response(200, &serde_json::json!({"deleted": true})));
+            }
             let channel = if req.method() == Method::PATCH {
                 let input: ChannelInput = json_body(req)?;
                 channels::update(env.store, &shop, id, input, env.now)?

@@ -74,6 +74,9 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             }
             let update: ShopUpdate = json_body(req)?;
             let updated = shops::update_shop(env.store, &shop.id, update, env.now)?;
+            if updated.time_zone != shop.time_zone {
+                crate::channels::refresh_scan_targets(env.store, &updated)?;
+            }
             Ok(json_response(200, &updated.view()))
         }
         _ => Err(ApiError::unknown_route()),
