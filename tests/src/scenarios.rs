@@ -1993,6 +1993,11 @@ pub fn a_channels_funnel_follows_its_leads_orders(app: &dyn Client) {
     assert_eq!(items[0]["stats"]["revenue"]["CNY"], 1500);
     assert_eq!(items[1]["stats"]["channel"], other["id"]);
     assert_eq!(items[1]["stats"]["first_orders"], 0);
+    assert_eq!(
+        items[0]["stats"]["days"].as_array().unwrap().len(),
+        30,
+        "by day too"
+    );
 }
 
 pub fn deleted_channels_disappear_and_their_codes_retire(app: &dyn Client) {

@@ -79,8 +79,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
             let mut stats = Vec::with_capacity(items.len());
             for channel in &items {
-                let mut one = channels::stats(env.store, &shop.id, channel, from, to)?;
-                one.days.clear();
+                let one = channels::stats(env.store, &shop.id, channel, from, to)?;
                 stats.push(
                     serde_json::json!({"name": channel.name, "kind": channel.kind, "stats": one}),
                 );
