@@ -108,13 +108,37 @@ fn access_log_line(
     .to_string()
 }
 
+/// A response with a body of `content_type`: the one place responses are built. Statuses
+/// and header values come from Siyu's own code; one that were invalid would be dropped (an
+/// invalid status becomes 500) rather than trap.
+pub fn body_response(status: u16, content_type: &str, body: Vec<u8>) -> Response {
+    let mut response = http::Response::new(body);
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    with_header(response, "content-type", content_type)
+}
+
+/// Adds a header, skipping a value that is not a valid header value.
+pub fn with_header(mut response: Response, name: &'static str, value: &str) -> Response {
+    if let Ok(value) = http::HeaderValue::from_str(value) {
+        response.headers_mut().insert(name, value);
+    }
+    response
+}
+
 pub fn json_response<T: Serialize>(status: u16, body: &T) -> Response {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "application/json")
-        .body(bytes)
-        .unwrap_or_else(|_| http::Response::new(Vec::new()))
+    body_response(status, "application/json", bytes)
+}
+
+/// A page for people, never cached (scan and form answers change with the channel).
+pub fn html_response(status: u16, html: String) -> Response {
+    let response = body_response(status, "text/html; charset=utf-8", html.into_bytes());
+    with_header(response, "cache-control", "no-store")
+}
+
+pub fn text_response(status: u16, text: String) -> Response {
+    body_response(status, "text/plain; charset=utf-8", text.into_bytes())
 }
 
 pub fn error_response(err: &ApiError) -> Response {
@@ -128,13 +152,6 @@ pub fn error_response(err: &ApiError) -> Response {
             .insert("retry-after", http::HeaderValue::from_static("1"));
     }
     response
-}
-
-pub fn empty_response(status: u16) -> Response {
-    http::Response::builder()
-        .status(status)
-        .body(Vec::new())
-        .unwrap_or_else(|_| http::Response::new(Vec::new()))
 }
 
 /// Path segments without empty ones: `/api/customers/c1` → `["api", "customers", "c1"]`.

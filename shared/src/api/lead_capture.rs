@@ -11,8 +11,8 @@ use crate::leads::{self, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
-    header, json_body, json_response, query_number, query_param, require_method, segments, Env,
-    Request, RequestLog, Response,
+    body_response, header, html_response, json_body, json_response, query_number, query_param,
+    require_method, segments, text_response, with_header, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -38,12 +38,11 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
             match submit_lead(req, env, log, code, from_form) {
                 // People filling in the hosted form see a page, not JSON.
-                Err(err) if from_form && err.status < 500 => page(
+                Err(err) if from_form && err.status < 500 => Ok(page(
                     err.status,
                     "提交未成功 · Not sent",
                     &html_escape(&err.message),
-                )
-                .map_err(|_| ApiError::new(500, "internal", "could not build the response")),
+                )),
                 other => other,
             }
         }
@@ -120,12 +119,11 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             } else {
                 ("image/png", style.png(&url)?)
             };
-            http::Response::builder()
-                .status(200)
-                .header("content-type", content_type)
-                .header("x-scan-url", url)
-                .body(body)
-                .map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+            Ok(with_header(
+                body_response(200, content_type, body),
+                "x-scan-url",
+                &url,
+            ))
         }
         ["api", "channels", id, "stats"] => {
             log.route = "/api/channels/{id}/stats";
@@ -156,21 +154,22 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
             location,
             first_scan,
         } => {
-            let mut builder = http::Response::builder()
-                .status(302)
-                .header("location", location)
-                .header("cache-control", "no-store")
-                .header("referrer-policy", "no-referrer");
+            let mut redirect = body_response(302, "text/plain; charset=utf-8", Vec::new());
+            for (name, value) in [
+                ("location", location.as_str()),
+                ("cache-control", "no-store"),
+                ("referrer-policy", "no-referrer"),
+            ] {
+                redirect = with_header(redirect, name, value);
+            }
             if first_scan {
                 // Only marks "this browser scanned this code": no identifier, no PII.
-                builder = builder.header(
-                    "set-cookie",
-                    format!(
-                        "{cookie_name}=1; Path=/q/{code}; Max-Age=31536000; HttpOnly; SameSite=Lax"
-                    ),
+                let cookie = format!(
+                    "{cookie_name}=1; Path=/q/{code}; Max-Age=31536000; HttpOnly; SameSite=Lax"
                 );
+                redirect = with_header(redirect, "set-cookie", &cookie);
             }
-            builder.body(Vec::new())
+            redirect
         }
         ScanOutcome::Unknown => page(
             404,
@@ -183,7 +182,7 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
             "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
         ),
     };
-    response.map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+    Ok(response)
 }
 
 /// WeCom's callback: URL verification (GET) and events (POST). Only a new external contact
@@ -209,17 +208,10 @@ fn wecom_callback(
         param("timestamp")?,
         param("nonce")?,
     );
-    let text = |body: String| {
-        http::Response::builder()
-            .status(200)
-            .header("content-type", "text/plain; charset=utf-8")
-            .body(body.into_bytes())
-            .map_err(|_| ApiError::new(500, "internal", "could not build the response"))
-    };
     if req.method() == Method::GET {
         let echo = param("echostr")?;
         credentials.verify(&signature, &timestamp, &nonce, &echo)?;
-        return text(credentials.decrypt(&echo)?);
+        return Ok(text_response(200, credentials.decrypt(&echo)?));
     }
     let body = std::str::from_utf8(req.body())
         .map_err(|_| ApiError::bad_request("invalid_encoding", "the body must be UTF-8 XML"))?;
@@ -239,7 +231,7 @@ fn wecom_callback(
         }
     }
     // WeCom retries unless it reads exactly this.
-    text("success".to_string())
+    Ok(text_response(200, "success".to_string()))
 }
 
 /// `POST /q/{code}/lead`: validate, rate-limit, record.
@@ -280,12 +272,11 @@ fn submit_lead(
     }
     let outcome = leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
     if from_form {
-        return page(
+        return Ok(page(
             200,
             "谢谢！· Thank you!",
             "我们已收到您的信息。We have received your details.",
-        )
-        .map_err(|_| ApiError::new(500, "internal", "could not build the response"));
+        ));
     }
     Ok(json_response(
         if outcome.new_lead { 201 } else { 200 },
@@ -295,7 +286,7 @@ fn submit_lead(
 
 /// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
 fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
-    let built = match channels::scan_target(env.store, code)? {
+    Ok(match channels::scan_target(env.store, code)? {
         None => page(
             404,
             "这个二维码不存在 · This code does not exist",
@@ -325,14 +316,9 @@ fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
                  <label for=\"consent\" style=\"margin:0\">我同意接收优惠与复购提醒，可随时退订。I agree to receive offers and reminders; I can unsubscribe at any time.</label></div>\
                  <button type=\"submit\">提交 · Sign up</button></form></body></html>"
             );
-            http::Response::builder()
-                .status(200)
-                .header("content-type", "text/html; charset=utf-8")
-                .header("cache-control", "no-store")
-                .body(html.into_bytes())
+            html_response(200, html)
         }
-    };
-    built.map_err(|_| ApiError::new(500, "internal", "could not build the response"))
+    })
 }
 
 fn html_escape(text: &str) -> String {
@@ -343,7 +329,7 @@ fn html_escape(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-fn page(status: u16, title: &str, text: &str) -> http::Result<Response> {
+fn page(status: u16, title: &str, text: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
@@ -351,11 +337,7 @@ fn page(status: u16, title: &str, text: &str) -> http::Result<Response> {
          color:#333;text-align:center}}h1{{font-size:1.3rem}}</style></head>\
          <body><h1>{title}</h1><p>{text}</p></body></html>"
     );
-    http::Response::builder()
-        .status(status)
-        .header("content-type", "text/html; charset=utf-8")
-        .header("cache-control", "no-store")
-        .body(html.into_bytes())
+    html_response(status, html)
 }
 
 /// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
