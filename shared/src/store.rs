@@ -62,6 +62,18 @@ pub trait Store {
         -> StoreResult<bool>;
 }
 
+/// A counter written by `increment`, as a backend stores it: 8-byte little-endian (Spin's
+/// SQLite store) or decimal text (Redis).
+pub fn decode_counter(key: &str, bytes: &[u8]) -> StoreResult<i64> {
+    match <[u8; 8]>::try_from(bytes) {
+        Ok(le) => Ok(i64::from_le_bytes(le)),
+        Err(_) => std::str::from_utf8(bytes)
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(|| StoreError::Corrupt(key.to_string())),
+    }
+}
+
 pub fn check_key(key: &str) -> StoreResult<()> {
     if key.len() > MAX_KEY_BYTES {
         return Err(StoreError::TooLarge(key.chars().take(64).collect()));

@@ -89,8 +89,10 @@ impl WecomCredentials {
             return Err(bad());
         }
         let length = u32::from_be_bytes([plain[16], plain[17], plain[18], plain[19]]) as usize;
-        let message = plain.get(20..20 + length).ok_or_else(bad)?;
-        let receiver = &plain[20 + length..];
+        // Untrusted length: checked, so a huge value cannot wrap on 32-bit wasm.
+        let end = 20usize.checked_add(length).ok_or_else(bad)?;
+        let message = plain.get(20..end).ok_or_else(bad)?;
+        let receiver = plain.get(end..).ok_or_else(bad)?;
         if receiver != self.corp_id.as_bytes() {
             return Err(ApiError::bad_signature());
         }

@@ -3,7 +3,7 @@
 
 use std::cell::OnceCell;
 
-use siyu::store::{check_key, Store, StoreError, StoreResult};
+use siyu::store::{check_key, decode_counter, Store, StoreError, StoreResult};
 use siyu::web::{serve, Env, Handler, Request, Response, Secrets};
 use spin_sdk::key_value;
 use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
@@ -62,17 +62,10 @@ impl Store for SpinStore {
 
     fn counter(&self, key: &str) -> StoreResult<i64> {
         check_key(key)?;
-        // SQLite stores counters as 8-byte little-endian integers, Redis as decimal text.
-        Ok(match self.store()?.get(key).map_err(backend)? {
-            None => 0,
-            Some(bytes) => match <[u8; 8]>::try_from(bytes.as_slice()) {
-                Ok(le) => i64::from_le_bytes(le),
-                Err(_) => std::str::from_utf8(&bytes)
-                    .ok()
-                    .and_then(|s| s.trim().parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt(key.to_string()))?,
-            },
-        })
+        match self.store()?.get(key).map_err(backend)? {
+            None => Ok(0),
+            Some(bytes) => decode_counter(key, &bytes),
+        }
     }
 
     fn compare_and_swap(

@@ -202,14 +202,10 @@ impl siyu::store::Store for SqliteStore<'_> {
     }
 
     fn counter(&self, key: &str) -> siyu::store::StoreResult<i64> {
-        Ok(match self.kv.get(self.label, key).map_err(backend)? {
-            None => 0,
-            Some(bytes) => i64::from_le_bytes(
-                bytes
-                    .try_into()
-                    .map_err(|_| siyu::store::StoreError::Corrupt(key.to_string()))?,
-            ),
-        })
+        match self.kv.get(self.label, key).map_err(backend)? {
+            None => Ok(0),
+            Some(bytes) => siyu::store::decode_counter(key, &bytes),
+        }
     }
 
     fn compare_and_swap(
