@@ -90,6 +90,9 @@ pub struct ScanTarget {
     pub name: String,
     /// The shop's zone when the channel was last saved: days are counted in it.
     pub time_zone: String,
+    /// The channel's `updated_at` this target was built from: an older one never replaces it.
+    #[serde(default)]
+    pub version: Option<Timestamp>,
 }
 
 /// `POST /api/channels` body; `PATCH` takes the same fields, all optional.
@@ -167,6 +170,7 @@ impl Channel {
             active: self.active,
             name: self.name.clone(),
             time_zone: shop.time_zone.clone(),
+            version: Some(self.updated_at),
         }
     }
 
@@ -230,7 +234,9 @@ pub fn create(
         deleted_at: None,
     };
     channel.apply(&input)?;
-    // The public code first: it is global, and a collision must not half-create a channel.
+    // Listed first (a list entry without a channel is skipped), then the global public code
+    // (a collision must not half-create a channel), then the channel itself.
+    applog::append(store, &shop.id, keys::lists::CHANNELS, &channel.id)?;
     let (_, claimed) = create_json(
         store,
         &keys::scan_target(&channel.code),
@@ -240,7 +246,6 @@ pub fn create(
         return Err(ApiError::new(503, "busy", "please retry"));
     }
     create_json(store, &keys::channel(&shop.id, &channel.id), &channel)?;
-    applog::append(store, &shop.id, keys::lists::CHANNELS, &channel.id)?;
     Ok(channel)
 }
 
@@ -260,12 +265,18 @@ fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), ApiE
     let Some(stored) = get_json::<Channel>(store, &keys::channel(&shop.id, id))? else {
         return Ok(());
     };
-    crate::store::put_json(
+    let target = stored.scan_target(shop);
+    update_json(
         store,
         &keys::scan_target(&stored.code),
-        &stored.scan_target(shop),
-    )?;
-    Ok(())
+        |current: Option<ScanTarget>| {
+            // A request that read the channel before a later update must not undo it.
+            if current.is_some_and(|c| c.version > target.version) {
+                return Ok::<_, ApiError>(Change::Keep(()));
+            }
+            Ok(Change::Write(target.clone(), ()))
+        },
+    )
 }
 
 /// Retires and hides a channel; its code answers 410 from then on.
@@ -464,19 +475,40 @@ pub fn record_funnel(
     })
 }
 
-/// One day of a channel's numbers.
-#[derive(Debug, Serialize)]
-pub struct DayStats {
-    pub date: Date,
+/// A channel's numbers over a day or a window.
+#[derive(Debug, Default, Serialize)]
+pub struct ChannelNumbers {
     pub scans: i64,
     pub unique_scanners: i64,
     pub leads: i64,
-    /// Leads who placed their first order that day.
+    /// Leads who placed their first order.
     pub first_orders: i64,
-    /// Leads who placed their second order that day.
+    /// Leads who placed their second order.
     pub repurchases: i64,
-    /// Net revenue of the channel's leads' orders placed that day, per currency.
+    /// Net revenue of the channel's leads' orders, per currency.
     pub revenue: BTreeMap<Currency, i64>,
+}
+
+impl ChannelNumbers {
+    fn add(&mut self, other: &ChannelNumbers) {
+        self.scans += other.scans;
+        self.unique_scanners += other.unique_scanners;
+        self.leads += other.leads;
+        self.first_orders += other.first_orders;
+        self.repurchases += other.repurchases;
+        for (currency, amount) in &other.revenue {
+            *self.revenue.entry(*currency).or_insert(0) += amount;
+        }
+        self.revenue.retain(|_, v| *v != 0);
+    }
+}
+
+/// One day of a channel's numbers (funnel events on the day the order was placed).
+#[derive(Debug, Serialize)]
+pub struct DayStats {
+    pub date: Date,
+    #[serde(flatten)]
+    pub numbers: ChannelNumbers,
 }
 
 #[derive(Debug, Serialize)]
@@ -484,12 +516,8 @@ pub struct ChannelStats {
     pub channel: String,
     pub from: Date,
     pub to: Date,
-    pub scans: i64,
-    pub unique_scanners: i64,
-    pub leads: i64,
-    pub first_orders: i64,
-    pub repurchases: i64,
-    pub revenue: BTreeMap<Currency, i64>,
+    #[serde(flatten)]
+    pub totals: ChannelNumbers,
     pub days: Vec<DayStats>,
 }
 
@@ -525,12 +553,14 @@ pub fn stats(
                 .unwrap_or_default();
         days.push(DayStats {
             date: day,
-            scans,
-            unique_scanners,
-            leads: crate::leads::leads_on(store, shop, &channel.id, day)?,
-            first_orders: funnel.first_orders,
-            repurchases: funnel.repurchases,
-            revenue: funnel.revenue,
+            numbers: ChannelNumbers {
+                scans,
+                unique_scanners,
+                leads: crate::leads::leads_on(store, shop, &channel.id, day)?,
+                first_orders: funnel.first_orders,
+                repurchases: funnel.repurchases,
+                revenue: funnel.revenue,
+            },
         });
         if day >= to {
             break;
@@ -543,17 +573,12 @@ pub fn stats(
         channel: channel.id.clone(),
         from,
         to,
-        scans: days.iter().map(|d| d.scans).sum(),
-        unique_scanners: days.iter().map(|d| d.unique_scanners).sum(),
-        leads: days.iter().map(|d| d.leads).sum(),
-        first_orders: days.iter().map(|d| d.first_orders).sum(),
-        repurchases: days.iter().map(|d| d.repurchases).sum(),
-        revenue: days.iter().fold(BTreeMap::new(), |mut total, d| {
-            for (currency, amount) in &d.revenue {
-                *total.entry(*currency).or_insert(0) += amount;
-            }
-            total
-        }),
+        totals: days
+            .iter()
+            .fold(ChannelNumbers::default(), |mut totals, d| {
+                totals.add(&d.numbers);
+                totals
+            }),
         days,
     })
 }

@@ -516,21 +516,22 @@ pub fn resolve(
     for hash in &hashes {
         holders.push(get_json(store, &keys::identity(shop, hash))?);
     }
-    let mut customer = known.or_else(|| holders.iter().flatten().next().cloned());
-    if customer.is_none() {
-        let Some(first) = hashes.first() else {
-            return Ok(Resolution::default());
-        };
-        let fresh = CustomerId::random();
-        let key = keys::identity(shop, first);
-        let (holder, created) = crate::store::create_json(store, &key, &fresh)?;
-        if created {
+    let customer = match known.or_else(|| holders.iter().flatten().next().cloned()) {
+        Some(customer) => customer,
+        None => {
+            let Some(first) = hashes.first() else {
+                return Ok(Resolution::default());
+            };
+            // Listed before it is claimed: a crash in between leaves a list entry with no
+            // customer (skipped by every walk), never a customer missing from the list.
+            let fresh = CustomerId::random();
             applog::append(store, shop, keys::lists::CUSTOMERS, &fresh)?;
+            let key = keys::identity(shop, first);
+            let (holder, _) = crate::store::create_json(store, &key, &fresh)?;
+            holders[0] = Some(holder.clone());
+            holder
         }
-        holders[0] = Some(holder.clone());
-        customer = Some(holder);
-    }
-    let customer = customer.expect("set above");
+    };
     let mut owned = Vec::new();
     for (hash, holder) in hashes.iter().zip(holders) {
         let holder = match holder {
@@ -629,6 +630,46 @@ pub fn erase(
         c.erase(now);
         *c != before
     })?)
+}
+
+/// A privacy data request as listed for the merchant.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DataRequestMarker {
+    entry: serde_json::Value,
+    listed: bool,
+}
+
+/// Records a platform's data request once per request id. The marker is written first and
+/// flagged once listed, so a crash in between is finished by the redelivery (at worst the
+/// request is listed twice, never lost).
+pub fn record_data_request(
+    store: &dyn Store,
+    shop: &ShopId,
+    platform: Platform,
+    request_id: &ExternalId,
+    customer: Option<&CustomerId>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let key = keys::data_request(shop, request_id);
+    let fresh = DataRequestMarker {
+        entry: serde_json::json!({
+            "request_id": request_id,
+            "platform": platform,
+            "customer_id": customer,
+            "received_at": now,
+        }),
+        listed: false,
+    };
+    let (marker, _) = crate::store::create_json(store, &key, &fresh)?;
+    if !marker.listed {
+        applog::append(store, shop, keys::lists::DATA_REQUESTS, &marker.entry)?;
+        update_json(store, &key, |current: Option<DataRequestMarker>| {
+            let mut marker = current.unwrap_or(fresh.clone());
+            marker.listed = true;
+            Ok::<_, StoreError>(Change::Write(marker, ()))
+        })?;
+    }
+    Ok(())
 }
 
 /// Erases customers of a shop in creation order, at most `limit` per call; returns the

@@ -141,3 +141,36 @@ fn spin_toml_declares_every_component_completely() {
     );
     assert_eq!(manifest.component_for("/"), Some("fallback"));
 }
+
+/// A data request must never be lost, whichever write fails before Shopify's retry.
+#[test]
+fn a_data_request_survives_a_failure_at_any_write() {
+    let body = serde_json::json!({"shop_id": 1, "shop_domain": "tea-house.myshopify.com",
+        "customer": {"id": 5001, "email": null, "phone": null}, "data_request": {"id": 4242}});
+    for fail_at in 0..4 {
+        let app = TestApp::new();
+        let shop = app.shop_with_all_platforms();
+        app.store.fail_after_writes(Some(fail_at));
+        let first = app.send(shopify_request(
+            &shop.id,
+            "customers/data_request",
+            &body,
+            SHOPIFY_SECRET,
+            "d-1",
+        ));
+        assert!(
+            first.status == 200 || first.status == 503,
+            "fail_at {fail_at}: {}",
+            first.status
+        );
+        app.store.fail_after_writes(None);
+        assert_eq!(
+            send_shopify(&app, &shop, "customers/data_request", &body, "d-1").0,
+            200
+        );
+        let (_, listed) = app.get("/api/data-requests", &shop.api_key);
+        let items = listed["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "fail_at {fail_at}: the request was lost");
+        assert_eq!(items[0]["request_id"], "4242");
+    }
+}

@@ -6,15 +6,12 @@
 use http::Method;
 use serde::Serialize;
 
-use crate::applog;
 use crate::customers;
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, Platform, ShopId};
 use crate::error::ApiError;
-use crate::keys;
 use crate::orders::{self, OrderOutcome};
 use crate::shops::{self, Shop};
-use crate::store::create_json;
 use crate::web::{
     header, json_response, require_method, segments, Env, Request, RequestLog, Response,
 };
@@ -196,20 +193,14 @@ fn apply(
             let found = customers::find(env.store, &shop.id, pepper, &customer.identities())?;
             let request_id =
                 ExternalId::parse(&request_id).map_err(crate::webhooks::invalid_payload)?;
-            let entry = serde_json::json!({
-                "request_id": request_id,
-                "platform": platform,
-                "customer_id": found,
-                "received_at": env.now,
-            });
-            let (_, first_time) = create_json(
+            customers::record_data_request(
                 env.store,
-                &keys::data_request(&shop.id, &request_id),
-                &entry,
+                &shop.id,
+                platform,
+                &request_id,
+                found.as_ref(),
+                env.now,
             )?;
-            if first_time {
-                applog::append(env.store, &shop.id, keys::lists::DATA_REQUESTS, &entry)?;
-            }
             Applied::DataRequestRecorded { customer_id: found }
         }
         WebhookEffect::RedactShop => {
