@@ -7,12 +7,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
+use crate::channels::ChannelKind;
 use crate::domain::ids::ExternalId;
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform, ShopId};
 use crate::error::ApiError;
 use crate::keys;
 use crate::pii::Identity;
+use crate::rfm::RfmScore;
 use crate::store::{get_json, update_json, Change, Store, StoreError};
+use crate::tags::{Segment, TagEvent, TagName, TagSet, TagSource, TagView};
 
 /// How many applied order intents a customer remembers (see `orders::settle`).
 const APPLIED_INTENTS_KEPT: usize = 256;
@@ -54,9 +57,24 @@ pub struct Customer {
     #[serde(default)]
     pub first_capture: Option<Capture>,
     #[serde(default)]
-    pub tags: Vec<CustomerTag>,
+    pub tags: TagSet,
+    /// Current RFM scores and group; None until first evaluated (and after erasure).
+    #[serde(default)]
+    pub rfm: Option<RfmScore>,
+    #[serde(default)]
+    pub super_user: bool,
     #[serde(default)]
     pub stats: OrderStats,
+    /// Orders and net spend per day (shop zone) for look-back windows, kept
+    /// `rules::MAX_WINDOW_DAYS` back from the latest day.
+    #[serde(default)]
+    pub activity: BTreeMap<jiff::civil::Date, DayActivity>,
+    /// Counts changes of the customer's segment memberships; orders writes to the index.
+    #[serde(default)]
+    pub segment_seq: u64,
+    /// Memberships changed here but maybe not yet in the segment index (see `segments`).
+    #[serde(default)]
+    pub unsynced: Vec<Segment>,
     #[serde(default)]
     pub products: Vec<ProductPurchase>,
     #[serde(default)]
@@ -83,22 +101,16 @@ pub struct FunnelDelta {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capture {
     pub channel: String,
+    #[serde(default)]
+    pub kind: Option<ChannelKind>,
     pub at: Timestamp,
 }
 
-/// A tag on a customer, with where it came from and when.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CustomerTag {
-    pub name: String,
-    pub source: TagSource,
-    pub added_at: Timestamp,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum TagSource {
-    /// Applied when the person was captured through a channel code.
-    Channel { channel: String },
+/// One day's counted orders and net spend.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DayActivity {
+    pub orders: i64,
+    pub spend: BTreeMap<Currency, i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,8 +228,13 @@ impl Customer {
             attributes: BTreeMap::new(),
             identity_hashes: Vec::new(),
             first_capture: None,
-            tags: Vec::new(),
+            tags: TagSet::default(),
+            rfm: None,
+            super_user: false,
             stats: OrderStats::default(),
+            activity: BTreeMap::new(),
+            segment_seq: 0,
+            unsynced: Vec::new(),
             products: Vec::new(),
             applied_intents: VecDeque::new(),
             funnel_recent: VecDeque::new(),
@@ -237,6 +254,8 @@ impl Customer {
         let orders_before = self.stats.order_count;
         self.remove_contribution(&intent.from);
         self.add_contribution(&intent.to);
+        self.record_activity(&intent.from, -1, zone);
+        self.record_activity(&intent.to, 1, zone);
         self.applied_intents.push_back(intent.id);
         while self.applied_intents.len() > APPLIED_INTENTS_KEPT {
             self.applied_intents.pop_front();
@@ -279,6 +298,85 @@ impl Customer {
             while self.funnel_recent.len() > FUNNEL_KEPT {
                 self.funnel_recent.pop_front();
             }
+        }
+    }
+
+    /// Moves a contribution into (`sign` 1) or out of (-1) the per-day history.
+    fn record_activity(&mut self, c: &Contribution, sign: i64, zone: &jiff::tz::TimeZone) {
+        let Some(at) = c.ordered_at else {
+            return;
+        };
+        let day_key = at.to_zoned(zone.clone()).date();
+        let day = self.activity.entry(day_key).or_default();
+        if c.counted {
+            day.orders += sign;
+        }
+        if let Some(currency) = c.currency {
+            let spend = day.spend.entry(currency).or_insert(0);
+            *spend += sign * c.net_minor;
+            if *spend == 0 {
+                day.spend.remove(&currency);
+            }
+        }
+        if day.orders == 0 && day.spend.is_empty() {
+            self.activity.remove(&day_key);
+        }
+        if let Some(latest) = self.activity.keys().next_back().copied() {
+            let horizon = latest
+                .checked_sub(jiff::Span::new().days(crate::rules::MAX_WINDOW_DAYS))
+                .unwrap_or(jiff::civil::Date::MIN);
+            self.activity = self.activity.split_off(&horizon);
+        }
+    }
+
+    /// Per-day history from `from` on.
+    pub fn activity_since(
+        &self,
+        from: jiff::civil::Date,
+    ) -> impl Iterator<Item = (&jiff::civil::Date, &DayActivity)> {
+        self.activity.range(from..)
+    }
+
+    /// The segments (tags, RFM group, super users) this customer belongs to now.
+    pub fn segments(&self) -> std::collections::BTreeSet<Segment> {
+        let mut out = std::collections::BTreeSet::new();
+        if self.erased_at.is_some() {
+            return out;
+        }
+        out.extend(self.tags.names().into_iter().map(Segment::Tag));
+        if let Some(rfm) = &self.rfm {
+            out.insert(Segment::Rfm(rfm.group));
+        }
+        if self.super_user {
+            out.insert(Segment::SuperUsers);
+        }
+        out
+    }
+
+    /// Notes which memberships differ from `before`, for the segment index to catch up.
+    pub fn note_segment_changes(&mut self, before: &std::collections::BTreeSet<Segment>) {
+        let after = self.segments();
+        let changed: Vec<Segment> = before.symmetric_difference(&after).cloned().collect();
+        if changed.is_empty() {
+            return;
+        }
+        self.segment_seq += 1;
+        for segment in changed {
+            if !self.unsynced.contains(&segment) {
+                self.unsynced.push(segment);
+            }
+        }
+    }
+
+    /// Whether the customer belongs to a segment now.
+    pub fn in_segment(&self, segment: &Segment) -> bool {
+        if self.erased_at.is_some() {
+            return false;
+        }
+        match segment {
+            Segment::Tag(name) => self.tags.has(name),
+            Segment::Rfm(group) => self.rfm.is_some_and(|r| r.group == *group),
+            Segment::SuperUsers => self.super_user,
         }
     }
 
@@ -408,6 +506,7 @@ impl Customer {
 
     /// Removes personal data; aggregates stay, no longer tied to a person.
     fn erase(&mut self, now: Timestamp) {
+        let before = self.segments();
         self.erased_at.get_or_insert(now);
         self.phone = None;
         self.email = None;
@@ -417,6 +516,10 @@ impl Customer {
         self.platform_ids.clear();
         self.attributes.clear();
         self.identity_hashes.clear();
+        self.tags.clear();
+        self.rfm = None;
+        self.super_user = false;
+        self.note_segment_changes(&before);
         self.consent = Consent {
             marketing: Some(false),
             source: Some("erasure".to_string()),
@@ -424,23 +527,18 @@ impl Customer {
         };
     }
 
-    /// Adds tags not already present (names compare case-insensitively).
-    pub fn add_tags(&mut self, names: &[String], source: &TagSource, now: Timestamp) -> bool {
+    /// Holds each tag for `source` (names compare case-insensitively). Erased customers
+    /// take no tags.
+    pub fn add_tags(&mut self, names: &[TagName], source: &TagSource, now: Timestamp) -> bool {
+        if self.erased_at.is_some() {
+            return false;
+        }
+        let before = self.segments();
         let mut changed = false;
         for name in names {
-            let present = self
-                .tags
-                .iter()
-                .any(|t| t.name.to_lowercase() == name.to_lowercase());
-            if !present {
-                self.tags.push(CustomerTag {
-                    name: name.clone(),
-                    source: source.clone(),
-                    added_at: now,
-                });
-                changed = true;
-            }
+            changed |= self.tags.add(name, source, now) != crate::tags::AddOutcome::Unchanged;
         }
+        self.note_segment_changes(&before);
         changed
     }
 
@@ -458,7 +556,10 @@ impl Customer {
             consent: self.consent.clone(),
             attributes: self.attributes.clone(),
             first_capture: self.first_capture.clone(),
-            tags: self.tags.clone(),
+            tags: self.tags.view(),
+            tag_history: self.tags.history().cloned().collect(),
+            rfm: self.rfm,
+            super_user: self.super_user,
             orders: self.stats.clone(),
             products: self.products.clone(),
         }
@@ -487,9 +588,80 @@ pub struct CustomerView {
     pub consent: Consent,
     pub attributes: BTreeMap<String, String>,
     pub first_capture: Option<Capture>,
-    pub tags: Vec<CustomerTag>,
+    pub tags: Vec<TagView>,
+    /// Recent tag changes, oldest first.
+    pub tag_history: Vec<TagEvent>,
+    pub rfm: Option<RfmScore>,
+    pub super_user: bool,
     pub orders: OrderStats,
     pub products: Vec<ProductPurchase>,
+}
+
+/// Attributes one customer may hold.
+const MAX_ATTRIBUTES: usize = 50;
+const MAX_ATTRIBUTE_CHARS: usize = 500;
+
+/// A checked change of attributes: a value sets, None removes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributePatch(BTreeMap<String, Option<String>>);
+
+impl AttributePatch {
+    /// Known keys are checked (`gender`: female, male or other; `birthday`: YYYY-MM-DD or
+    /// MM-DD; `city`), custom keys are lower-case words of at most 64 characters.
+    pub fn parse(input: BTreeMap<String, Option<String>>) -> Result<Self, ApiError> {
+        let mut out = BTreeMap::new();
+        for (key, value) in input {
+            if !crate::rules::valid_attribute_key(&key) {
+                return Err(ApiError::invalid(format!(
+                    "attribute {key:?}: keys are 1 to 64 lower-case letters, digits or _"
+                )));
+            }
+            let value = match value {
+                None => None,
+                Some(v) => Some(Self::value(&key, v.trim())?),
+            };
+            out.insert(key, value);
+        }
+        Ok(Self(out))
+    }
+
+    fn value(key: &str, value: &str) -> Result<String, ApiError> {
+        let invalid = |m: &str| Err(ApiError::invalid(format!("attribute {key}: {m}")));
+        if value.is_empty()
+            || value.chars().count() > MAX_ATTRIBUTE_CHARS
+            || value.chars().any(char::is_control)
+        {
+            return invalid("values are 1 to 500 characters (null removes it)");
+        }
+        match key {
+            "gender" if !matches!(value, "female" | "male" | "other") => {
+                invalid("gender is female, male or other")
+            }
+            "birthday" if crate::rules::birthday_month(value).is_none() => {
+                invalid("birthday is YYYY-MM-DD or MM-DD")
+            }
+            _ => Ok(value.to_string()),
+        }
+    }
+
+    /// Applies the change; fails without changing anything past the attribute limit.
+    pub fn apply(&self, customer: &mut Customer) -> Result<bool, ApiError> {
+        let mut next = customer.attributes.clone();
+        for (key, value) in &self.0 {
+            match value {
+                Some(v) => next.insert(key.clone(), v.clone()),
+                None => next.remove(key),
+            };
+        }
+        if next.len() > MAX_ATTRIBUTES {
+            return Err(ApiError::invalid(format!(
+                "a customer holds at most {MAX_ATTRIBUTES} attributes"
+            )));
+        }
+        let changed = next != customer.attributes;
+        customer.attributes = next;
+        Ok(changed)
+    }
 }
 
 /// The outcome of matching an event's identities to a customer.
@@ -591,20 +763,46 @@ pub fn update(
     )
 }
 
+/// Like `update`, but leaves an absent customer absent (returns None).
+pub fn update_existing(
+    store: &dyn Store,
+    shop: &ShopId,
+    id: &CustomerId,
+    now: Timestamp,
+    mut change: impl FnMut(&mut Customer) -> bool,
+) -> Result<Option<Customer>, StoreError> {
+    update_json(
+        store,
+        &keys::customer(shop, id),
+        |current: Option<Customer>| {
+            let Some(mut customer) = current else {
+                return Ok::<_, StoreError>(Change::Keep(None));
+            };
+            if change(&mut customer) {
+                customer.updated_at = now;
+                Ok(Change::Write(customer.clone(), Some(customer)))
+            } else {
+                Ok(Change::Keep(Some(customer)))
+            }
+        },
+    )
+}
+
 /// Records what an event says about a person (customers/create, customers/update, leads).
 pub fn upsert_profile(
     store: &dyn Store,
-    shop: &ShopId,
+    shop: &crate::shops::Shop,
     pepper: &[u8],
     patch: &ProfilePatch,
     source: Platform,
     now: Timestamp,
-) -> Result<Option<CustomerId>, StoreError> {
-    let resolution = resolve(store, shop, pepper, &patch.identities(), None)?;
+) -> Result<Option<CustomerId>, ApiError> {
+    let resolution = resolve(store, &shop.id, pepper, &patch.identities(), None)?;
     let Some(id) = resolution.customer else {
         return Ok(None);
     };
-    update(store, shop, &id, now, |c| {
+    let evaluator = crate::tagging::Evaluator::load(store, shop, now)?;
+    crate::tagging::update_customer(store, shop, &evaluator, &id, now, |c| {
         c.apply_profile(patch, source.as_str(), &resolution.owned_hashes)
     })?;
     Ok(Some(id))
@@ -625,11 +823,14 @@ pub fn erase(
             store.delete(&key)?;
         }
     }
-    Ok(update(store, shop, id, now, |c| {
+    let erased = update(store, shop, id, now, |c| {
         let before = c.clone();
         c.erase(now);
         *c != before
-    })?)
+    })?;
+    // Erased customers leave every segment.
+    crate::segments::sync(store, shop, &erased, now)?;
+    Ok(erased)
 }
 
 /// A privacy data request as listed for the merchant.

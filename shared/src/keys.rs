@@ -55,6 +55,31 @@ pub fn rate_limit(code: &str, client_hash: &str, minute: i64) -> String {
     format!("rl/{code}/{client_hash}/{minute}")
 }
 
+/// Whether a customer is in a segment, and the slot of the segment's list that lists them.
+pub fn segment_member(shop: &ShopId, segment: &str, customer: &CustomerId) -> String {
+    format!("s/{shop}/sg/{segment}/m/{customer}")
+}
+
+/// How many customers a segment has (a counter).
+pub fn segment_count(shop: &ShopId, segment: &str) -> String {
+    format!("s/{shop}/sg/{segment}/n")
+}
+
+/// A tag's first-seen spelling; written once, when the tag is first held by anyone.
+pub fn segment_meta(shop: &ShopId, segment: &str) -> String {
+    format!("s/{shop}/sg/{segment}/meta")
+}
+
+/// Rules and RFM settings of a shop: one record, read once per customer change.
+pub fn tagging_config(shop: &ShopId) -> String {
+    format!("s/{shop}/tagging")
+}
+
+/// Progress of the scheduled re-evaluation of every customer.
+pub fn tagging_pass(shop: &ShopId) -> String {
+    format!("s/{shop}/tagging/pass")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")
@@ -72,4 +97,11 @@ pub mod lists {
     pub const DATA_REQUESTS: &str = "data-requests";
     /// The shop's channel codes, in creation order.
     pub const CHANNELS: &str = "channels";
+    /// Every tag any customer of the shop has held, first spelling.
+    pub const TAGS: &str = "tags";
+
+    /// A segment's members, in the order they (last) joined; see `segments`.
+    pub fn segment(segment_key: &str) -> String {
+        format!("sg/{segment_key}")
+    }
 }

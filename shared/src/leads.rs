@@ -8,13 +8,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{Channel, ScanTarget};
-use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch, TagSource};
+use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::ApiError;
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
+use crate::tagging::{self, Evaluator};
+use crate::tags::{TagName, TagSource};
 use crate::webhooks::hmac_sha256;
 use crate::wecom::ContactAdded;
 
@@ -188,7 +190,8 @@ fn upsert(
         .customer
         .clone()
         .ok_or_else(|| ApiError::invalid("no identity given"))?;
-    customers::update(store, &shop.id, &customer_id, now, |c| {
+    let evaluator = Evaluator::load(store, shop, now)?;
+    tagging::update_customer(store, shop, &evaluator, &customer_id, now, |c| {
         let mut changed = c.apply_profile(&patch, source, &resolution.owned_hashes);
         for (key, value) in &attributes {
             if c.erased_at.is_none() && c.attributes.get(key) != Some(value) {
@@ -228,16 +231,23 @@ pub fn capture(
     let source = TagSource::Channel {
         channel: channel.id.clone(),
     };
+    // Channel tags were checked when the channel was saved.
+    let tags: Vec<TagName> = channel
+        .tags
+        .iter()
+        .filter_map(|t| TagName::parse(t).ok())
+        .collect();
     let customer_id = upsert(store, pepper, shop, lead, "lead", now, |c| {
         let mut changed = false;
         if c.first_capture.is_none() {
             c.first_capture = Some(Capture {
                 channel: channel.id.clone(),
+                kind: Some(channel.kind),
                 at: now,
             });
             changed = true;
         }
-        changed | c.add_tags(&channel.tags, &source, now)
+        changed | c.add_tags(&tags, &source, now)
     })?;
 
     let marker = keys::channel_lead(&shop.id, &channel.id, &customer_id);

@@ -16,7 +16,9 @@ use crate::domain::ids::{random_u64, ExternalId};
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
 use crate::error::ApiError;
 use crate::keys;
+use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
+use crate::tagging::{self, Evaluator};
 
 /// Refunds remembered per order; a platform sending more is merged into the last one.
 const REFUNDS_KEPT: usize = 250;
@@ -283,14 +285,14 @@ impl OrderRecord {
 /// and in whatever order the platform delivers. Returns only once everything is stored.
 pub fn ingest(
     store: &dyn Store,
-    shop: &ShopId,
+    shop: &Shop,
     pepper: &[u8],
     event: &OrderEvent,
     deliveries: &[String],
-    zone: &jiff::tz::TimeZone,
     now: Timestamp,
 ) -> Result<OrderOutcome, ApiError> {
-    let key = keys::order(shop, event.platform, &event.order_id);
+    let zone = &shop.zone();
+    let key = keys::order(&shop.id, event.platform, &event.order_id);
     let existing: Option<OrderRecord> = get_json(store, &key)?;
     if let Some(record) = &existing {
         let seen = deliveries.iter().any(|d| record.deliveries.contains(d));
@@ -304,7 +306,7 @@ pub fn ingest(
     let resolution = if identities.is_empty() && known.is_none() {
         customers::Resolution::default()
     } else {
-        customers::resolve(store, shop, pepper, &identities, known)?
+        customers::resolve(store, &shop.id, pepper, &identities, known)?
     };
 
     let (mut record, mut intent) = update_json(store, &key, |current: Option<OrderRecord>| {
@@ -329,33 +331,40 @@ pub fn ingest(
     })?;
 
     let mut profile = (!event.customer.is_empty()).then_some(&event.customer);
+    let evaluator = (record.customer_id.is_some() && (intent.is_some() || profile.is_some()))
+        .then(|| Evaluator::load(store, shop, now))
+        .transpose()?;
     for _ in 0..SETTLE_ROUNDS {
+        let Some(evaluator) = &evaluator else {
+            break;
+        };
         let Some(customer_id) = record.customer_id.clone() else {
             break;
         };
         if intent.is_none() && profile.is_none() {
             break;
         }
-        let applied = customers::update(store, shop, &customer_id, now, |customer| {
-            let mut changed = false;
-            if let Some(intent) = &intent {
-                changed |= customer.apply_intent(intent, zone);
-            }
-            if let Some(patch) = profile {
-                changed |= customer.apply_profile(
-                    patch,
-                    event.platform.as_str(),
-                    &resolution.owned_hashes,
-                );
-            }
-            changed
-        })?;
+        let applied =
+            tagging::update_customer(store, shop, evaluator, &customer_id, now, |customer| {
+                let mut changed = false;
+                if let Some(intent) = &intent {
+                    changed |= customer.apply_intent(intent, zone);
+                }
+                if let Some(patch) = profile {
+                    changed |= customer.apply_profile(
+                        patch,
+                        event.platform.as_str(),
+                        &resolution.owned_hashes,
+                    );
+                }
+                changed
+            })?;
         // The channel counts each intent once, so a retry may pass the same change again.
         if let Some(delta) = intent.as_ref().and_then(|i| applied.funnel_delta(i.id)) {
-            crate::channels::record_funnel(store, shop, delta)?;
+            crate::channels::record_funnel(store, &shop.id, delta)?;
         }
         if applied.erased_at.is_some() && profile.is_some() {
-            forget_identities(store, shop, &customer_id, &resolution.owned_hashes)?;
+            forget_identities(store, &shop.id, &customer_id, &resolution.owned_hashes)?;
         }
         profile = None;
         let Some(done) = intent.take() else {

@@ -28,6 +28,9 @@ pub struct Shop {
     pub default_calling_code: String,
     pub credentials: Credentials,
     api_key_sha256: String,
+    /// Further keys the owner made, e.g. one per integration, with their own scopes.
+    #[serde(default)]
+    api_keys: Vec<ApiKeyRecord>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     /// Set by Shopify's `shop/redact`: the shop is closed and its customers erased.
@@ -56,6 +59,76 @@ pub struct Credentials {
 pub struct YouzanCredentials {
     pub client_id: String,
     pub client_secret: String,
+}
+
+/// Further keys a shop may hold besides the owner's.
+const MAX_EXTRA_KEYS: usize = 20;
+
+/// What a key may do beyond the shop's everyday API (which every key may use).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyScope {
+    /// Exports carry full phone numbers and emails instead of masked ones.
+    ExportContacts,
+}
+
+/// An API key besides the owner's: only its hash is kept.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ApiKeyRecord {
+    id: String,
+    name: String,
+    sha256: String,
+    scopes: Vec<KeyScope>,
+    created_at: Timestamp,
+}
+
+/// The owner key's id in provenance and listings.
+pub const OWNER_KEY: &str = "owner";
+
+/// Who is calling: the shop, which of its keys, and what that key may do.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub shop: Shop,
+    pub key_id: String,
+    pub scopes: Vec<KeyScope>,
+}
+
+impl Caller {
+    pub fn may(&self, scope: KeyScope) -> bool {
+        self.scopes.contains(&scope)
+    }
+
+    pub fn require_owner(&self) -> Result<(), ApiError> {
+        if self.key_id == OWNER_KEY {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                403,
+                "forbidden",
+                "only the shop's owner key manages API keys",
+            ))
+        }
+    }
+}
+
+/// `POST /api/shop/keys` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<KeyScope>,
+}
+
+/// A key as listed (no secret), or as just created (with the key, shown this once).
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<KeyScope>,
+    pub created_at: Timestamp,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
 }
 
 /// `POST /api/shops` body.
@@ -158,9 +231,30 @@ impl Shop {
         time_zone(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
 
-    fn key_matches(&self, secret: &str) -> bool {
+    /// The key a secret belongs to, compared in constant time.
+    fn key_for(&self, secret: &str) -> Option<(String, Vec<KeyScope>)> {
         let presented = hex::encode(Sha256::digest(secret.as_bytes()));
-        bool::from(presented.as_bytes().ct_eq(self.api_key_sha256.as_bytes()))
+        let same = |hash: &str| bool::from(presented.as_bytes().ct_eq(hash.as_bytes()));
+        if !self.api_key_sha256.is_empty() && same(&self.api_key_sha256) {
+            return Some((OWNER_KEY.to_string(), vec![KeyScope::ExportContacts]));
+        }
+        self.api_keys
+            .iter()
+            .find(|k| same(&k.sha256))
+            .map(|k| (k.id.clone(), k.scopes.clone()))
+    }
+
+    pub fn keys(&self) -> Vec<KeyView> {
+        self.api_keys
+            .iter()
+            .map(|k| KeyView {
+                id: k.id.clone(),
+                name: k.name.clone(),
+                scopes: k.scopes.clone(),
+                created_at: k.created_at,
+                api_key: None,
+            })
+            .collect()
     }
 }
 
@@ -268,6 +362,7 @@ pub fn create_shop(
         default_calling_code: calling_code,
         credentials,
         api_key_sha256,
+        api_keys: Vec::new(),
         created_at: now,
         updated_at: now,
         redacted_at: None,
@@ -294,6 +389,11 @@ pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, ApiError> {
 
 /// Resolves a shop's API key (`siyu_{shop id}_{secret}`) to its shop.
 pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, ApiError> {
+    authenticate_caller(store, api_key).map(|c| c.shop)
+}
+
+/// Resolves an API key to its shop and to which key it is.
+pub fn authenticate_caller(store: &dyn Store, api_key: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::unauthorized("the API key is not valid");
     let rest = api_key
         .strip_prefix(API_KEY_PREFIX)
@@ -302,11 +402,73 @@ pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, ApiError> 
     let (id, secret) = rest.rsplit_once('_').ok_or_else(invalid)?;
     let id = ShopId::parse(id).ok_or_else(invalid)?;
     let shop = load_shop(store, &id).map_err(|_| invalid())?;
-    if shop.key_matches(secret) {
-        Ok(shop)
-    } else {
-        Err(invalid())
-    }
+    let (key_id, scopes) = shop.key_for(secret).ok_or_else(invalid)?;
+    Ok(Caller {
+        shop,
+        key_id,
+        scopes,
+    })
+}
+
+/// Makes a further API key; returns it with the key, shown this once.
+pub fn create_key(
+    store: &dyn Store,
+    id: &ShopId,
+    input: NewKey,
+    now: Timestamp,
+) -> Result<KeyView, ApiError> {
+    let name = validate_name(&input.name)?;
+    let (api_key, sha256) = new_api_key(id);
+    let record = ApiKeyRecord {
+        id: format!("key_{}", crate::domain::ids::random_id(10)),
+        name,
+        sha256,
+        scopes: input.scopes,
+        created_at: now,
+    };
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        let mut shop = match current {
+            Some(shop) if shop.redacted_at.is_none() => shop,
+            _ => return Err(ApiError::not_found("shop")),
+        };
+        if shop.api_keys.len() >= MAX_EXTRA_KEYS {
+            return Err(ApiError::invalid(format!(
+                "a shop holds at most {MAX_EXTRA_KEYS} keys besides the owner's"
+            )));
+        }
+        shop.api_keys.push(record.clone());
+        shop.updated_at = now;
+        Ok(Change::Write(shop, ()))
+    })?;
+    Ok(KeyView {
+        id: record.id,
+        name: record.name,
+        scopes: record.scopes,
+        created_at: now,
+        api_key: Some(api_key),
+    })
+}
+
+/// Revokes a further API key at once.
+pub fn revoke_key(
+    store: &dyn Store,
+    id: &ShopId,
+    key_id: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        let mut shop = match current {
+            Some(shop) if shop.redacted_at.is_none() => shop,
+            _ => return Err(ApiError::not_found("shop")),
+        };
+        let before = shop.api_keys.len();
+        shop.api_keys.retain(|k| k.id != key_id);
+        if shop.api_keys.len() == before {
+            return Err(ApiError::not_found("key"));
+        }
+        shop.updated_at = now;
+        Ok(Change::Write(shop, ()))
+    })
 }
 
 /// Applies a settings change; concurrent changes to other fields are kept.
@@ -410,6 +572,7 @@ pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), 
         }
         shop.credentials = Credentials::default();
         shop.api_key_sha256 = String::new();
+        shop.api_keys.clear();
         shop.redacted_at = Some(now);
         shop.updated_at = now;
         Ok(Change::Write(shop, ()))

@@ -102,6 +102,7 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
         label: "default",
     };
     let zone = jiff::tz::TimeZone::UTC;
+    let shop = siyu::shops::load_shop(&store, shop).unwrap();
     let ctx = ParseContext {
         currency: siyu::domain::Currency::cny(),
         calling_code: "86",
@@ -116,11 +117,10 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
         };
         siyu::orders::ingest(
             &store as &dyn Store,
-            shop,
+            &shop,
             PEPPER.as_bytes(),
             &event,
             &[],
-            &zone,
             ctx.now,
         )
         .unwrap();

@@ -23,6 +23,7 @@ pub fn handler_of(component: &str) -> Handler {
         "ingest" => siyu::api::ingest::handle,
         "fallback" => siyu::api::fallback::handle,
         "lead-capture" => siyu::api::lead_capture::handle,
+        "tagging" => siyu::api::tagging::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
 }
@@ -67,7 +68,15 @@ impl TestApp {
 }
 
 impl Client for TestApp {
-    fn send(&self, req: Request) -> Reply {
+    fn send(&self, mut req: Request) -> Reply {
+        let now = match req.headers_mut().remove(crate::host::TEST_CLOCK_HEADER) {
+            Some(at) => at
+                .to_str()
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .expect("the test clock header holds an RFC 3339 instant"),
+            None => self.now(),
+        };
         let component = self
             .manifest
             .component_for(req.uri().path())
@@ -75,7 +84,7 @@ impl Client for TestApp {
         let env = Env {
             store: self.store.as_ref(),
             secrets: &self.secrets,
-            now: self.now(),
+            now,
         };
         let before = self.store.op_counts().writes;
         let response = serve(&req, &env, handler_of(component));

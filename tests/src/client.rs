@@ -42,6 +42,17 @@ pub trait Client: Sync {
         (reply.status, body)
     }
 
+    /// Sends a request as if it arrived at `at` (the app's clock reads `at` while serving it).
+    fn call_at(&self, mut req: Request, at: Timestamp) -> (u16, Value) {
+        req.headers_mut().insert(
+            crate::host::TEST_CLOCK_HEADER,
+            at.to_string()
+                .parse()
+                .expect("an instant is a header value"),
+        );
+        self.call(req)
+    }
+
     fn get(&self, path: &str, api_key: &str) -> (u16, Value) {
         self.call(request(Method::GET, path, Some(api_key), Vec::new()))
     }

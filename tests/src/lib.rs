@@ -9,4 +9,5 @@ pub mod platforms;
 pub mod qr_decode;
 pub mod routes;
 pub mod scenarios;
+pub mod tagging_scenarios;
 pub mod wasm;

@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use crate::app::{request, TestShop, OPERATOR_TOKEN};
 use crate::client::Client;
 use crate::platforms::*;
+pub use crate::tagging_scenarios::*;
 
 /// Calls `$runner!(scenario, …)` with every scenario that takes only a `&dyn Client`, so
 /// the in-process and the wasm test files run the same list.
@@ -46,6 +47,15 @@ macro_rules! each_scenario {
             a_channels_funnel_follows_its_leads_orders,
             deleted_channels_disappear_and_their_codes_retire,
             scans_count_on_the_shops_day_after_a_time_zone_change,
+            each_condition_type_tags_the_right_customers,
+            rules_are_validated_on_save_and_write_nothing_when_wrong,
+            remove_rules_win_and_a_refund_below_the_threshold_drops_the_tag,
+            time_based_rules_flip_after_the_scheduled_pass,
+            a_changed_rule_reaches_existing_customers_through_the_pass,
+            rfm_groups_follow_recency_frequency_and_spend,
+            manual_tags_merge_ignore_case_and_keep_their_limits,
+            attributes_are_validated,
+            csv_export_opens_in_a_spreadsheet,
         );
     };
 }
@@ -1542,10 +1552,8 @@ pub fn a_lead_becomes_a_tagged_customer_once(app: &dyn Client) {
         .map(|t| t["name"].as_str().unwrap())
         .collect();
     assert_eq!(tags, ["card-lead", "Nov"]);
-    assert_eq!(
-        customer["tags"][0]["source"],
-        json!({"kind": "channel", "channel": card["id"]})
-    );
+    assert_eq!(customer["tags"][0]["sources"][0]["kind"], "channel");
+    assert_eq!(customer["tags"][0]["sources"][0]["channel"], card["id"]);
 
     // The same person again (same phone, now with an email): one lead, one customer.
     let again = submit_lead(

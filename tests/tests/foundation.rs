@@ -27,6 +27,16 @@ fn two_hundred_concurrent_scans_are_all_counted() {
 }
 
 #[test]
+fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept() {
+    scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(&TestApp::new(), 100);
+}
+
+#[test]
+fn paging_through_ten_thousand_tagged_customers_lists_each_once() {
+    scenarios::paging_through_ten_thousand_members_returns_each_once(&TestApp::new(), 10_000);
+}
+
+#[test]
 fn a_hundred_concurrent_orders_for_one_customer_are_all_counted() {
     scenarios::concurrent_orders_for_one_customer_are_all_counted(&TestApp::new(), 100);
 }

@@ -32,6 +32,16 @@ fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
 }
 
 #[test]
+fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept_in_sqlite() {
+    scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(host(), 100);
+}
+
+#[test]
+fn paging_through_ten_thousand_tagged_customers_lists_each_once_in_sqlite() {
+    scenarios::paging_through_ten_thousand_members_returns_each_once(host(), 10_000);
+}
+
+#[test]
 fn two_hundred_concurrent_scans_are_all_counted_in_sqlite() {
     scenarios::concurrent_scans_are_all_counted(host(), 200);
 }

@@ -3,17 +3,24 @@
 
 use http::Method;
 
-use super::authenticated_shop;
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{authenticated_caller, authenticated_shop};
 use crate::applog;
 use crate::customers;
+use crate::customers::AttributePatch;
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::ApiError;
 use crate::keys;
 use crate::pii::Identity;
+use crate::tagging::{self, ManualTagChange};
+use crate::tags::parse_tag_names;
 use crate::web::{
-    json_response, query_number, query_param, require_method, segments, Env, Request, RequestLog,
-    Response,
+    json_body, json_response, query_number, query_param, require_method, segments, Env, Request,
+    RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: usize = 200;
@@ -33,14 +40,35 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ["api", "customers", id] => {
             log.route = "/api/customers/{id}";
-            require_method(req, &[Method::GET, Method::DELETE])?;
+            require_method(req, &[Method::GET, Method::PATCH, Method::DELETE])?;
             let shop = authenticated_shop(req, env, log)?;
             let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
-            let customer = if req.method() == Method::DELETE {
-                customers::erase(env.store, &shop.id, &id, env.now)?
-            } else {
-                customers::load(env.store, &shop.id, &id)?
+            let customer = match *req.method() {
+                Method::DELETE => customers::erase(env.store, &shop.id, &id, env.now)?,
+                Method::PATCH => {
+                    let body: CustomerPatch = json_body(req)?;
+                    let patch = AttributePatch::parse(body.attributes)?;
+                    tagging::set_attributes(env.store, &shop, &id, &patch, env.now)?
+                }
+                _ => customers::load(env.store, &shop.id, &id)?,
             };
+            Ok(json_response(200, &customer.view()))
+        }
+        ["api", "customers", id, "tags"] => {
+            log.route = "/api/customers/{id}/tags";
+            require_method(req, &[Method::POST])?;
+            let caller = authenticated_caller(req, env, log)?;
+            let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
+            let body: TagChangeBody = json_body(req)?;
+            let change = body.parse()?;
+            let customer = tagging::change_tags(
+                env.store,
+                &caller.shop,
+                &id,
+                &change,
+                &caller.key_id,
+                env.now,
+            )?;
             Ok(json_response(200, &customer.view()))
         }
         ["api", "data-requests"] => {
@@ -62,6 +90,44 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             ))
         }
         _ => Err(ApiError::unknown_route()),
+    }
+}
+
+/// `PATCH /api/customers/{id}` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CustomerPatch {
+    attributes: BTreeMap<String, Option<String>>,
+}
+
+/// `POST /api/customers/{id}/tags` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TagChangeBody {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+    #[serde(default)]
+    by: Option<String>,
+}
+
+impl TagChangeBody {
+    fn parse(self) -> Result<ManualTagChange, ApiError> {
+        let add = parse_tag_names("add", &self.add)?;
+        let remove = parse_tag_names("remove", &self.remove)?;
+        if add.is_empty() && remove.is_empty() {
+            return Err(ApiError::invalid("give tags to add or remove"));
+        }
+        if add.iter().any(|t| remove.contains(t)) {
+            return Err(ApiError::invalid("a tag cannot be both added and removed"));
+        }
+        let by = match self.by.as_deref().map(str::trim) {
+            None => None,
+            Some(by) if !by.is_empty() && by.chars().count() <= 100 => Some(by.to_string()),
+            Some(_) => return Err(ApiError::invalid("by must be 1 to 100 characters")),
+        };
+        Ok(ManualTagChange { add, remove, by })
     }
 }
 

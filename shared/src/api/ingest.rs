@@ -162,16 +162,15 @@ fn apply(
     Ok(match delivery.effect {
         WebhookEffect::Order(event) => Applied::Order(orders::ingest(
             env.store,
-            &shop.id,
+            shop,
             pepper,
             &event,
             &delivery.ids,
-            &shop.zone(),
             env.now,
         )?),
         WebhookEffect::CustomerProfile(patch) => Applied::Customer {
             customer_id: customers::upsert_profile(
-                env.store, &shop.id, pepper, &patch, platform, env.now,
+                env.store, shop, pepper, &patch, platform, env.now,
             )?,
         },
         WebhookEffect::RedactCustomer(patch) => {

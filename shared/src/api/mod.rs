@@ -6,9 +6,10 @@ pub mod fallback;
 pub mod ingest;
 pub mod lead_capture;
 pub mod shops;
+pub mod tagging;
 
 use crate::error::ApiError;
-use crate::shops::{authenticate, Shop};
+use crate::shops::{authenticate_caller, Caller, Shop};
 use crate::web::{bearer_token, Env, Request, RequestLog};
 
 /// The shop whose API key the request carries.
@@ -17,12 +18,21 @@ pub fn authenticated_shop(
     env: &Env,
     log: &mut RequestLog,
 ) -> Result<Shop, ApiError> {
+    authenticated_caller(req, env, log).map(|c| c.shop)
+}
+
+/// The shop and which of its keys the request carries.
+pub fn authenticated_caller(
+    req: &Request,
+    env: &Env,
+    log: &mut RequestLog,
+) -> Result<Caller, ApiError> {
     let token = bearer_token(req).ok_or_else(|| {
         ApiError::unauthorized("send the shop's API key as Authorization: Bearer <key>")
     })?;
-    let shop = authenticate(env.store, token)?;
-    log.shop = Some(shop.id.to_string());
-    Ok(shop)
+    let caller = authenticate_caller(env.store, token)?;
+    log.shop = Some(caller.shop.id.to_string());
+    Ok(caller)
 }
 
 pub fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {

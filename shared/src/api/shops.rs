@@ -4,11 +4,11 @@
 use http::Method;
 use serde::Deserialize;
 
-use super::{authenticated_shop, require_operator};
+use super::{authenticated_caller, authenticated_shop, require_operator};
 use crate::customers;
 use crate::domain::ShopId;
 use crate::error::ApiError;
-use crate::shops::{self, NewShop, ShopUpdate};
+use crate::shops::{self, NewKey, NewShop, ShopUpdate};
 use crate::web::{
     json_body, json_response, require_method, segments, Env, Request, RequestLog, Response,
 };
@@ -64,6 +64,29 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 200,
                 &serde_json::json!({"closed": true, "next_cursor": next}),
             ))
+        }
+        ["api", "shop", "keys"] => {
+            log.route = "/api/shop/keys";
+            require_method(req, &[Method::GET, Method::POST])?;
+            let caller = authenticated_caller(req, env, log)?;
+            caller.require_owner()?;
+            if req.method() == Method::GET {
+                return Ok(json_response(
+                    200,
+                    &serde_json::json!({"items": caller.shop.keys()}),
+                ));
+            }
+            let input: NewKey = json_body(req)?;
+            let created = shops::create_key(env.store, &caller.shop.id, input, env.now)?;
+            Ok(json_response(201, &created))
+        }
+        ["api", "shop", "keys", key] => {
+            log.route = "/api/shop/keys/{id}";
+            require_method(req, &[Method::DELETE])?;
+            let caller = authenticated_caller(req, env, log)?;
+            caller.require_owner()?;
+            shops::revoke_key(env.store, &caller.shop.id, key, env.now)?;
+            Ok(json_response(200, &serde_json::json!({"revoked": key})))
         }
         ["api", "shop"] => {
             log.route = "/api/shop";

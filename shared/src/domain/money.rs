@@ -41,6 +41,21 @@ impl Currency {
     }
 }
 
+/// Minor units as a plain decimal in major units (e.g. 12345 CNY → "123.45"), for people and
+/// spreadsheets.
+pub fn format_minor(amount: i64, currency: Currency) -> String {
+    let exponent = currency.exponent();
+    let digits = amount.unsigned_abs().to_string();
+    let sign = if amount < 0 { "-" } else { "" };
+    if exponent == 0 {
+        return format!("{sign}{digits}");
+    }
+    let width = exponent as usize + 1;
+    let padded = format!("{digits:0>width$}");
+    let (major, minor) = padded.split_at(padded.len() - exponent as usize);
+    format!("{sign}{major}.{minor}")
+}
+
 impl TryFrom<String> for Currency {
     type Error = String;
     fn try_from(value: String) -> Result<Self, String> {
@@ -130,6 +145,16 @@ impl<'de> Deserialize<'de> for DecimalText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn minor_units_format_as_major() {
+        let cny = Currency::cny();
+        assert_eq!(format_minor(12345, cny), "123.45");
+        assert_eq!(format_minor(5, cny), "0.05");
+        assert_eq!(format_minor(-250, cny), "-2.50");
+        assert_eq!(format_minor(1200, Currency::parse("JPY").unwrap()), "1200");
+        assert_eq!(format_minor(1, Currency::parse("KWD").unwrap()), "0.001");
+    }
 
     #[test]
     fn decimal_strings_become_exact_minor_units() {

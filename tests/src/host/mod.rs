@@ -107,6 +107,24 @@ pub struct WasmApp {
     engine: Engine,
 }
 
+/// A request header only test hosts read: the wall clock the component sees while serving
+/// that request (RFC 3339). Removed before the component sees the request.
+pub const TEST_CLOCK_HEADER: &str = "x-siyu-test-now";
+
+/// A wall clock stopped at one instant, for requests that play a later day.
+struct FixedClock(jiff::Timestamp);
+
+impl wasmtime_wasi::HostWallClock for FixedClock {
+    fn resolution(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(1)
+    }
+
+    fn now(&self) -> std::time::Duration {
+        let since_epoch = self.0.as_duration();
+        std::time::Duration::try_from(since_epoch).unwrap_or_default()
+    }
+}
+
 /// Builds every component spin.toml names with its own build command, once per process.
 pub fn build_components() -> anyhow::Result<()> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
@@ -400,6 +418,17 @@ impl WasmApp {
             .ok_or_else(|| anyhow!("spin.toml routes to unknown component {name}"))?;
 
         let (mut parts, body) = req.into_parts();
+        // The test clock: the host, not the component, decides what time it is.
+        let clock = match parts.headers.remove(TEST_CLOCK_HEADER) {
+            Some(value) => Some(
+                value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.parse::<jiff::Timestamp>().ok())
+                    .ok_or_else(|| anyhow!("{TEST_CLOCK_HEADER} is not an RFC 3339 instant"))?,
+            ),
+            None => None,
+        };
         let path_and_query = parts
             .uri
             .path_and_query()
@@ -426,6 +455,9 @@ impl WasmApp {
         let stderr = MemoryOutputPipe::new(64 * 1024);
         let mut wasi = WasiCtx::builder();
         wasi.stderr(stderr.clone());
+        if let Some(at) = clock {
+            wasi.wall_clock(FixedClock(at));
+        }
         let mut store = Store::new(
             &self.engine,
             HostState {
