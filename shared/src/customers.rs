@@ -189,6 +189,8 @@ pub struct ProfilePatch {
     pub accepts_marketing: Option<bool>,
     /// When the platform observed these facts (the payload's updated_at), if known.
     pub observed_at: Option<Timestamp>,
+    /// The customer's complete tag list on the platform, when the event carries it.
+    pub platform_tags: Option<Vec<TagName>>,
 }
 
 impl ProfilePatch {
@@ -479,6 +481,9 @@ impl Customer {
                     updated_at: patch.observed_at.or(self.consent.updated_at),
                 };
             }
+            if let (Some(tags), Some(pid)) = (&patch.platform_tags, &patch.platform_customer) {
+                self.import_platform_tags(pid.platform, tags, patch.observed_at);
+            }
         } else if self.phone.is_none() || self.email.is_none() {
             // An older event may still fill a gap.
             if self.phone.is_none() {
@@ -502,6 +507,29 @@ impl Customer {
             }
         }
         *self != before
+    }
+
+    /// Makes the tags held for `platform` exactly `tags`: the platform's list is the truth
+    /// for what it put there; other reasons are left alone.
+    fn import_platform_tags(
+        &mut self,
+        platform: Platform,
+        tags: &[TagName],
+        at: Option<Timestamp>,
+    ) {
+        let now = at.unwrap_or(self.updated_at);
+        let source = TagSource::Platform { platform };
+        let before = self.segments();
+        for held in self.tags.names() {
+            if !tags.contains(&held) {
+                self.tags
+                    .remove_where(&held, now, &source, |s| s == &source);
+            }
+        }
+        for tag in tags {
+            self.tags.add(tag, &source, now);
+        }
+        self.note_segment_changes(&before);
     }
 
     /// Removes personal data; aggregates stay, no longer tied to a person.

@@ -129,6 +129,7 @@ impl LeadSubmission {
             last_name: None,
             accepts_marketing: Some(true),
             observed_at: Some(now),
+            platform_tags: None,
         })
     }
 }

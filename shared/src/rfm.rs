@@ -205,8 +205,10 @@ mod tests {
 
     #[test]
     fn thresholds_must_rise() {
-        let mut settings = RfmSettings::default();
-        settings.recency_days = [30, 30, 60, 90];
+        let settings = RfmSettings {
+            recency_days: [30, 30, 60, 90],
+            ..RfmSettings::default()
+        };
         assert!(settings.validate().is_err());
         assert!(RfmSettings::default().validate().is_ok());
     }

@@ -167,11 +167,38 @@ pub struct TagEvent {
 
 /// A customer's tags with their reasons, and the recent changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "StoredTagSet")]
 pub struct TagSet {
     #[serde(default)]
     held: Vec<CustomerTag>,
     #[serde(default)]
     history: VecDeque<TagEvent>,
+}
+
+/// How tag sets are stored, including the plain list of the first release (before rules,
+/// when every tag came from a channel), so records written then still read.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredTagSet {
+    Current {
+        #[serde(default)]
+        held: Vec<CustomerTag>,
+        #[serde(default)]
+        history: VecDeque<TagEvent>,
+    },
+    FirstRelease(Vec<CustomerTag>),
+}
+
+impl From<StoredTagSet> for TagSet {
+    fn from(stored: StoredTagSet) -> Self {
+        match stored {
+            StoredTagSet::Current { held, history } => TagSet { held, history },
+            StoredTagSet::FirstRelease(held) => TagSet {
+                held,
+                history: VecDeque::new(),
+            },
+        }
+    }
 }
 
 /// A tag as the API shows it: the name once, with every reason it is held.
@@ -401,6 +428,14 @@ mod tests {
         assert!(TagName::parse("  ").is_err());
         assert!(TagName::parse(&"x".repeat(256)).is_err());
         assert!(TagName::parse(&"茶".repeat(255)).is_ok());
+    }
+
+    #[test]
+    fn tag_lists_stored_by_the_first_release_still_read() {
+        let stored = r#"[{"name":"card","source":{"kind":"channel","channel":"ch_1"},
+            "added_at":"2026-11-20T00:00:00Z"}]"#;
+        let set: TagSet = serde_json::from_str(stored).unwrap();
+        assert!(set.has(&tag("Card")));
     }
 
     #[test]

@@ -56,6 +56,7 @@ macro_rules! each_scenario {
             manual_tags_merge_ignore_case_and_keep_their_limits,
             attributes_are_validated,
             csv_export_opens_in_a_spreadsheet,
+            shopify_customer_tags_are_imported_with_their_source,
         );
     };
 }

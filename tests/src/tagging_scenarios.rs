@@ -687,10 +687,13 @@ pub fn a_changed_rule_reaches_existing_customers_through_the_pass(app: &dyn Clie
 
 // ------------------------------------------------------------------ RFM
 
+/// An order placed so many days ago, for so much.
+type OrderPlan = (i64, &'static str);
+
 pub fn rfm_groups_follow_recency_frequency_and_spend(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     // (customer, [(days ago, total)]) built to land in one group each with the defaults.
-    let plans: [(u64, &str, &[(i64, &str)]); 6] = [
+    let plans: [(u64, &str, &[OrderPlan]); 6] = [
         (
             1,
             "champions",
@@ -943,7 +946,7 @@ pub fn manual_tags_merge_ignore_case_and_keep_their_limits(app: &dyn Client) {
     post(app, &shop, &path, json!({"add": ["Vip"]}));
     assert_eq!(
         members(app, &shop, "/api/tags/VIP/customers", 1),
-        [id.clone()]
+        std::slice::from_ref(&id)
     );
     let (status, _) = post(
         app,
@@ -1211,4 +1214,39 @@ fn read_csv(bytes: &[u8]) -> Vec<BTreeMap<String, String>> {
                 .collect()
         })
         .collect()
+}
+
+pub fn shopify_customer_tags_are_imported_with_their_source(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let deliver = |tags: &str, updated: Timestamp, id: &str| {
+        let body = json!({"id": 42, "email": "c42@example.com", "first_name": "Mei",
+            "updated_at": updated.to_string(), "tags": tags});
+        let (status, ack) = app.call_at(
+            shopify_request(&shop.id, "customers/update", &body, SHOPIFY_SECRET, id),
+            now(),
+        );
+        assert_eq!(status, 200, "{ack}");
+        ack["result"]["customer_id"].as_str().unwrap().to_string()
+    };
+    let id = deliver("VIP, wholesale, ", days_ago(2), "c-1");
+    let view = customer(app, &shop, &id);
+    assert_eq!(
+        view["tags"][0]["sources"][0],
+        json!({"kind": "platform", "platform": "shopify", "added_at": days_ago(2).to_string()})
+    );
+    assert_eq!(tags_of(app, &shop, &id), set(&["VIP", "wholesale"]));
+    // The merchant also tags them by hand in Siyu; then Shopify drops both.
+    post(
+        app,
+        &shop,
+        &format!("/api/customers/{id}/tags"),
+        json!({"add": ["wholesale"]}),
+    );
+    deliver("VIP", days_ago(1), "c-2");
+    assert_eq!(tags_of(app, &shop, &id), set(&["VIP", "wholesale"]));
+    deliver("", now(), "c-3");
+    assert_eq!(tags_of(app, &shop, &id), set(&["wholesale"]));
+    // A late copy of an older update does not bring Shopify's old tags back.
+    deliver("VIP, wholesale", days_ago(2), "c-1-late");
+    assert_eq!(tags_of(app, &shop, &id), set(&["wholesale"]));
 }

@@ -73,7 +73,7 @@ fn every_component_imports_only_what_spin_3_provides() {
         .collect();
     assert_eq!(
         with_atomics,
-        ["customers", "ingest", "lead-capture", "shops"]
+        ["customers", "ingest", "lead-capture", "shops", "tagging"]
     );
 }
 

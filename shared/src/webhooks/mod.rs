@@ -147,6 +147,7 @@ impl ProfileFields<'_> {
             last_name: clean(self.last_name),
             accepts_marketing: self.accepts_marketing,
             observed_at: self.observed_at,
+            platform_tags: None,
         }
     }
 }

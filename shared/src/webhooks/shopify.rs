@@ -53,6 +53,8 @@ struct ShopifyCustomer {
     updated_at: Option<String>,
     accepts_marketing: Option<bool>,
     email_marketing_consent: Option<MarketingConsent>,
+    /// Comma-separated, as the Shopify admin shows them.
+    tags: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -281,7 +283,15 @@ pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffe
         "customers/create" | "customers/update" => {
             let c: ShopifyCustomer = parse_json(body)?;
             let observed = time("updated_at", &c.updated_at)?;
-            WebhookEffect::CustomerProfile(customer_patch(&c, None, None, None, observed, ctx))
+            let mut patch = customer_patch(&c, None, None, None, observed, ctx);
+            // The customer's whole tag list on Shopify; names Siyu cannot take are skipped.
+            patch.platform_tags = c.tags.as_deref().map(|tags| {
+                tags.split(',')
+                    .filter_map(|t| crate::tags::TagName::parse(t).ok())
+                    .take(crate::tags::MAX_TAGS_PER_CUSTOMER)
+                    .collect()
+            });
+            WebhookEffect::CustomerProfile(patch)
         }
         "customers/redact" | "customers/data_request" => {
             let p: PrivacyPayload = parse_json(body)?;
