@@ -412,7 +412,7 @@ impl CustomerFacts<'_> {
 }
 
 /// `POST /api/rules` body; `PATCH` takes the same fields, all optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     #[serde(default)]

@@ -98,7 +98,9 @@ fn sync_one(
             (true, None) => Some(match appended {
                 Some(slot) => slot,
                 None => {
-                    if let Segment::Tag(name) = segment {
+                    // A customer with a membership record joined before, so the tag is
+                    // registered already.
+                    if let (Segment::Tag(name), None) = (segment, current) {
                         register_tag(store, shop, &id, name)?;
                     }
                     let slot = applog::append(store, shop, &keys::lists::segment(&id), customer)?;

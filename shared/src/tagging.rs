@@ -82,25 +82,14 @@ pub fn update_rule(
     input: RuleInput,
     now: Timestamp,
 ) -> Result<Rule, ApiError> {
-    // The input is applied to a copy each attempt; keep it to reapply after a CAS retry.
-    let input = std::cell::RefCell::new(Some(input));
-    let mut patched: Option<Rule> = None;
     change_config(store, shop, |config| {
         let rule = config
             .rules
             .iter_mut()
             .find(|r| r.id == id)
             .ok_or_else(|| ApiError::not_found("rule"))?;
-        if let Some(input) = input.borrow_mut().take() {
-            let mut copy = rule.clone();
-            copy.patch(input, now)?;
-            patched = Some(copy);
-        }
-        let patched = patched.clone().ok_or_else(|| ApiError::not_found("rule"))?;
-        *rule = Rule {
-            created_at: rule.created_at,
-            ..patched
-        };
+        // Patched afresh on each attempt: a concurrent change to the rule is kept.
+        rule.patch(input.clone(), now)?;
         Ok(rule.clone())
     })
 }
@@ -509,9 +498,7 @@ pub fn run_pass(
         }
     }
     let evaluated = page.entries.len();
-    let reached = page
-        .next
-        .unwrap_or(state.cursor.max(page.entries.last().map_or(0, |e| e.0)));
+    let reached = page.next.unwrap_or(state.cursor);
     let state = update_json(store, &key, |current: Option<PassState>| {
         let Some(mut s) = current else {
             return Ok::<_, ApiError>(Change::Keep(state.clone()));

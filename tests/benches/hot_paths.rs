@@ -93,8 +93,9 @@ async fn run(app: &Arc<WasmApp>, make: &MakeRequest, total: u64, concurrency: u6
 }
 
 /// Adds customers `from..to`, each with one paid order, through the same ingest code the
-/// component runs, directly against the SQLite store (fast bulk fill).
-fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
+/// component runs (tag rules evaluated), directly against the SQLite store (fast bulk fill).
+/// Returns the new customers' ids.
+fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<String> {
     // Only the fill skips fsync; every measured request pays it as under `spin up`.
     app.kv().set_synchronous(false).unwrap();
     let store = SqliteStore {
@@ -109,13 +110,14 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
         zone: &zone,
         now: jiff::Timestamp::now(),
     };
+    let mut ids = Vec::new();
     for customer in from..to {
         let body = serde_json::to_vec(&order_body(50_000_000 + customer, customer)).unwrap();
         let WebhookEffect::Order(event) = shopify::parse("orders/create", &body, &ctx).unwrap()
         else {
             unreachable!("an order")
         };
-        siyu::orders::ingest(
+        let outcome = siyu::orders::ingest(
             &store as &dyn Store,
             &shop,
             PEPPER.as_bytes(),
@@ -124,8 +126,33 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) {
             ctx.now,
         )
         .unwrap();
+        ids.extend(outcome.customer_id.map(|c| c.to_string()));
     }
     app.kv().set_synchronous(true).unwrap();
+    ids
+}
+
+/// Rules of the kinds a shop typically keeps: spend and count tiers, recency, products,
+/// consent, RFM groups and a tag read by another rule.
+fn tagging_rules() -> Vec<Value> {
+    let mut rules = Vec::new();
+    for (i, spend) in [10_000, 50_000, 100_000, 300_000, 500_000].iter().enumerate() {
+        rules.push(json!({"tag": format!("spend tier {i}"), "condition": {"net_spend": {"gte": spend, "within_days": 365}}}));
+    }
+    for (i, count) in [2, 3, 5, 10].iter().enumerate() {
+        rules.push(json!({"tag": format!("orders {i}"), "condition": {"order_count": {"gte": count}}}));
+    }
+    for (i, days) in [30, 60, 90, 180].iter().enumerate() {
+        rules.push(json!({"tag": format!("lapsed {i}"), "condition": {"days_since_last_order": {"gte": days}}}));
+    }
+    rules.push(json!({"tag": "tea buyer", "condition": {"bought": {"sku": "TEA-250G"}}}));
+    rules.push(json!({"tag": "recent tea", "condition": {"bought": {"sku": "TEA-250G", "within_days": 30}}}));
+    rules.push(json!({"tag": "subscriber", "condition": {"consent": "granted"}}));
+    rules.push(json!({"tag": "at risk", "condition": {"any": [{"rfm_group": "at_risk"}, {"rfm_group": "almost_lost"}]}}));
+    rules.push(json!({"tag": "vip", "condition": {"all": [{"tag": "spend tier 3"}, {"not": {"tag": "lapsed 2"}}]}}));
+    rules.push(json!({"tag": "vip", "action": "remove", "condition": {"tag": "blocked"}}));
+    rules.push(json!({"tag": "super", "condition": {"super_user": true}}));
+    rules
 }
 
 fn ms(d: Duration) -> String {
@@ -169,7 +196,20 @@ fn main() {
         .json();
     let shop_id = created["shop"]["id"].as_str().unwrap().to_string();
     let shop = siyu::domain::ShopId::parse(&shop_id).unwrap();
-    fill(&app, &shop, 0, 1_000);
+    let api_key = created["api_key"].as_str().unwrap().to_string();
+    // Twenty tagging rules, evaluated on every customer change below.
+    for rule in tagging_rules() {
+        let r = runtime
+            .block_on(app.handle(request(
+                Method::POST,
+                "/api/rules",
+                Some(&api_key),
+                rule.to_string().into_bytes(),
+            )))
+            .unwrap();
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let mut customer_ids = fill(&app, &shop, 0, 1_000);
 
     let order_ids = Arc::new(AtomicU64::new(1));
     let empty: MakeRequest = Arc::new(|_| request(Method::GET, "/_fixtures/empty", None, vec![]));
@@ -300,12 +340,12 @@ fn main() {
 
     // Does ingest cost grow with the store? Same measurement at 1,000 and 100,000 customers.
     println!();
-    println!("| customers stored | ingest req/s (c=1) | p50 ms | p99 ms | KV reads/req | KV writes/req |");
-    println!("|---|---|---|---|---|---|");
+    println!("| customers stored | request (c=1) | req/s | p50 ms | p99 ms | KV reads/req | KV writes/req |");
+    println!("|---|---|---|---|---|---|---|");
     let big = if quick { 20_000 } else { 100_000 };
     for stored in [1_000u64, big] {
         let before = Instant::now();
-        fill(&app, &shop, 1_000, stored);
+        customer_ids.extend(fill(&app, &shop, 1_000, stored));
         if stored > 1_000 {
             eprintln!(
                 "filled to {stored} customers in {:.1} s",
@@ -327,10 +367,70 @@ fn main() {
                 )
             })
         };
-        let stats = runtime.block_on(run(&app, &repeat, 400 * scale, 1));
+        // A manual tag added or removed on a customer spread over the store: evaluation of
+        // the twenty rules plus the segment index, in one request.
+        let tag_change: MakeRequest = {
+            let (api_key, ids) = (api_key.clone(), Arc::new(customer_ids.clone()));
+            Arc::new(move |n| {
+                let id = &ids[((n / 2) * 7_919) as usize % ids.len()];
+                let body = if n % 2 == 0 {
+                    json!({"add": ["bench"]})
+                } else {
+                    json!({"remove": ["bench"]})
+                };
+                request(
+                    Method::POST,
+                    &format!("/api/customers/{id}/tags"),
+                    Some(&api_key),
+                    body.to_string().into_bytes(),
+                )
+            })
+        };
+        // One page of a segment, the way an export walks it.
+        let page: MakeRequest = {
+            let api_key = api_key.clone();
+            Arc::new(move |n| {
+                request(
+                    Method::GET,
+                    &format!("/api/rfm/new/customers?limit=50&cursor={}", (n * 50) % 900),
+                    Some(&api_key),
+                    vec![],
+                )
+            })
+        };
+        let cases: [(&str, &MakeRequest); 3] = [
+            ("order ingest, 20 rules", &repeat),
+            ("manual tag change, 20 rules", &tag_change),
+            ("segment page of 50", &page),
+        ];
+        for (label, make) in cases {
+            let stats = runtime.block_on(run(&app, make, 400 * scale, 1));
+            println!(
+                "| {stored} | {label} | {:.0} | {} | {} | {:.1} | {:.1} |",
+                stats.rps,
+                ms(stats.p50),
+                ms(stats.p99),
+                stats.ops.reads as f64 / stats.requests as f64,
+                stats.ops.writes as f64 / stats.requests as f64,
+            );
+        }
+        // The scheduled pass: batches of 200 customers; time per call and customers/s.
+        let pass: MakeRequest = {
+            let api_key = api_key.clone();
+            Arc::new(move |_| {
+                request(
+                    Method::POST,
+                    "/api/tagging/run?limit=200",
+                    Some(&api_key),
+                    vec![],
+                )
+            })
+        };
+        let stats = runtime.block_on(run(&app, &pass, 5, 1));
         println!(
-            "| {stored} | {:.0} | {} | {} | {:.1} | {:.1} |",
+            "| {stored} | scheduled pass, 200 customers per call | {:.1} calls/s = {:.0} customers/s | {} | {} | {:.1} | {:.1} |",
             stats.rps,
+            stats.rps * 200.0,
             ms(stats.p50),
             ms(stats.p99),
             stats.ops.reads as f64 / stats.requests as f64,
