@@ -136,11 +136,16 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<S
 /// consent, RFM groups and a tag read by another rule.
 fn tagging_rules() -> Vec<Value> {
     let mut rules = Vec::new();
-    for (i, spend) in [10_000, 50_000, 100_000, 300_000, 500_000].iter().enumerate() {
+    for (i, spend) in [10_000, 50_000, 100_000, 300_000, 500_000]
+        .iter()
+        .enumerate()
+    {
         rules.push(json!({"tag": format!("spend tier {i}"), "condition": {"net_spend": {"gte": spend, "within_days": 365}}}));
     }
     for (i, count) in [2, 3, 5, 10].iter().enumerate() {
-        rules.push(json!({"tag": format!("orders {i}"), "condition": {"order_count": {"gte": count}}}));
+        rules.push(
+            json!({"tag": format!("orders {i}"), "condition": {"order_count": {"gte": count}}}),
+        );
     }
     for (i, days) in [30, 60, 90, 180].iter().enumerate() {
         rules.push(json!({"tag": format!("lapsed {i}"), "condition": {"days_since_last_order": {"gte": days}}}));
