@@ -80,6 +80,56 @@ pub fn tagging_pass(shop: &ShopId) -> String {
     format!("s/{shop}/tagging/pass")
 }
 
+/// A coupon campaign.
+pub fn campaign(shop: &ShopId, campaign: &str) -> String {
+    format!("s/{shop}/cp/{campaign}")
+}
+
+/// A campaign's counters that gate (`quota`, `pool`, `redeemed`): atomic increments.
+pub fn campaign_counter(shop: &ShopId, campaign: &str, counter: &str) -> String {
+    format!("s/{shop}/cp/{campaign}/n/{counter}")
+}
+
+/// A campaign's statistics (issued, redeemed, revenue per currency): atomic increments.
+pub fn campaign_stat(shop: &ShopId, campaign: &str, stat: &str) -> String {
+    format!("s/{shop}/cp/{campaign}/st/{stat}")
+}
+
+/// What one customer holds of a campaign (coupons, or a shared code's redemptions).
+pub fn campaign_holdings(shop: &ShopId, campaign: &str, customer: &CustomerId) -> String {
+    format!("s/{shop}/cp/{campaign}/h/{customer}")
+}
+
+/// One issue request's progress under its idempotency key (hashed).
+pub fn issue_idempotency(shop: &ShopId, campaign: &str, key_hash: &str) -> String {
+    format!("s/{shop}/cp/{campaign}/i/{key_hash}")
+}
+
+/// A print batch of a campaign.
+pub fn print_batch(shop: &ShopId, campaign: &str, name: &str) -> String {
+    format!("s/{shop}/cp/{campaign}/b/{name}")
+}
+
+/// The code at one position of a print batch (written once).
+pub fn print_batch_slot(shop: &ShopId, campaign: &str, name: &str, index: i64) -> String {
+    format!("s/{shop}/cp/{campaign}/b/{name}/{index}")
+}
+
+/// A coupon by its code (upper case): codes are unique in a shop.
+pub fn coupon(shop: &ShopId, code: &str) -> String {
+    format!("s/{shop}/cpn/{code}")
+}
+
+/// One order's use of a shared code.
+pub fn shared_use(shop: &ShopId, code: &str, order_hash: &str) -> String {
+    format!("s/{shop}/cpn/{code}/u/{order_hash}")
+}
+
+/// Campaigns that issue a coupon when a customer gains a tag.
+pub fn coupon_triggers(shop: &ShopId) -> String {
+    format!("s/{shop}/cp-triggers")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")
@@ -99,6 +149,14 @@ pub mod lists {
     pub const CHANNELS: &str = "channels";
     /// Every tag any customer of the shop has held, first spelling.
     pub const TAGS: &str = "tags";
+
+    /// The shop's coupon campaigns, in creation order.
+    pub const CAMPAIGNS: &str = "campaigns";
+
+    /// A pool campaign's imported codes, in the order they are handed out.
+    pub fn pool(campaign: &str) -> String {
+        format!("cp/{campaign}/pool")
+    }
 
     /// A segment's members, in the order they (last) joined; see `segments`.
     pub fn segment(segment_key: &str) -> String {

@@ -164,6 +164,9 @@ impl ValidLead {
 pub struct LeadOutcome {
     pub customer_id: CustomerId,
     pub new_lead: bool,
+    /// The channel's welcome coupon, issued once per person and channel.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub welcome_coupon: Option<String>,
 }
 
 /// A channel's leads on one day: a count, and the recent lead ids so that a retried
@@ -254,6 +257,7 @@ pub fn capture(
     let marker = keys::channel_lead(&shop.id, &channel.id, &customer_id);
     if get_json::<Timestamp>(store, &marker)?.is_some() {
         return Ok(LeadOutcome {
+            welcome_coupon: welcome_coupon(store, shop, channel, &customer_id, now)?,
             customer_id,
             new_lead: false,
         });
@@ -279,9 +283,31 @@ pub fn capture(
     )?;
     let (_, new_lead) = create_json(store, &marker, &now)?;
     Ok(LeadOutcome {
+        welcome_coupon: welcome_coupon(store, shop, channel, &customer_id, now)?,
         customer_id,
         new_lead,
     })
+}
+
+/// Issues the channel's welcome coupon, once per person and channel (the idempotency key
+/// says so; a repeated sign-up is answered with the same code). A coupon the campaign
+/// refuses (paused, quota reached, not eligible) leaves the lead without one.
+fn welcome_coupon(
+    store: &dyn Store,
+    shop: &Shop,
+    channel: &Channel,
+    customer: &CustomerId,
+    now: Timestamp,
+) -> Result<Option<String>, ApiError> {
+    let Some(campaign) = &channel.welcome_campaign else {
+        return Ok(None);
+    };
+    let key = format!("welcome:{}:{customer}", channel.id);
+    match crate::coupons::issue(store, &shop.id, campaign, customer, Some(&key), now) {
+        Ok(coupon) => Ok(Some(coupon.code)),
+        Err(e) if e.status < 500 => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// A person known without a channel (e.g. a WeCom contact added outside channel codes):

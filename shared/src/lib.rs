@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod applog;
+pub mod campaigns;
 pub mod channels;
+pub mod coupons;
 pub mod customers;
 pub mod domain;
 pub mod error;

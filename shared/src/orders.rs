@@ -11,6 +11,7 @@
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::coupons::{self, CodeUse, OrderUse};
 use crate::customers::{self, ContributedItem, Contribution, Intent, ProductRef, ProfilePatch};
 use crate::domain::ids::{random_u64, ExternalId};
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
@@ -118,6 +119,9 @@ pub struct OrderRecord {
     pub deliveries: Vec<String>,
     pub first_seen_at: Timestamp,
     pub updated_at: Timestamp,
+    /// What the order's coupon codes were last brought in line with (see `settle_coupons`).
+    #[serde(default)]
+    pub coupons_applied: Option<CodeUse>,
 }
 
 /// What ingesting an order event did.
@@ -169,6 +173,7 @@ impl OrderRecord {
             deliveries: Vec::new(),
             first_seen_at: now,
             updated_at: now,
+            coupons_applied: None,
         }
     }
 
@@ -194,6 +199,19 @@ impl OrderRecord {
         }
         let excess = self.deliveries.len().saturating_sub(DELIVERIES_KEPT);
         self.deliveries.drain(..excess);
+    }
+
+    /// What the order's state means for the codes it used; None when it used none.
+    fn code_use(&self) -> Option<CodeUse> {
+        let snapshot = self.snapshot.as_ref()?;
+        if snapshot.discount_codes.is_empty() {
+            return None;
+        }
+        Some(match self.status() {
+            OrderStatus::Cancelled => CodeUse::Cancelled,
+            OrderStatus::Refunded => CodeUse::Refunded,
+            _ => CodeUse::Redeemed,
+        })
     }
 
     pub fn status(&self) -> OrderStatus {
@@ -296,7 +314,7 @@ pub fn ingest(
     let existing: Option<OrderRecord> = get_json(store, &key)?;
     if let Some(record) = &existing {
         let seen = deliveries.iter().any(|d| record.deliveries.contains(d));
-        if seen && record.pending.is_none() {
+        if seen && record.pending.is_none() && record.coupons_applied == record.code_use() {
             return Ok(outcome(record, true));
         }
     }
@@ -387,7 +405,58 @@ pub fn ingest(
         // Other requests kept changing the order; the platform's retry will finish.
         return Err(ApiError::new(503, "busy", "order still settling; retry"));
     }
+    settle_coupons(store, shop, &key, &record, now)?;
     Ok(outcome(&record, false))
+}
+
+/// Redeems the Siyu coupons an order used, or takes them back once it is cancelled or wholly
+/// refunded; the order record remembers what was applied, so a redelivery after a crash
+/// finishes it and an exact duplicate does nothing.
+fn settle_coupons(
+    store: &dyn Store,
+    shop: &Shop,
+    key: &str,
+    record: &OrderRecord,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let Some(wanted) = record.code_use() else {
+        return Ok(());
+    };
+    if record.coupons_applied == Some(wanted) {
+        return Ok(());
+    }
+    let Some(snapshot) = &record.snapshot else {
+        return Ok(());
+    };
+    let order = OrderUse {
+        order: format!(
+            "{}/{}",
+            record.platform.as_str(),
+            record.order_id.key_part()
+        ),
+        customer: record.customer_id.clone(),
+        total_minor: Some(snapshot.total_minor),
+        currency: Some(snapshot.currency),
+    };
+    coupons::apply_order_codes(
+        store,
+        &shop.id,
+        &snapshot.discount_codes,
+        &order,
+        wanted,
+        now,
+    )?;
+    update_json(store, key, |current: Option<OrderRecord>| {
+        let Some(mut r) = current else {
+            return Ok::<_, ApiError>(Change::Keep(()));
+        };
+        if r.code_use() != Some(wanted) || r.coupons_applied == Some(wanted) {
+            // A newer event moved the order on; its own request settles that.
+            return Ok(Change::Keep(()));
+        }
+        r.coupons_applied = Some(wanted);
+        Ok(Change::Write(r, ()))
+    })
 }
 
 /// An erased customer must not be found again through identities an event just linked.

@@ -56,6 +56,17 @@ pub fn sync(
             customer.segment_seq,
         )?;
     }
+    let gained: Vec<TagName> = customer
+        .unsynced
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Tag(name) if customer.in_segment(s) => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    // Before `unsynced` is cleared: a crash here is finished by the next sync, and the
+    // issue is idempotent per customer and campaign.
+    crate::coupons::issue_for_new_tags(store, shop, &customer.id, &gained, now)?;
     let seq = customer.segment_seq;
     let synced = customer.unsynced.clone();
     customers::update(store, shop, &customer.id, now, |c| {

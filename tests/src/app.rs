@@ -24,6 +24,7 @@ pub fn handler_of(component: &str) -> Handler {
         "fallback" => siyu::api::fallback::handle,
         "lead-capture" => siyu::api::lead_capture::handle,
         "tagging" => siyu::api::tagging::handle,
+        "coupons" => siyu::api::coupons::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
 }

@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 
 use crate::app::{request, TestShop, OPERATOR_TOKEN};
 use crate::client::Client;
+pub use crate::coupon_scenarios::*;
 use crate::platforms::*;
 pub use crate::tagging_scenarios::*;
 
@@ -57,6 +58,13 @@ macro_rules! each_scenario {
             attributes_are_validated,
             csv_export_opens_in_a_spreadsheet,
             shopify_customer_tags_are_imported_with_their_source,
+            campaigns_are_validated_and_each_discount_type_priced,
+            every_rejection_reason_is_reported,
+            issuing_keeps_idempotency_keys_limits_and_eligibility,
+            pool_codes_are_imported_once_and_handed_out_once,
+            print_batches_are_resumable_and_stable,
+            orders_redeem_coupons_on_every_platform_and_refunds_roll_back,
+            welcome_and_tag_coupons_are_issued_once,
         );
     };
 }

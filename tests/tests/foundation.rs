@@ -27,6 +27,16 @@ fn two_hundred_concurrent_scans_are_all_counted() {
 }
 
 #[test]
+fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred() {
+    scenarios::concurrent_issues_never_pass_the_quota(&TestApp::new(), 500, 100);
+}
+
+#[test]
+fn fifty_concurrent_issues_for_one_customer_with_limit_one_issue_one() {
+    scenarios::concurrent_issues_for_one_customer_keep_the_limit(&TestApp::new(), 50);
+}
+
+#[test]
 fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept() {
     scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(&TestApp::new(), 100);
 }

@@ -32,6 +32,16 @@ fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
 }
 
 #[test]
+fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred_in_sqlite() {
+    scenarios::concurrent_issues_never_pass_the_quota(host(), 500, 100);
+}
+
+#[test]
+fn fifty_concurrent_issues_for_one_customer_with_limit_one_issue_one_in_sqlite() {
+    scenarios::concurrent_issues_for_one_customer_keep_the_limit(host(), 50);
+}
+
+#[test]
 fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept_in_sqlite() {
     scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(host(), 100);
 }
@@ -73,7 +83,14 @@ fn every_component_imports_only_what_spin_3_provides() {
         .collect();
     assert_eq!(
         with_atomics,
-        ["customers", "ingest", "lead-capture", "shops", "tagging"]
+        [
+            "coupons",
+            "customers",
+            "ingest",
+            "lead-capture",
+            "shops",
+            "tagging"
+        ]
     );
 }
 

@@ -1,6 +1,7 @@
 //! Request handlers, one module per component. Each parses the request, calls one domain
 //! function and maps the result; errors become responses only in `web::serve`.
 
+pub mod coupons;
 pub mod customers;
 pub mod fallback;
 pub mod ingest;

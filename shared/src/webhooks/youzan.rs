@@ -87,6 +87,21 @@ pub fn decode_msg(msg: &str) -> String {
 #[derive(Deserialize)]
 struct TradeMessage {
     full_order_info: FullOrderInfo,
+    order_promotion: Option<OrderPromotion>,
+}
+
+/// The order's discounts; a coupon or code used at checkout has `promotion_type` `coupon`
+/// and its number (the code, for 优惠码) in `coupon_id`.
+#[derive(Deserialize)]
+struct OrderPromotion {
+    #[serde(default)]
+    order: Vec<Promotion>,
+}
+
+#[derive(Deserialize)]
+struct Promotion {
+    promotion_type: Option<String>,
+    coupon_id: Option<IdValue>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +174,13 @@ fn local(
 
 fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
     let trade: TradeMessage = parse_json(msg.as_bytes())?;
+    let discount_codes: Vec<String> = trade
+        .order_promotion
+        .iter()
+        .flat_map(|p| &p.order)
+        .filter(|p| p.promotion_type.as_deref() == Some("coupon"))
+        .filter_map(|p| p.coupon_id.as_ref().and_then(IdValue::meaningful))
+        .collect();
     let info = trade.full_order_info;
     let currency = Currency::cny();
     let amount = |field: &str, d: &DecimalText| {
@@ -216,7 +238,7 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
         total_minor,
         discount_minor: (list_minor - total_minor).max(0),
         line_items,
-        discount_codes: Vec::new(),
+        discount_codes,
     };
     let buyer = info.buyer_info.as_ref();
     let customer = ProfileFields {
