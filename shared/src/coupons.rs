@@ -215,8 +215,15 @@ fn wait_for_twin(
             return Ok(Twin::Finished(Ok(code.clone())));
         }
         let expired = record.outcome.is_some()
-            || (now - record.leased_at).get_seconds() >= ISSUE_LEASE_SECONDS
-            || waited >= WAIT_FOR_TWIN_MS;
+            || (now - record.leased_at).get_seconds() >= ISSUE_LEASE_SECONDS;
+        if !expired && waited >= WAIT_FOR_TWIN_MS {
+            // Taking over a live request could hand out a second pool code under one key.
+            return Err(ApiError::new(
+                409,
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still running; retry shortly",
+            ));
+        }
         if expired {
             let previous = record.clone();
             let taken = update_json(store, key, |current: Option<IssueRecord>| {

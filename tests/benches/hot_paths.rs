@@ -255,11 +255,38 @@ fn main() {
             req
         })
     };
-    let cases: [(&str, &MakeRequest); 4] = [
+    // Coupon validation at checkout: a customer's own coupon, with the order total.
+    let validate: MakeRequest = {
+        let call = |req| runtime.block_on(app.handle(req)).unwrap().json();
+        let campaign = call(request(
+            Method::POST,
+            "/api/campaigns",
+            Some(&api_key),
+            json!({"name": "Bench", "discount": {"type": "percent", "basis_points": 1000},
+                "min_order_minor": 5000, "valid_days": 30})
+            .to_string()
+            .into_bytes(),
+        ));
+        let customer = customer_ids[0].clone();
+        let coupon = call(request(
+            Method::POST,
+            &format!("/api/campaigns/{}/issue", campaign["id"].as_str().unwrap()),
+            Some(&api_key),
+            json!({"customer_id": customer}).to_string().into_bytes(),
+        ));
+        let path = format!(
+            "/api/coupons/{}?customer={customer}&order_total=10000",
+            coupon["code"].as_str().expect("a coupon")
+        );
+        let api_key = api_key.clone();
+        Arc::new(move |_| request(Method::GET, &path, Some(&api_key), vec![]))
+    };
+    let cases: [(&str, &MakeRequest); 5] = [
         ("(a) empty component", &empty),
         ("(a') one atomic increment", &increment),
         ("(b) signed Shopify order ingest", &ingest),
         ("(b) QR scan redirect", &scan),
+        ("(b) coupon validation", &validate),
     ];
 
     println!(
