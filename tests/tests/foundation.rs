@@ -110,6 +110,122 @@ fn a_failure_at_any_write_is_completed_by_the_retry_without_double_counting() {
     }
 }
 
+/// A failure at any write of an issue, and of the order redeeming the coupon, is finished by
+/// the retry: one coupon for the key, never more coupons than the quota, one redemption.
+#[test]
+fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quota() {
+    for fail_at in 0..14 {
+        let app = TestApp::new();
+        let shop = app.shop_with_all_platforms();
+        let mei = scenarios::profile(&app, &shop, 1, "Mei", "Lin");
+        let campaign = scenarios::create_campaign(
+            &app,
+            &shop,
+            serde_json::json!({"name": "Two", "discount": {"type": "fixed_amount", "amount_minor": 500}, "quota": 2}),
+        );
+        let cid = campaign["id"].as_str().unwrap();
+
+        app.store.fail_after_writes(Some(fail_at));
+        let first = scenarios::issue(&app, &shop, cid, &mei, Some("k-1"));
+        assert!(first.status == 201 || first.status >= 500, "fail_at {fail_at}: {}", first.status);
+        app.store.fail_after_writes(None);
+        let retry = scenarios::issue(&app, &shop, cid, &mei, Some("k-1"));
+        assert_eq!(retry.status, 201, "fail_at {fail_at}: {}", retry.json());
+        let code = retry.json()["code"].as_str().unwrap().to_string();
+        if first.status == 201 {
+            assert_eq!(first.json()["code"], code.as_str(), "fail_at {fail_at}");
+        }
+        // The limit of one per customer holds; the quota is never passed.
+        let again = scenarios::issue(&app, &shop, cid, &mei, None);
+        assert_eq!(again.status, 409, "fail_at {fail_at}");
+        let others: Vec<u16> = (2..5)
+            .map(|n| {
+                let c = scenarios::profile(&app, &shop, n, "Hua", "Wang");
+                scenarios::issue(&app, &shop, cid, &c, None).status
+            })
+            .collect();
+        assert!(others.iter().filter(|s| **s == 201).count() <= 1, "fail_at {fail_at}: {others:?}");
+        let coupons = app
+            .store
+            .keys()
+            .into_iter()
+            .filter(|k| k.contains("/cpn/") && !k.contains("/u/"))
+            .count();
+        assert!(coupons <= 2, "fail_at {fail_at}: {coupons} coupons for a quota of 2");
+
+        // The order using the coupon, struck by a failure, then redelivered.
+        let mut order = siyu_tests::tagging_scenarios::buyer_order(
+            1,
+            8001,
+            "100.00",
+            siyu_tests::tagging_scenarios::days_ago(1),
+            &[TEA],
+        );
+        order["discount_codes"] = serde_json::json!([{"code": code, "amount": "5.00", "type": "fixed_amount"}]);
+        app.store.fail_after_writes(Some(fail_at));
+        let status = app
+            .send(shopify_request(&shop.id, "orders/create", &order, SHOPIFY_SECRET, "o-1"))
+            .status;
+        assert!(status == 200 || status >= 500, "fail_at {fail_at}: {status}");
+        app.store.fail_after_writes(None);
+        assert_eq!(send_shopify(&app, &shop, "orders/create", &order, "o-1").0, 200);
+        let (_, verdict) = app.get(&format!("/api/coupons/{code}"), &shop.api_key);
+        assert_eq!(verdict["reason"], "already_redeemed", "fail_at {fail_at}");
+        let (_, stats) = app.get(&format!("/api/campaigns/{cid}/stats"), &shop.api_key);
+        assert_eq!(stats["redeemed"], 1, "fail_at {fail_at}");
+    }
+}
+
+/// A failure at any write of a tag change leaves the segment index to the retry: the
+/// customer is listed once while tagged, not at all after. The count takes the step or, when
+/// the failure fell between the membership write and its count increment, loses that one
+/// step (documented); it never counts twice.
+#[test]
+fn a_failure_at_any_write_of_a_tag_change_is_finished_by_the_retry() {
+    let steps = [
+        (serde_json::json!({"add": ["VIP"]}), 1),
+        (serde_json::json!({"remove": ["VIP"]}), 0),
+        (serde_json::json!({"add": ["vip"]}), 1),
+    ];
+    for fail_at in 0..10 {
+        for failing in 0..steps.len() {
+            let app = TestApp::new();
+            let shop = app.shop_with_all_platforms();
+            let mei = scenarios::profile(&app, &shop, 1, "Mei", "Lin");
+            let path = format!("/api/customers/{mei}/tags");
+            let change = |body: &serde_json::Value| {
+                siyu_tests::app::request(
+                    http::Method::POST,
+                    &path,
+                    Some(&shop.api_key),
+                    body.to_string().into_bytes(),
+                )
+            };
+            let count = || {
+                let (_, tags) = app.get("/api/tags", &shop.api_key);
+                tags["items"][0]["customers"].as_i64().unwrap_or(0)
+            };
+            for (body, _) in &steps[..failing] {
+                assert_eq!(app.send(change(body)).status, 200);
+            }
+            let (body, members) = &steps[failing];
+            let before = count();
+            app.store.fail_after_writes(Some(fail_at));
+            let status = app.send(change(body)).status;
+            assert!(status == 200 || status >= 500, "fail_at {fail_at}: {status}");
+            app.store.fail_after_writes(None);
+            assert_eq!(app.send(change(body)).status, 200);
+            let listed = scenarios::members(&app, &shop, "/api/tags/VIP/customers", 10);
+            assert_eq!(listed.len(), *members, "fail_at {fail_at}, {body}");
+            let after = count();
+            assert!(
+                after == *members as i64 || (status >= 500 && after == before),
+                "fail_at {fail_at}, {body}: count {before} → {after}"
+            );
+        }
+    }
+}
+
 #[test]
 fn spin_toml_declares_every_component_completely() {
     let manifest = siyu_tests::routes::Manifest::load();
