@@ -182,7 +182,16 @@ pub fn issue(
     let outcome = match issue_steps(store, shop, &campaign, &customer, &idem, &mut record, now) {
         Ok(code) => Ok(code),
         Err(IssueError::Refused(r)) => Err(r),
-        Err(IssueError::Store(e)) => return Err(e),
+        Err(IssueError::Store(e)) => {
+            // Let a retry take over at once rather than wait out the lease; if the store
+            // is down this fails too, and the lease runs out on its own.
+            let _ = update_json(store, &idem, |current: Option<IssueRecord>| {
+                let mut r = current.unwrap_or(record.clone());
+                r.leased_at = Timestamp::UNIX_EPOCH;
+                Ok::<_, StoreError>(Change::Write(r, ()))
+            });
+            return Err(e);
+        }
     };
     update_json(store, &idem, |current: Option<IssueRecord>| {
         let mut r = current.unwrap_or(record.clone());

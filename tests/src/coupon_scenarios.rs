@@ -43,6 +43,7 @@ fn issue_request(
     campaign: &str,
     customer: &str,
     key: Option<&str>,
+    at: Timestamp,
 ) -> http::Request<Vec<u8>> {
     let mut req = request(
         Method::POST,
@@ -56,7 +57,7 @@ fn issue_request(
     }
     req.headers_mut().insert(
         crate::host::TEST_CLOCK_HEADER,
-        now().to_string().parse().unwrap(),
+        at.to_string().parse().unwrap(),
     );
     req
 }
@@ -68,7 +69,19 @@ pub fn issue(
     customer: &str,
     key: Option<&str>,
 ) -> Reply {
-    app.send(issue_request(shop, campaign, customer, key))
+    issue_at(app, shop, campaign, customer, key, now())
+}
+
+/// Issues as if the request arrived at `at` (a client's retry some seconds later).
+pub fn issue_at(
+    app: &dyn Client,
+    shop: &TestShop,
+    campaign: &str,
+    customer: &str,
+    key: Option<&str>,
+    at: Timestamp,
+) -> Reply {
+    app.send(issue_request(shop, campaign, customer, key, at))
 }
 
 fn validate(app: &dyn Client, shop: &TestShop, code: &str, query: &str, at: Timestamp) -> Value {

