@@ -10,27 +10,7 @@ use serde_json::{json, Value};
 use crate::app::{request, TestShop};
 use crate::client::{Client, Reply};
 use crate::platforms::*;
-use crate::tagging_scenarios::{buyer_order, days_ago, now, profile};
-
-fn send_at(
-    app: &dyn Client,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-    at: Timestamp,
-) -> (u16, Value) {
-    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    app.call_at(request(method, path, Some(key), bytes), at)
-}
-
-fn post(app: &dyn Client, shop: &TestShop, path: &str, body: Value) -> (u16, Value) {
-    send_at(app, Method::POST, path, &shop.api_key, Some(body), now())
-}
-
-fn get(app: &dyn Client, shop: &TestShop, path: &str) -> (u16, Value) {
-    send_at(app, Method::GET, path, &shop.api_key, None, now())
-}
+use crate::tagging_scenarios::{buyer_order, days_ago, get, now, post, profile, refused, send_at};
 
 pub fn create_campaign(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
     let (status, campaign) = post(app, shop, "/api/campaigns", body);
@@ -129,18 +109,7 @@ pub fn campaigns_are_validated_and_each_discount_type_priced(app: &dyn Client) {
         json!({"name": "x", "discount": {"type": "free_shipping"}, "colour": "red"}),
     ];
     for body in wrong {
-        let reply = app.send(request(
-            Method::POST,
-            "/api/campaigns",
-            Some(&shop.api_key),
-            body.to_string().into_bytes(),
-        ));
-        assert_eq!(
-            (reply.status, reply.writes),
-            (422, 0),
-            "{body}: {}",
-            reply.json()
-        );
+        refused(app, Method::POST, "/api/campaigns", &shop, &body, 422);
     }
     let customer = profile(app, &shop, 1, "Mei", "Lin");
     let priced = [

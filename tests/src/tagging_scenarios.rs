@@ -23,7 +23,8 @@ pub fn days_ago(days: i64) -> Timestamp {
     now() - (days * 24).hours()
 }
 
-fn send(
+/// Sends a JSON request with the shop's key as if it arrived at `at`.
+pub fn send_at(
     app: &dyn Client,
     method: Method,
     path: &str,
@@ -35,12 +36,12 @@ fn send(
     app.call_at(request(method, path, Some(key), bytes), at)
 }
 
-fn post(app: &dyn Client, shop: &TestShop, path: &str, body: Value) -> (u16, Value) {
-    send(app, Method::POST, path, &shop.api_key, Some(body), now())
+pub fn post(app: &dyn Client, shop: &TestShop, path: &str, body: Value) -> (u16, Value) {
+    send_at(app, Method::POST, path, &shop.api_key, Some(body), now())
 }
 
-fn get(app: &dyn Client, shop: &TestShop, path: &str) -> (u16, Value) {
-    send(app, Method::GET, path, &shop.api_key, None, now())
+pub fn get(app: &dyn Client, shop: &TestShop, path: &str) -> (u16, Value) {
+    send_at(app, Method::GET, path, &shop.api_key, None, now())
 }
 
 pub fn create_rule(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
@@ -138,7 +139,7 @@ fn set(names: &[&str]) -> BTreeSet<String> {
 /// Runs the scheduled pass at `at` until it reports idle; returns how many calls it took.
 pub fn run_pass(app: &dyn Client, shop: &TestShop, at: Timestamp, limit: u32) -> usize {
     for call in 1..=10_000 {
-        let (status, report) = send(
+        let (status, report) = send_at(
             app,
             Method::POST,
             &format!("/api/tagging/run?limit={limit}"),
@@ -173,6 +174,30 @@ pub fn members(app: &dyn Client, shop: &TestShop, path: &str, limit: u32) -> Vec
             None => return out,
         }
     }
+}
+
+/// Sends a request that must be refused with `status` without writing anything.
+pub fn refused(
+    app: &dyn Client,
+    method: Method,
+    path: &str,
+    shop: &TestShop,
+    body: &Value,
+    status: u16,
+) -> Value {
+    let reply = app.send(request(
+        method,
+        path,
+        Some(&shop.api_key),
+        body.to_string().into_bytes(),
+    ));
+    let answer = reply.json();
+    assert_eq!(
+        (reply.status, reply.writes),
+        (status, 0),
+        "{body}: {answer}"
+    );
+    answer
 }
 
 fn encoded(tag: &str) -> String {
@@ -270,7 +295,7 @@ pub fn each_condition_type_tags_the_right_customers(app: &dyn Client) {
     // A: a tea order 200 days ago and a 5,000 order 10 days ago, then attributes.
     let a = order(app, &shop, 1, 101, "300.00", days_ago(200), &[TEA]);
     order(app, &shop, 1, 102, "5000.00", days_ago(10), &[CUPS]);
-    let (status, patched) = send(
+    let (status, patched) = send_at(
         app,
         Method::PATCH,
         &format!("/api/customers/{a}"),
@@ -432,7 +457,7 @@ pub fn rules_are_validated_on_save_and_write_nothing_when_wrong(app: &dyn Client
         &shop,
         json!({"tag": "b", "condition": {"order_count": {"gte": 1}}}),
     );
-    let (status, error) = send(
+    let (status, error) = send_at(
         app,
         Method::PATCH,
         &format!("/api/rules/{}", b["id"].as_str().unwrap()),
@@ -461,7 +486,7 @@ pub fn rules_are_validated_on_save_and_write_nothing_when_wrong(app: &dyn Client
         &format!("/api/rules/{}", b["id"].as_str().unwrap()),
     );
     assert_eq!(status, 404);
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::DELETE,
         &format!("/api/rules/{}", b["id"].as_str().unwrap()),
@@ -582,7 +607,7 @@ pub fn time_based_rules_flip_after_the_scheduled_pass(app: &dyn Client) {
         set(&["lapsed", "year spender"])
     );
     // Run again the same day: nothing to do.
-    let (_, report) = send(
+    let (_, report) = send_at(
         app,
         Method::POST,
         "/api/tagging/run",
@@ -639,7 +664,7 @@ pub fn a_changed_rule_reaches_existing_customers_through_the_pass(app: &dyn Clie
     assert!(tags_of(app, &shop, &small).is_empty());
 
     // Lower the threshold: the next pass starts over, the same day.
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::PATCH,
         &format!("/api/rules/{id}"),
@@ -651,7 +676,7 @@ pub fn a_changed_rule_reaches_existing_customers_through_the_pass(app: &dyn Clie
     run_pass(app, &shop, now(), 100);
     assert_eq!(tags_of(app, &shop, &small), set(&["gold"]));
     // Rename the tag: the old one goes, the new one comes.
-    send(
+    send_at(
         app,
         Method::PATCH,
         &format!("/api/rules/{id}"),
@@ -662,7 +687,7 @@ pub fn a_changed_rule_reaches_existing_customers_through_the_pass(app: &dyn Clie
     run_pass(app, &shop, now(), 100);
     assert_eq!(tags_of(app, &shop, &big), set(&["Gold member"]));
     // Pause it, then delete it: gone from everyone.
-    send(
+    send_at(
         app,
         Method::PATCH,
         &format!("/api/rules/{id}"),
@@ -672,7 +697,7 @@ pub fn a_changed_rule_reaches_existing_customers_through_the_pass(app: &dyn Clie
     );
     run_pass(app, &shop, now(), 100);
     assert!(tags_of(app, &shop, &big).is_empty());
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::DELETE,
         &format!("/api/rules/{id}"),
@@ -766,7 +791,7 @@ pub fn rfm_groups_follow_recency_frequency_and_spend(app: &dyn Client) {
     // Frequency counts for more: three orders score 1 now; the pass moves the champion.
     let mut settings = rfm["settings"].clone();
     settings["frequency_orders"] = json!([4, 6, 8, 10]);
-    let (status, saved) = send(
+    let (status, saved) = send_at(
         app,
         Method::PUT,
         "/api/rfm",
@@ -824,7 +849,7 @@ pub fn manual_tags_merge_ignore_case_and_keep_their_limits(app: &dyn Client) {
     // A second key, made for an integration, is named in what it adds.
     let (status, key) = post(app, &shop, "/api/shop/keys", json!({"name": "wecom sync"}));
     assert_eq!(status, 201, "{key}");
-    let (status, view) = send(
+    let (status, view) = send_at(
         app,
         Method::POST,
         &path,
@@ -842,7 +867,7 @@ pub fn manual_tags_merge_ignore_case_and_keep_their_limits(app: &dyn Client) {
         .clone();
     assert_eq!(wholesale["sources"][0]["key"], key["id"]);
     // Only the owner manages keys.
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::GET,
         "/api/shop/keys",
@@ -907,18 +932,7 @@ pub fn manual_tags_merge_ignore_case_and_keep_their_limits(app: &dyn Client) {
         json!({"add": ["a"], "remove": ["A"]}),
         json!({"add": "VIP"}),
     ] {
-        let reply = app.send(request(
-            Method::POST,
-            &path,
-            Some(&shop.api_key),
-            body.to_string().into_bytes(),
-        ));
-        assert_eq!(
-            (reply.status, reply.writes),
-            (422, 0),
-            "{body}: {}",
-            reply.json()
-        );
+        refused(app, Method::POST, &path, &shop, &body, 422);
     }
     let many: Vec<String> = (0..248).map(|i| format!("t{i}")).collect();
     let (status, view) = post(app, &shop, &path, json!({"add": many}));
@@ -955,7 +969,7 @@ pub fn manual_tags_merge_ignore_case_and_keep_their_limits(app: &dyn Client) {
         json!({"add": ["x"]}),
     );
     assert_eq!(status, 404);
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::DELETE,
         &format!("/api/customers/{id}"),
@@ -991,20 +1005,9 @@ pub fn attributes_are_validated(app: &dyn Client) {
         json!({"attributes": {"age": 30}}),
         json!({"colour": "red"}),
     ] {
-        let reply = app.send(request(
-            Method::PATCH,
-            &path,
-            Some(&shop.api_key),
-            body.to_string().into_bytes(),
-        ));
-        assert_eq!(
-            (reply.status, reply.writes),
-            (422, 0),
-            "{body}: {}",
-            reply.json()
-        );
+        refused(app, Method::PATCH, &path, &shop, &body, 422);
     }
-    let (status, view) = send(
+    let (status, view) = send_at(
         app,
         Method::PATCH,
         &path,
@@ -1017,7 +1020,7 @@ pub fn attributes_are_validated(app: &dyn Client) {
         view["attributes"],
         json!({"birthday": "02-29", "city": "杭州"})
     );
-    let (_, view) = send(
+    let (_, view) = send_at(
         app,
         Method::PATCH,
         &path,
@@ -1165,7 +1168,7 @@ pub fn csv_export_opens_in_a_spreadsheet(app: &dyn Client) {
     let (status, _, _) = export(scoped["api_key"].as_str().unwrap(), "?contacts=full");
     assert_eq!(status, 200);
     // Revoked keys stop working at once.
-    let (status, _) = send(
+    let (status, _) = send_at(
         app,
         Method::DELETE,
         &format!("/api/shop/keys/{}", scoped["id"].as_str().unwrap()),

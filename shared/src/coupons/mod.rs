@@ -1,0 +1,190 @@
+//! Coupons: issuing exactly within quotas and per-customer limits however many requests
+//! race, validating a code with a machine-readable reason, and redeeming it once per order
+//! (from order webhooks or the API), rolled back by a cancellation or refund when the
+//! campaign says so.
+//!
+//! Exactness without transactions: a quota is an atomic counter handing out slots (a slot
+//! past the quota is refused, so concurrent issues never exceed it); a customer's coupons of
+//! a campaign are one record changed by compare-and-swap; a pool code is handed out by its
+//! own slot of the pool list; a coupon's redemption is set by compare-and-swap naming the
+//! order. An issue request's progress is kept under its idempotency key, so a retry finishes
+//! it with the same coupon. A crash after a slot is taken can leave that slot unused: never
+//! one coupon too many, at worst one too few.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::applog;
+use crate::campaigns::{self, CodeSource, CouponCampaign};
+use crate::customers::{self, Customer};
+use crate::domain::{Currency, CustomerId, ShopId};
+use crate::error::ApiError;
+use crate::keys;
+use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
+
+mod batches;
+mod issue;
+mod pool;
+mod redeem;
+
+pub use batches::{batch_codes, create_batch, BatchPage, PrintBatch, MAX_BATCH};
+pub use issue::issue;
+pub use pool::{
+    claim_shared_code, import_pool, index_tag_trigger, issue_for_new_tags, ImportReport, MAX_IMPORT,
+};
+pub use redeem::{apply_order_codes, redeem, validate, CodeUse, OrderUse, Verdict};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponState {
+    /// An imported pool code not yet handed out.
+    Available,
+    Issued,
+    Redeemed,
+    /// A campaign's public code: redemptions are counted, not recorded on it.
+    Shared,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redemption {
+    /// `{platform}/{order id}`, or `api/{order id}` when redeemed through the API.
+    pub order: String,
+    pub customer: Option<CustomerId>,
+    pub at: Timestamp,
+    pub order_total_minor: Option<i64>,
+    pub currency: Option<Currency>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coupon {
+    pub code: String,
+    pub campaign: String,
+    /// The customer it was issued to; None for printed and shared codes.
+    pub customer: Option<CustomerId>,
+    pub state: CouponState,
+    pub issued_at: Option<Timestamp>,
+    pub valid_from: Option<Timestamp>,
+    pub valid_until: Option<Timestamp>,
+    pub redemption: Option<Redemption>,
+}
+
+/// Why a code cannot be used now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rejection {
+    NotFound,
+    NotActiveYet,
+    Expired,
+    CampaignPaused,
+    QuotaReached,
+    CustomerLimitReached,
+    MinSpendNotMet,
+    NotOwner,
+    AlreadyRedeemed,
+    NotEligible,
+}
+
+impl Rejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rejection::NotFound => "not_found",
+            Rejection::NotActiveYet => "not_active_yet",
+            Rejection::Expired => "expired",
+            Rejection::CampaignPaused => "campaign_paused",
+            Rejection::QuotaReached => "quota_reached",
+            Rejection::CustomerLimitReached => "customer_limit_reached",
+            Rejection::MinSpendNotMet => "min_spend_not_met",
+            Rejection::NotOwner => "not_owner",
+            Rejection::AlreadyRedeemed => "already_redeemed",
+            Rejection::NotEligible => "not_eligible",
+        }
+    }
+
+    /// As an API error: the campaign or code exists but refuses (409), or does not (404).
+    pub fn error(self) -> ApiError {
+        let status = match self {
+            Rejection::NotFound => 404,
+            Rejection::NotEligible | Rejection::MinSpendNotMet => 422,
+            _ => 409,
+        };
+        ApiError::new(
+            status,
+            self.as_str(),
+            format!("coupon refused: {}", self.as_str()),
+        )
+    }
+}
+
+/// A customer's coupons of one campaign (tokens of the issues that gave them).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct Holdings {
+    pub(crate) tokens: Vec<String>,
+}
+
+/// When an issued coupon may be used: the campaign window, shortened to `valid_days`.
+pub(crate) fn validity(
+    campaign: &CouponCampaign,
+    now: Timestamp,
+) -> (Option<Timestamp>, Option<Timestamp>) {
+    let after_issue = campaign.valid_days.and_then(|d| {
+        now.checked_add(jiff::SignedDuration::from_hours(d * 24))
+            .ok()
+    });
+    let until = match (campaign.ends_at, after_issue) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    (campaign.starts_at, until)
+}
+
+pub(crate) fn hash_key(key: &str) -> String {
+    hex::encode(&Sha256::digest(key.as_bytes())[..16])
+}
+
+pub fn load_coupon(
+    store: &dyn Store,
+    shop: &ShopId,
+    code: &str,
+) -> Result<Option<Coupon>, ApiError> {
+    let Ok(code) = campaigns::normalize_code(code) else {
+        return Ok(None);
+    };
+    Ok(get_json(store, &keys::coupon(shop, &code))?)
+}
+
+// ------------------------------------------------------------------ stats
+
+#[derive(Debug, Serialize)]
+pub struct CampaignStats {
+    pub issued: i64,
+    pub redeemed: i64,
+    /// Redeemed per issued, 0 to 1 (shared codes: None, nothing is issued).
+    pub redemption_rate: Option<f64>,
+    /// Orders that used a coupon of the campaign (one per redemption).
+    pub orders: i64,
+    /// Those orders' totals when redeemed, in the shop's currency, minor units.
+    pub revenue_minor: i64,
+    pub currency: Currency,
+}
+
+pub fn stats(
+    store: &dyn Store,
+    shop: &ShopId,
+    campaign: &CouponCampaign,
+    currency: Currency,
+) -> Result<CampaignStats, ApiError> {
+    let stat = |name: &str| store.counter(&keys::campaign_stat(shop, &campaign.id, name));
+    let issued = stat("issued")?;
+    let redeemed = stat("redeemed")?.max(0);
+    Ok(CampaignStats {
+        issued,
+        redeemed,
+        redemption_rate: (issued > 0).then(|| redeemed as f64 / issued as f64),
+        orders: redeemed,
+        revenue_minor: stat(&format!("revenue-{currency}"))?,
+        currency,
+    })
+}
