@@ -199,7 +199,7 @@ pub fn every_rejection_reason_is_reported(app: &dyn Client) {
         app,
         &shop,
         json!({"name": "Later", "discount": {"type": "free_shipping"},
-        "starts_at": (now() + 48.hours()).to_string()}),
+        "starts_at": (now() + 48.hours()).to_string(), "ends_at": (now() + 72.hours()).to_string()}),
     );
     let later_code = issue(app, &shop, id(&later), &mei, None).json()["code"]
         .as_str()
@@ -212,6 +212,11 @@ pub fn every_rejection_reason_is_reported(app: &dyn Client) {
     assert_eq!(
         reason(&validate(app, &shop, &later_code, "", now() + 49.hours())),
         "valid"
+    );
+    assert_eq!(
+        reason(&validate(app, &shop, &later_code, "", now() + 72.hours())),
+        "expired",
+        "the campaign window closes"
     );
 
     let (status, _) = send_at(
