@@ -847,7 +847,24 @@ pub fn welcome_and_tag_coupons_are_issued_once(app: &dyn Client) {
         "the same person gets the same coupon"
     );
     assert_ne!(lead("+8613700000002")["welcome_coupon"], code);
-    assert_eq!(stats(app, &shop, id(&welcome))["issued"], 2);
+    // The hosted form's thank-you page shows the coupon to the person who signed up.
+    let mut form = request(
+        Method::POST,
+        &format!("/q/{}/lead", channel["code"].as_str().unwrap()),
+        None,
+        b"phone=13700000003&consent=on".to_vec(),
+    );
+    form.headers_mut().insert(
+        "content-type",
+        "application/x-www-form-urlencoded".parse().unwrap(),
+    );
+    form.headers_mut().insert(
+        crate::host::TEST_CLOCK_HEADER,
+        now().to_string().parse().unwrap(),
+    );
+    let page = String::from_utf8(app.send(form).body).unwrap();
+    assert!(page.contains("Your welcome coupon: <strong>"), "{page}");
+    assert_eq!(stats(app, &shop, id(&welcome))["issued"], 3);
     let verdict = validate(
         app,
         &shop,

@@ -272,11 +272,15 @@ fn submit_lead(
     }
     let outcome = leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
     if from_form {
-        return Ok(page(
-            200,
-            "谢谢！· Thank you!",
-            "我们已收到您的信息。We have received your details.",
-        ));
+        // Coupon codes are letters, digits, - and _ (checked when made): safe in HTML as is.
+        let text = match &outcome.welcome_coupon {
+            Some(code) => format!(
+                "我们已收到您的信息。您的欢迎优惠券：<strong>{code}</strong><br>\
+                 We have received your details. Your welcome coupon: <strong>{code}</strong>"
+            ),
+            None => "我们已收到您的信息。We have received your details.".to_string(),
+        };
+        return Ok(page(200, "谢谢！· Thank you!", &text));
     }
     Ok(json_response(
         if outcome.new_lead { 201 } else { 200 },
