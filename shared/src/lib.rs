@@ -15,6 +15,7 @@ pub mod leads;
 pub mod orders;
 pub mod pii;
 pub mod qr;
+pub mod reminders;
 pub mod rfm;
 pub mod rules;
 pub mod segments;
