@@ -130,6 +130,11 @@ pub fn coupon_triggers(shop: &ShopId) -> String {
     format!("s/{shop}/cp-triggers")
 }
 
+/// A shop's reminder settings and delivery secret.
+pub fn reminder_settings(shop: &ShopId) -> String {
+    format!("s/{shop}/rm/settings")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")

@@ -12,7 +12,10 @@ use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::customers::ProductRef;
+use crate::domain::ShopId;
 use crate::error::ApiError;
+use crate::keys;
+use crate::store::{get_json, update_json, Change, Store};
 
 /// Longest supply one unit may last, in days.
 pub const MAX_DAYS_PER_UNIT: i64 = 730;
@@ -86,10 +89,8 @@ impl ConsumptionProfile {
     }
 
     fn local_send_time(&self) -> Result<Time, ApiError> {
-        let bad = || ApiError::invalid("send_time is a local time HH:MM, e.g. \"10:00\"");
-        let (h, m) = self.send_time.split_once(':').ok_or_else(bad)?;
-        let (h, m): (i8, i8) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
-        Time::new(h, m, 0, 0).map_err(|_| bad())
+        local_time(&self.send_time)
+            .map_err(|_| ApiError::invalid("send_time is a local time HH:MM, e.g. \"10:00\""))
     }
 }
 
@@ -181,21 +182,183 @@ pub struct ProductProfile {
     pub profile: ConsumptionProfile,
 }
 
-/// A shop's profiles: per product, and a default for products without one.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// A shop's reminder settings: profiles, where messages are delivered, and the rules of
+/// sending (quiet hours, frequency cap, conversion window, delivery attempts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReminderProfiles {
+pub struct ReminderSettings {
+    /// The profile of products without one of their own.
     #[serde(default)]
     pub default: Option<ConsumptionProfile>,
     #[serde(default)]
     pub products: Vec<ProductProfile>,
+    /// Where messages are POSTed (the merchant's WeCom, SMS or own system).
+    #[serde(default)]
+    pub delivery_url: Option<String>,
+    /// No message is sent from `quiet_start` to `quiet_end`, shop time (`HH:MM`).
+    #[serde(default = "default_quiet_start")]
+    pub quiet_start: String,
+    #[serde(default = "default_quiet_end")]
+    pub quiet_end: String,
+    /// At most one message per customer in this many hours.
+    #[serde(default = "default_cap_hours")]
+    pub frequency_cap_hours: i64,
+    /// A reorder within this many days of a reminder counts as its conversion.
+    #[serde(default = "default_conversion_days")]
+    pub conversion_days: i64,
+    /// Delivery attempts before a message is marked failed.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: i64,
+}
+
+fn default_quiet_start() -> String {
+    "21:00".into()
+}
+
+fn default_quiet_end() -> String {
+    "08:00".into()
+}
+
+fn default_cap_hours() -> i64 {
+    24
+}
+
+fn default_conversion_days() -> i64 {
+    14
+}
+
+fn default_max_attempts() -> i64 {
+    5
+}
+
+impl Default for ReminderSettings {
+    fn default() -> Self {
+        Self {
+            default: None,
+            products: Vec::new(),
+            delivery_url: None,
+            quiet_start: default_quiet_start(),
+            quiet_end: default_quiet_end(),
+            frequency_cap_hours: default_cap_hours(),
+            conversion_days: default_conversion_days(),
+            max_attempts: default_max_attempts(),
+        }
+    }
+}
+
+impl ReminderSettings {
+    pub fn validate(&self) -> Result<(), ApiError> {
+        self.validate_profiles()?;
+        if let Some(url) = &self.delivery_url {
+            let uri: http::Uri = url
+                .parse()
+                .map_err(|_| ApiError::invalid("delivery_url is not a URL"))?;
+            let ok = matches!(uri.scheme_str(), Some("https") | Some("http"))
+                && uri.host().is_some()
+                && url.len() <= 2000;
+            if !ok {
+                return Err(ApiError::invalid(
+                    "delivery_url must be an absolute https URL (http only for a local receiver)",
+                ));
+            }
+        }
+        for (field, value) in [
+            ("quiet_start", &self.quiet_start),
+            ("quiet_end", &self.quiet_end),
+        ] {
+            local_time(value).map_err(|_| {
+                ApiError::invalid(format!("{field} is a local time HH:MM, e.g. \"21:00\""))
+            })?;
+        }
+        if !(0..=168).contains(&self.frequency_cap_hours) {
+            return Err(ApiError::invalid("frequency_cap_hours must be 0 to 168"));
+        }
+        if !(1..=90).contains(&self.conversion_days) {
+            return Err(ApiError::invalid("conversion_days must be 1 to 90"));
+        }
+        if !(1..=20).contains(&self.max_attempts) {
+            return Err(ApiError::invalid("max_attempts must be 1 to 20"));
+        }
+        Ok(())
+    }
+}
+
+/// Settings as stored: with the secret that signs deliveries (never shown after it is made).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct StoredSettings {
+    settings: ReminderSettings,
+    #[serde(default)]
+    delivery_secret: Option<String>,
+}
+
+/// What the API shows: the settings, and whether a signing secret exists.
+#[derive(Debug, Serialize)]
+pub struct SettingsView {
+    #[serde(flatten)]
+    pub settings: ReminderSettings,
+    pub delivery_secret_set: bool,
+}
+
+pub fn load_settings(store: &dyn Store, shop: &ShopId) -> Result<SettingsView, ApiError> {
+    let stored: StoredSettings =
+        get_json(store, &keys::reminder_settings(shop))?.unwrap_or_default();
+    Ok(SettingsView {
+        settings: stored.settings,
+        delivery_secret_set: stored.delivery_secret.is_some(),
+    })
+}
+
+/// Replaces the settings (the secret stays).
+pub fn save_settings(
+    store: &dyn Store,
+    shop: &ShopId,
+    settings: ReminderSettings,
+) -> Result<SettingsView, ApiError> {
+    settings.validate()?;
+    let stored = update_json(
+        store,
+        &keys::reminder_settings(shop),
+        |current: Option<StoredSettings>| {
+            let mut stored = current.unwrap_or_default();
+            stored.settings = settings.clone();
+            Ok::<_, ApiError>(Change::Write(stored.clone(), stored))
+        },
+    )?;
+    Ok(SettingsView {
+        settings: stored.settings,
+        delivery_secret_set: stored.delivery_secret.is_some(),
+    })
+}
+
+/// Makes a new secret for signing deliveries and returns it, shown this once.
+pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, ApiError> {
+    let secret = crate::domain::ids::random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    );
+    update_json(
+        store,
+        &keys::reminder_settings(shop),
+        |current: Option<StoredSettings>| {
+            let mut stored = current.unwrap_or_default();
+            stored.delivery_secret = Some(secret.clone());
+            Ok::<_, ApiError>(Change::Write(stored, ()))
+        },
+    )?;
+    Ok(secret)
+}
+
+fn local_time(text: &str) -> Result<Time, ()> {
+    let (h, m) = text.split_once(':').ok_or(())?;
+    let (h, m): (i8, i8) = (h.parse().map_err(|_| ())?, m.parse().map_err(|_| ())?);
+    Time::new(h, m, 0, 0).map_err(|_| ())
 }
 
 /// Profiles one shop may keep.
 pub const MAX_PROFILES: usize = 500;
 
-impl ReminderProfiles {
-    pub fn validate(&self) -> Result<(), ApiError> {
+impl ReminderSettings {
+    fn validate_profiles(&self) -> Result<(), ApiError> {
         if self.products.len() > MAX_PROFILES {
             return Err(ApiError::invalid(format!(
                 "at most {MAX_PROFILES} product profiles"
@@ -335,7 +498,7 @@ mod tests {
 
     #[test]
     fn profiles_match_variant_then_sku_then_product_then_default() {
-        let profiles = ReminderProfiles {
+        let profiles = ReminderSettings {
             default: Some(profile(60, 5)),
             products: vec![
                 ProductProfile {
@@ -357,6 +520,7 @@ mod tests {
                     profile: profile(90, 5),
                 },
             ],
+            ..ReminderSettings::default()
         };
         let item = |p: &str, v: &str, s: &str| ProductRef {
             product_id: Some(p.into()),

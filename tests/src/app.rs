@@ -25,6 +25,7 @@ pub fn handler_of(component: &str) -> Handler {
         "lead-capture" => siyu::api::lead_capture::handle,
         "tagging" => siyu::api::tagging::handle,
         "coupons" => siyu::api::coupons::handle,
+        "reminders" => siyu::api::reminders::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
 }

@@ -895,3 +895,68 @@ pub fn welcome_and_tag_coupons_are_issued_once(app: &dyn Client) {
     }
     assert_eq!(stats(app, &shop, id(&vip))["issued"], 1);
 }
+
+// ------------------------------------------------------------------ reminder settings (issue 7)
+
+pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let (status, defaults) = get(app, &shop, "/api/reminders/settings");
+    assert_eq!(status, 200, "{defaults}");
+    assert_eq!(
+        (
+            defaults["quiet_start"].as_str(),
+            defaults["quiet_end"].as_str(),
+            defaults["frequency_cap_hours"].as_i64(),
+            defaults["delivery_secret_set"].as_bool()
+        ),
+        (Some("21:00"), Some("08:00"), Some(24), Some(false))
+    );
+    let settings = json!({
+        "default": {"days_per_unit": 60},
+        "products": [{"sku": "TEA-250G", "profile": {"days_per_unit": 30, "lead_days": 5,
+            "follow_up_days": 7, "follow_up_campaign": "cmp_x", "send_time": "19:30"}}],
+        "delivery_url": "https://hooks.tea.example.com/siyu",
+        "quiet_start": "22:00", "quiet_end": "09:00",
+    });
+    let (status, saved) = send_at(
+        app,
+        Method::PUT,
+        "/api/reminders/settings",
+        &shop.api_key,
+        Some(settings),
+        now(),
+    );
+    assert_eq!(status, 200, "{saved}");
+    assert_eq!(
+        saved["products"][0]["profile"]["reminders"], 2,
+        "defaults filled in"
+    );
+    assert_eq!(saved["default"]["send_time"], "10:00");
+    for wrong in [
+        json!({"default": {"days_per_unit": 0}}),
+        json!({"products": [{"profile": {"days_per_unit": 30}}]}),
+        json!({"products": [{"sku": "X", "profile": {"days_per_unit": 30, "send_time": "7pm"}}]}),
+        json!({"delivery_url": "ftp://tea.example.com/"}),
+        json!({"quiet_start": "25:00"}),
+        json!({"frequency_cap_hours": -1}),
+        json!({"colour": "red"}),
+    ] {
+        refused(
+            app,
+            Method::PUT,
+            "/api/reminders/settings",
+            &shop,
+            &wrong,
+            422,
+        );
+    }
+    let (status, secret) = post(app, &shop, "/api/reminders/secret", json!({}));
+    assert_eq!(status, 200);
+    assert_eq!(secret["delivery_secret"].as_str().unwrap().len(), 40);
+    let (_, view) = get(app, &shop, "/api/reminders/settings");
+    assert_eq!(view["delivery_secret_set"], true);
+    assert!(!view
+        .to_string()
+        .contains(secret["delivery_secret"].as_str().unwrap()));
+    assert_eq!(view["delivery_url"], "https://hooks.tea.example.com/siyu");
+}

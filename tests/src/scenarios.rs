@@ -65,6 +65,7 @@ macro_rules! each_scenario {
             print_batches_are_resumable_and_stable,
             orders_redeem_coupons_on_every_platform_and_refunds_roll_back,
             welcome_and_tag_coupons_are_issued_once,
+            reminder_settings_are_validated_and_the_secret_is_shown_once,
         );
     };
 }

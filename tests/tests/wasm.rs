@@ -88,6 +88,7 @@ fn every_component_imports_only_what_spin_3_provides() {
             "customers",
             "ingest",
             "lead-capture",
+            "reminders",
             "shops",
             "tagging"
         ]

@@ -6,6 +6,7 @@ pub mod customers;
 pub mod fallback;
 pub mod ingest;
 pub mod lead_capture;
+pub mod reminders;
 pub mod shops;
 pub mod tagging;
 
