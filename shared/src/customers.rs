@@ -856,8 +856,9 @@ pub fn erase(
         c.erase(now);
         *c != before
     })?;
-    // Erased customers leave every segment.
+    // Erased customers leave every segment and hear nothing more.
     crate::segments::sync(store, shop, &erased, now)?;
+    crate::reminders::cancel_customer(store, shop, id, "erased", now)?;
     Ok(erased)
 }
 

@@ -135,6 +135,20 @@ pub fn reminder_settings(shop: &ShopId) -> String {
     format!("s/{shop}/rm/settings")
 }
 
+/// A customer's reminders about one product (see `reminders::product_key`).
+pub fn reminder_schedule(shop: &ShopId, customer: &CustomerId, product: &str) -> String {
+    format!("s/{shop}/rm/c/{customer}/{product}")
+}
+
+/// Reminder steps due in one hour (Unix hours), for every shop: a counter and slots.
+pub fn reminder_queue_counter(hour: i64) -> String {
+    format!("rq/{hour}/n")
+}
+
+pub fn reminder_queue_slot(hour: i64, slot: i64) -> String {
+    format!("rq/{hour}/{slot}")
+}
+
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
 pub fn list_counter(shop: &ShopId, list: &str) -> String {
     format!("s/{shop}/l/{list}/n")
@@ -157,6 +171,11 @@ pub mod lists {
 
     /// The shop's coupon campaigns, in creation order.
     pub const CAMPAIGNS: &str = "campaigns";
+
+    /// The products a customer has reminder schedules for.
+    pub fn customer_reminders(customer: &crate::domain::CustomerId) -> String {
+        format!("rm/{customer}")
+    }
 
     /// A pool campaign's imported codes, in the order they are handed out.
     pub fn pool(campaign: &str) -> String {

@@ -17,6 +17,7 @@ use crate::domain::ids::{random_u64, ExternalId};
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
 use crate::error::ApiError;
 use crate::keys;
+use crate::reminders;
 use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
 use crate::tagging::{self, Evaluator};
@@ -119,9 +120,10 @@ pub struct OrderRecord {
     pub deliveries: Vec<String>,
     pub first_seen_at: Timestamp,
     pub updated_at: Timestamp,
-    /// What the order's coupon codes were last brought in line with (see `settle_coupons`).
+    /// The state the order's effects beyond the customer (coupon redemptions, reminder
+    /// plans) were last brought in line with (see `apply_effects`).
     #[serde(default)]
-    pub coupons_applied: Option<CodeUse>,
+    pub effects_applied: Option<EffectState>,
 }
 
 /// What ingesting an order event did.
@@ -173,7 +175,7 @@ impl OrderRecord {
             deliveries: Vec::new(),
             first_seen_at: now,
             updated_at: now,
-            coupons_applied: None,
+            effects_applied: None,
         }
     }
 
@@ -201,17 +203,24 @@ impl OrderRecord {
         self.deliveries.drain(..excess);
     }
 
-    /// What the order's state means for the codes it used; None when it used none.
-    fn code_use(&self) -> Option<CodeUse> {
+    /// What the order's state means for its effects beyond the customer; None when there
+    /// is nothing to do (no contents or customer yet, or an unpaid order without codes).
+    fn effect_state(&self) -> Option<EffectState> {
         let snapshot = self.snapshot.as_ref()?;
-        if snapshot.discount_codes.is_empty() {
-            return None;
-        }
+        self.customer_id.as_ref()?;
         Some(match self.status() {
-            OrderStatus::Cancelled => CodeUse::Cancelled,
-            OrderStatus::Refunded => CodeUse::Refunded,
-            _ => CodeUse::Redeemed,
+            OrderStatus::Cancelled => EffectState::Cancelled,
+            OrderStatus::Refunded => EffectState::Refunded,
+            OrderStatus::Paid | OrderStatus::PartiallyRefunded => EffectState::Paid,
+            OrderStatus::Placed if !snapshot.discount_codes.is_empty() => EffectState::Placed,
+            OrderStatus::Placed => return None,
         })
+    }
+
+    /// Effects not yet brought in line with the order's state.
+    fn effects_due(&self) -> Option<EffectState> {
+        let state = self.effect_state();
+        (state != self.effects_applied).then_some(state).flatten()
     }
 
     pub fn status(&self) -> OrderStatus {
@@ -314,7 +323,7 @@ pub fn ingest(
     let existing: Option<OrderRecord> = get_json(store, &key)?;
     if let Some(record) = &existing {
         let seen = deliveries.iter().any(|d| record.deliveries.contains(d));
-        if seen && record.pending.is_none() && record.coupons_applied == record.code_use() {
+        if seen && record.pending.is_none() && record.effects_due().is_none() {
             return Ok(outcome(record, true));
         }
     }
@@ -388,6 +397,12 @@ pub fn ingest(
         let Some(done) = intent.take() else {
             break;
         };
+        // Effects go before the write that marks the change applied, so that one write
+        // records both; a crash in between is finished by the retry (effects are idempotent).
+        let effects = record.effects_due();
+        if let Some(state) = effects {
+            apply_effects(store, shop, &record, state, now)?;
+        }
         (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
             let Some(mut record) = current else {
                 return Err(ApiError::new(500, "internal", "order record vanished"));
@@ -395,6 +410,9 @@ pub fn ingest(
             if record.pending.as_ref().map(|p| p.id) == Some(done.id) {
                 record.applied = done.to.clone();
                 record.pending = None;
+            }
+            if effects.is_some() && record.effect_state() == effects {
+                record.effects_applied = effects;
             }
             let next = record.plan();
             record.updated_at = now;
@@ -405,56 +423,115 @@ pub fn ingest(
         // Other requests kept changing the order; the platform's retry will finish.
         return Err(ApiError::new(503, "busy", "order still settling; retry"));
     }
-    settle_coupons(store, shop, &key, &record, now)?;
+    settle_effects(store, shop, &key, &record, now)?;
     Ok(outcome(&record, false))
 }
 
-/// Redeems the Siyu coupons an order used, or takes them back once it is cancelled or wholly
-/// refunded; the order record remembers what was applied, so a redelivery after a crash
-/// finishes it and an exact duplicate does nothing.
-fn settle_coupons(
+/// What an order's state means for what it set off beyond the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectState {
+    /// Placed, not paid: its codes are used.
+    Placed,
+    /// Paid (perhaps partly refunded): codes used, reminders planned.
+    Paid,
+    Cancelled,
+    Refunded,
+}
+
+/// Brings an order's effects in line with its state: coupon codes redeemed while it stands
+/// and taken back when it is cancelled or wholly refunded; reminders planned from it once
+/// paid and cancelled with it. Each is idempotent, so a retry may run this again.
+fn apply_effects(
+    store: &dyn Store,
+    shop: &Shop,
+    record: &OrderRecord,
+    state: EffectState,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let (Some(snapshot), Some(customer)) = (&record.snapshot, &record.customer_id) else {
+        return Ok(());
+    };
+    let order = format!(
+        "{}/{}",
+        record.platform.as_str(),
+        record.order_id.key_part()
+    );
+    if !snapshot.discount_codes.is_empty() {
+        let used = OrderUse {
+            order: order.clone(),
+            customer: Some(customer.clone()),
+            total_minor: Some(snapshot.total_minor),
+            currency: Some(snapshot.currency),
+        };
+        let code_use = match state {
+            EffectState::Placed | EffectState::Paid => CodeUse::Redeemed,
+            EffectState::Cancelled => CodeUse::Cancelled,
+            EffectState::Refunded => CodeUse::Refunded,
+        };
+        coupons::apply_order_codes(
+            store,
+            &shop.id,
+            &snapshot.discount_codes,
+            &used,
+            code_use,
+            now,
+        )?;
+    }
+    let settings = reminders::settings(store, &shop.id)?;
+    if !settings.has_profiles() {
+        return Ok(());
+    }
+    match state {
+        EffectState::Paid => {
+            let paid_at = record
+                .facts
+                .paid_at
+                .or(record.facts.placed_at)
+                .unwrap_or(now);
+            reminders::plan_order(
+                store,
+                &settings,
+                &reminders::PaidOrder {
+                    shop,
+                    customer,
+                    order,
+                    paid_at,
+                    items: &snapshot.line_items,
+                },
+                now,
+            )?;
+        }
+        EffectState::Cancelled | EffectState::Refunded => {
+            reminders::cancel_order(store, &shop.id, customer, &order, &snapshot.line_items, now)?;
+        }
+        EffectState::Placed => {}
+    }
+    Ok(())
+}
+
+/// Effects an event left due without a change of the customer's aggregates to carry the
+/// marker (e.g. an unpaid order's codes): applied, then marked in a write of their own.
+fn settle_effects(
     store: &dyn Store,
     shop: &Shop,
     key: &str,
     record: &OrderRecord,
     now: Timestamp,
 ) -> Result<(), ApiError> {
-    let Some(wanted) = record.code_use() else {
+    let Some(state) = record.effects_due() else {
         return Ok(());
     };
-    if record.coupons_applied == Some(wanted) {
-        return Ok(());
-    }
-    let Some(snapshot) = &record.snapshot else {
-        return Ok(());
-    };
-    let order = OrderUse {
-        order: format!(
-            "{}/{}",
-            record.platform.as_str(),
-            record.order_id.key_part()
-        ),
-        customer: record.customer_id.clone(),
-        total_minor: Some(snapshot.total_minor),
-        currency: Some(snapshot.currency),
-    };
-    coupons::apply_order_codes(
-        store,
-        &shop.id,
-        &snapshot.discount_codes,
-        &order,
-        wanted,
-        now,
-    )?;
+    apply_effects(store, shop, record, state, now)?;
     update_json(store, key, |current: Option<OrderRecord>| {
         let Some(mut r) = current else {
             return Ok::<_, ApiError>(Change::Keep(()));
         };
-        if r.code_use() != Some(wanted) || r.coupons_applied == Some(wanted) {
+        if r.effect_state() != Some(state) || r.effects_applied == Some(state) {
             // A newer event moved the order on; its own request settles that.
             return Ok(Change::Keep(()));
         }
-        r.coupons_applied = Some(wanted);
+        r.effects_applied = Some(state);
         Ok(Change::Write(r, ()))
     })
 }

@@ -11,10 +11,14 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use sha2::{Digest, Sha256};
+
+use crate::applog;
 use crate::customers::ProductRef;
-use crate::domain::ShopId;
+use crate::domain::{CustomerId, ShopId};
 use crate::error::ApiError;
 use crate::keys;
+use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
 
 /// Longest supply one unit may last, in days.
@@ -535,5 +539,295 @@ mod tests {
         let mut bad = profile(30, 5);
         bad.send_time = "25:00".into();
         assert!(bad.validate().is_err());
+    }
+}
+
+// ------------------------------------------------------------------ schedules
+
+/// What became of one planned message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum StepState {
+    Pending,
+    Sent { at: Timestamp },
+    Suppressed { reason: String },
+    Cancelled,
+    Failed { attempts: i64, error: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderStep {
+    #[serde(flatten)]
+    pub planned: PlannedStep,
+    #[serde(flatten)]
+    pub state: StepState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum ScheduleStatus {
+    Active,
+    /// The triggering order was cancelled or wholly refunded, the customer withdrew consent
+    /// or was erased.
+    Cancelled {
+        reason: String,
+    },
+}
+
+/// The reminders about one product for one customer, planned from their newest order of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReminderSchedule {
+    pub customer: CustomerId,
+    pub product: ProductRef,
+    pub title: Option<String>,
+    /// `{platform}/{order id}` of the order the plan counts from.
+    pub order: String,
+    pub paid_at: Timestamp,
+    pub quantity: i64,
+    pub run_out: Date,
+    pub steps: Vec<ReminderStep>,
+    pub follow_up_campaign: Option<String>,
+    #[serde(flatten)]
+    pub status: ScheduleStatus,
+    /// Changes with every new plan: queued entries of an older plan are ignored.
+    pub version: u64,
+    pub updated_at: Timestamp,
+}
+
+/// One queued step, in the hour it is due (global: a dispatch serves every shop).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedStep {
+    pub shop: ShopId,
+    pub customer: CustomerId,
+    pub product: String,
+    pub version: u64,
+    pub step: usize,
+}
+
+/// A product's id in keys: a hash of its product, variant and SKU ids.
+pub fn product_key(product: &ProductRef) -> String {
+    let text = format!(
+        "{}|{}|{}",
+        product.product_id.as_deref().unwrap_or(""),
+        product.variant_id.as_deref().unwrap_or(""),
+        product.sku.as_deref().unwrap_or("")
+    );
+    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+}
+
+/// An order as reminders see it.
+pub struct PaidOrder<'a> {
+    pub shop: &'a Shop,
+    pub customer: &'a CustomerId,
+    pub order: String,
+    pub paid_at: Timestamp,
+    pub items: &'a [crate::orders::LineItem],
+}
+
+/// Plans reminders for the items of a paid order that have a profile. A newer order of the
+/// same product replans from that order; an older one (a late retry) changes nothing; the
+/// same order again changes nothing. Each step is queued before the plan is stored, so a
+/// crash never leaves a stored step unqueued (an unstored plan's queue entries are ignored).
+pub fn plan_order(
+    store: &dyn Store,
+    settings: &ReminderSettings,
+    order: &PaidOrder<'_>,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let shop = &order.shop.id;
+    for item in order.items {
+        let product = ProductRef {
+            product_id: item.product_id.clone(),
+            variant_id: item.variant_id.clone(),
+            sku: item.sku.clone(),
+        };
+        let Some(profile) = settings.for_item(&product) else {
+            continue;
+        };
+        let pkey = product_key(&product);
+        let key = keys::reminder_schedule(shop, order.customer, &pkey);
+        let current: Option<ReminderSchedule> = get_json(store, &key)?;
+        match &current {
+            Some(s) if s.order == order.order => continue,
+            Some(s) if s.paid_at > order.paid_at => continue,
+            None => {
+                // Listed before it exists (a listed key without a schedule is skipped).
+                applog::append(
+                    store,
+                    shop,
+                    &keys::lists::customer_reminders(order.customer),
+                    &pkey,
+                )?;
+            }
+            _ => {}
+        }
+        let (run_out, planned) = plan(profile, order.paid_at, item.quantity, &order.shop.zone())?;
+        let version = crate::domain::ids::random_u64();
+        for (step, p) in planned.iter().enumerate() {
+            queue(
+                store,
+                p.at,
+                &QueuedStep {
+                    shop: shop.clone(),
+                    customer: order.customer.clone(),
+                    product: pkey.clone(),
+                    version,
+                    step,
+                },
+            )?;
+        }
+        let fresh = ReminderSchedule {
+            customer: order.customer.clone(),
+            product: product.clone(),
+            title: item.title.clone(),
+            order: order.order.clone(),
+            paid_at: order.paid_at,
+            quantity: item.quantity,
+            run_out,
+            steps: planned
+                .into_iter()
+                .map(|planned| ReminderStep {
+                    planned,
+                    state: StepState::Pending,
+                })
+                .collect(),
+            follow_up_campaign: profile.follow_up_campaign.clone(),
+            status: ScheduleStatus::Active,
+            version,
+            updated_at: now,
+        };
+        update_json(store, &key, |current: Option<ReminderSchedule>| {
+            Ok::<_, ApiError>(match current {
+                Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => Change::Keep(()),
+                _ => Change::Write(fresh.clone(), ()),
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// Cancels what an order planned (it was cancelled or wholly refunded).
+pub fn cancel_order(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+    order: &str,
+    items: &[crate::orders::LineItem],
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    for item in items {
+        let product = ProductRef {
+            product_id: item.product_id.clone(),
+            variant_id: item.variant_id.clone(),
+            sku: item.sku.clone(),
+        };
+        let key = keys::reminder_schedule(shop, customer, &product_key(&product));
+        cancel(store, &key, now, "order_cancelled", |s| s.order == order)?;
+    }
+    Ok(())
+}
+
+/// Cancels every active schedule of a customer (consent withdrawn, erasure).
+pub fn cancel_customer(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+    reason: &str,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    for key in schedule_keys(store, shop, customer)? {
+        cancel(store, &key, now, reason, |_| true)?;
+    }
+    Ok(())
+}
+
+fn cancel(
+    store: &dyn Store,
+    key: &str,
+    now: Timestamp,
+    reason: &str,
+    applies: impl Fn(&ReminderSchedule) -> bool,
+) -> Result<(), ApiError> {
+    update_json(store, key, |current: Option<ReminderSchedule>| {
+        let Some(mut s) = current else {
+            return Ok::<_, ApiError>(Change::Keep(()));
+        };
+        if s.status != ScheduleStatus::Active || !applies(&s) {
+            return Ok(Change::Keep(()));
+        }
+        s.status = ScheduleStatus::Cancelled {
+            reason: reason.to_string(),
+        };
+        for step in &mut s.steps {
+            if step.state == StepState::Pending {
+                step.state = StepState::Cancelled;
+            }
+        }
+        s.updated_at = now;
+        Ok(Change::Write(s, ()))
+    })
+}
+
+/// The keys of a customer's schedules (the list may name one twice after a race).
+fn schedule_keys(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Vec<String>, ApiError> {
+    let list = keys::lists::customer_reminders(customer);
+    let mut keys_seen = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = applog::page::<String>(store, shop, &list, after, 200)?;
+        for (_, pkey) in page.entries {
+            let key = keys::reminder_schedule(shop, customer, &pkey);
+            if !keys_seen.contains(&key) {
+                keys_seen.push(key);
+            }
+        }
+        match page.next {
+            Some(next) => after = next,
+            None => return Ok(keys_seen),
+        }
+    }
+}
+
+/// A customer's schedules, newest payment first.
+pub fn customer_schedules(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+) -> Result<Vec<ReminderSchedule>, ApiError> {
+    let mut out = Vec::new();
+    for key in schedule_keys(store, shop, customer)? {
+        if let Some(s) = get_json::<ReminderSchedule>(store, &key)? {
+            out.push(s);
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.paid_at));
+    Ok(out)
+}
+
+/// Queues a step in the global list of the hour it is due.
+fn queue(store: &dyn Store, at: Timestamp, entry: &QueuedStep) -> Result<(), ApiError> {
+    let hour = at.as_second().div_euclid(3600);
+    let slot = store.increment(&keys::reminder_queue_counter(hour), 1)?;
+    crate::store::put_json(store, &keys::reminder_queue_slot(hour, slot), entry)?;
+    Ok(())
+}
+
+/// The shop's settings with the profiles (no secret), for planning.
+pub fn settings(store: &dyn Store, shop: &ShopId) -> Result<ReminderSettings, ApiError> {
+    Ok(
+        get_json::<StoredSettings>(store, &keys::reminder_settings(shop))?
+            .map(|s| s.settings)
+            .unwrap_or_default(),
+    )
+}
+
+impl ReminderSettings {
+    /// Whether any product would be reminded about.
+    pub fn has_profiles(&self) -> bool {
+        self.default.is_some() || !self.products.is_empty()
     }
 }

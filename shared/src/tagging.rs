@@ -293,11 +293,17 @@ pub fn update_customer(
     now: Timestamp,
     mut change: impl FnMut(&mut Customer) -> bool,
 ) -> Result<Customer, ApiError> {
+    let mut consented_before = None;
     let customer = customers::update(store, &shop.id, id, now, |c| {
+        consented_before = c.consent.marketing;
         let changed = change(c);
         evaluator.evaluate(c) | changed
     })?;
     segments::sync(store, &shop.id, &customer, now)?;
+    if consented_before != Some(false) && customer.consent.marketing == Some(false) {
+        // No more marketing messages: whatever was planned for them is cancelled.
+        crate::reminders::cancel_customer(store, &shop.id, id, "consent_withdrawn", now)?;
+    }
     Ok(customer)
 }
 

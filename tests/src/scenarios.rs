@@ -8,6 +8,7 @@ use crate::app::{request, TestShop, OPERATOR_TOKEN};
 use crate::client::Client;
 pub use crate::coupon_scenarios::*;
 use crate::platforms::*;
+pub use crate::reminder_scenarios::*;
 pub use crate::tagging_scenarios::*;
 
 /// Calls `$runner!(scenario, …)` with every scenario that takes only a `&dyn Client`, so
@@ -66,6 +67,7 @@ macro_rules! each_scenario {
             orders_redeem_coupons_on_every_platform_and_refunds_roll_back,
             welcome_and_tag_coupons_are_issued_once,
             reminder_settings_are_validated_and_the_secret_is_shown_once,
+            paid_orders_plan_reminders_and_cancellations_cancel_them,
         );
     };
 }

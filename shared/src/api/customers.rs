@@ -54,6 +54,15 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             };
             Ok(json_response(200, &customer.view()))
         }
+        ["api", "customers", id, "reminders"] => {
+            log.route = "/api/customers/{id}/reminders";
+            require_method(req, &[Method::GET])?;
+            let shop = authenticated_shop(req, env, log)?;
+            let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
+            customers::load(env.store, &shop.id, &id)?;
+            let items = crate::reminders::customer_schedules(env.store, &shop.id, &id)?;
+            Ok(json_response(200, &serde_json::json!({"items": items})))
+        }
         ["api", "customers", id, "tags"] => {
             log.route = "/api/customers/{id}/tags";
             require_method(req, &[Method::POST])?;
