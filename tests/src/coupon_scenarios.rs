@@ -571,6 +571,14 @@ pub fn pool_codes_are_imported_once_and_handed_out_once(app: &dyn Client) {
     let refused: Vec<_> = handed.iter().filter(|r| r.status != 201).collect();
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].json()["error"]["code"], "quota_reached");
+    // A key refused for an empty pool is served once more codes arrive.
+    let late = profile(app, &shop, 30, "Wen", "Zhao");
+    let reply = issue(app, &shop, id(&pool), &late, Some("late-key"));
+    assert_eq!(reply.json()["error"]["code"], "quota_reached");
+    post(app, &shop, &path, json!({"codes": ["SPRING-006"]}));
+    let reply = issue(app, &shop, id(&pool), &late, Some("late-key"));
+    assert_eq!(reply.status, 201, "{}", reply.json());
+    assert_eq!(reply.json()["code"], "SPRING-006");
     // Not-yet-handed-out codes of a pool are not valid coupons.
     let fresh = create_campaign(
         app,

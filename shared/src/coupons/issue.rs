@@ -79,11 +79,9 @@ pub fn issue(
             return Err(e);
         }
     };
-    update_json(store, &idem, |current: Option<IssueRecord>| {
-        let mut r = current.unwrap_or(record.clone());
-        r.outcome = Some(outcome.clone());
-        Ok::<_, ApiError>(Change::Write(r, ()))
-    })?;
+    // This request holds the lease, so its copy of the record is the latest.
+    record.outcome = Some(outcome.clone());
+    remember(store, &idem, &record)?;
     if outcome.is_ok() {
         store.increment(&keys::campaign_stat(shop, campaign_id, "issued"), 1)?;
     }
@@ -335,6 +333,11 @@ fn take_pool_code(
         };
         let Some(code) = get_json::<String>(store, &keys::list_slot(shop, &list, slot))? else {
             if slot > applog::len(store, shop, &list)? {
+                // Exhausted: the slot goes back, so codes imported later are reached (the
+                // claim below keeps any code from going out twice), and a retry under this
+                // key takes a fresh one.
+                store.increment(&keys::campaign_counter(shop, &campaign.id, "pool"), -1)?;
+                record.pool_slot = None;
                 return Ok(None);
             }
             record.pool_slot = None;
