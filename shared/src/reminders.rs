@@ -831,3 +831,67 @@ impl ReminderSettings {
         self.default.is_some() || !self.products.is_empty()
     }
 }
+
+// ------------------------------------------------------------------ unsubscribe
+
+/// The token of a customer's unsubscribe link: shop, customer and a keyed MAC, so a link
+/// works without a login and cannot be made for someone else.
+pub fn unsubscribe_token(pepper: &[u8], shop: &ShopId, customer: &CustomerId) -> String {
+    format!(
+        "{shop}.{customer}.{}",
+        unsubscribe_mac(pepper, shop, customer)
+    )
+}
+
+fn unsubscribe_mac(pepper: &[u8], shop: &ShopId, customer: &CustomerId) -> String {
+    let mac = crate::webhooks::hmac_sha256(
+        pepper,
+        &[
+            b"unsubscribe:",
+            shop.as_str().as_bytes(),
+            b":",
+            customer.as_str().as_bytes(),
+        ],
+    );
+    hex::encode(&mac[..16])
+}
+
+/// The shop and customer a token names, if its MAC is right.
+pub fn parse_unsubscribe_token(pepper: &[u8], token: &str) -> Option<(ShopId, CustomerId)> {
+    let mut parts = token.split('.');
+    let (shop, customer, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let (shop, customer) = (ShopId::parse(shop)?, CustomerId::parse(customer)?);
+    let expected = unsubscribe_mac(pepper, &shop, &customer);
+    let same: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), mac.as_bytes()).into();
+    same.then_some((shop, customer))
+}
+
+/// Withdraws the customer's marketing consent (which cancels their reminders). Safe to
+/// repeat; an erased or unknown customer is left as is.
+pub fn unsubscribe(
+    store: &dyn Store,
+    shop: &Shop,
+    customer: &CustomerId,
+    now: Timestamp,
+) -> Result<(), ApiError> {
+    let evaluator = crate::tagging::Evaluator::load(store, shop, now)?;
+    if get_json::<crate::customers::Customer>(store, &keys::customer(&shop.id, customer))?.is_none()
+    {
+        return Ok(());
+    }
+    crate::tagging::update_customer(store, shop, &evaluator, customer, now, |c| {
+        if c.consent.marketing == Some(false) {
+            return false;
+        }
+        c.consent = crate::customers::Consent {
+            marketing: Some(false),
+            source: Some("unsubscribe".into()),
+            updated_at: Some(now),
+        };
+        true
+    })?;
+    Ok(())
+}

@@ -137,6 +137,19 @@ pub fn html_response(status: u16, html: String) -> Response {
     with_header(response, "cache-control", "no-store")
 }
 
+/// A small page for people (not programs): a title and a line of text, given as trusted
+/// HTML (callers escape what they did not write).
+pub fn message_page(status: u16, title: &str, text: &str) -> Response {
+    let html = format!(
+        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:3rem 1.5rem;\
+         color:#333;text-align:center}}h1{{font-size:1.3rem}}</style></head>\
+         <body><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    html_response(status, html)
+}
+
 pub fn text_response(status: u16, text: String) -> Response {
     body_response(status, "text/plain; charset=utf-8", text.into_bytes())
 }

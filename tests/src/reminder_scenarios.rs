@@ -230,3 +230,51 @@ pub fn paid_orders_plan_reminders_and_cancellations_cancel_them(app: &dyn Client
     let (status, _) = get(app, &shop, "/api/customers/cus_aaaaaaaaaaaaaaaa/reminders");
     assert_eq!(status, 404);
 }
+
+pub fn unsubscribe_links_withdraw_consent_and_cancel_reminders(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let settings = json!({"default": {"days_per_unit": 30}});
+    send_at(
+        app,
+        Method::PUT,
+        "/api/reminders/settings",
+        &shop.api_key,
+        Some(settings),
+        now(),
+    );
+    let mei = paid(app, &shop, 1, 9001, "2026-11-20T02:00:00Z", &[TEA]);
+    let (_, list) = get(app, &shop, &format!("/api/customers/{mei}/reminders"));
+    let link = list["unsubscribe_path"].as_str().unwrap().to_string();
+    let public = |method: Method, path: &str| {
+        let reply = app.send(crate::app::request(method, path, None, vec![]));
+        (
+            reply.status,
+            String::from_utf8(reply.body).unwrap(),
+            reply.writes,
+        )
+    };
+    // Opening the link (a preview, a scanner) changes nothing; the button does.
+    let (status, page, writes) = public(Method::GET, &link);
+    assert_eq!((status, writes), (200, 0));
+    assert!(page.contains("<form method=\"post\">"), "{page}");
+    let (status, page, _) = public(Method::POST, &link);
+    assert_eq!(status, 200, "{page}");
+    let (_, customer) = get(app, &shop, &format!("/api/customers/{mei}"));
+    assert_eq!(customer["consent"]["marketing"], false);
+    assert_eq!(customer["consent"]["source"], "unsubscribe");
+    let (_, list) = get(app, &shop, &format!("/api/customers/{mei}/reminders"));
+    assert_eq!(list["items"][0]["reason"], "consent_withdrawn");
+    // Again: nothing more to do. A forged or altered link is refused and writes nothing.
+    let (status, _, writes) = public(Method::POST, &link);
+    assert_eq!((status, writes), (200, 0));
+    let last = if link.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{last}", &link[..link.len() - 1]);
+    for path in [
+        forged.as_str(),
+        "/r/u/garbage",
+        "/r/u/shp_aaaaaaaaaaaa.cus_aaaaaaaaaaaaaaaa.00",
+    ] {
+        let (status, _, writes) = public(Method::POST, path);
+        assert_eq!((status, writes), (404, 0), "{path}");
+    }
+}

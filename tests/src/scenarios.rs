@@ -68,6 +68,7 @@ macro_rules! each_scenario {
             welcome_and_tag_coupons_are_issued_once,
             reminder_settings_are_validated_and_the_secret_is_shown_once,
             paid_orders_plan_reminders_and_cancellations_cancel_them,
+            unsubscribe_links_withdraw_consent_and_cancel_reminders,
         );
     };
 }

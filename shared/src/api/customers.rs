@@ -61,7 +61,11 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
             customers::load(env.store, &shop.id, &id)?;
             let items = crate::reminders::customer_schedules(env.store, &shop.id, &id)?;
-            Ok(json_response(200, &serde_json::json!({"items": items})))
+            let token = crate::reminders::unsubscribe_token(env.secrets.pepper()?, &shop.id, &id);
+            Ok(json_response(
+                200,
+                &serde_json::json!({"items": items, "unsubscribe_path": format!("/r/u/{token}")}),
+            ))
         }
         ["api", "customers", id, "tags"] => {
             log.route = "/api/customers/{id}/tags";

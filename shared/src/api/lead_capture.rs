@@ -11,8 +11,9 @@ use crate::leads::{self, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
-    body_response, header, html_response, json_body, json_response, query_number, query_param,
-    require_method, segments, text_response, with_header, Env, Request, RequestLog, Response,
+    body_response, header, html_response, json_body, json_response, message_page, query_number,
+    query_param, require_method, segments, text_response, with_header, Env, Request, RequestLog,
+    Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -38,7 +39,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
             match submit_lead(req, env, log, code, from_form) {
                 // People filling in the hosted form see a page, not JSON.
-                Err(err) if from_form && err.status < 500 => Ok(page(
+                Err(err) if from_form && err.status < 500 => Ok(message_page(
                     err.status,
                     "提交未成功 · Not sent",
                     &html_escape(&err.message),
@@ -171,12 +172,12 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
             }
             redirect
         }
-        ScanOutcome::Unknown => page(
+        ScanOutcome::Unknown => message_page(
             404,
             "这个二维码不存在 · This code does not exist",
             "请检查链接是否完整。Please check that the link is complete.",
         ),
-        ScanOutcome::Inactive => page(
+        ScanOutcome::Inactive => message_page(
             410,
             "活动已结束 · This code is no longer active",
             "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
@@ -280,7 +281,7 @@ fn submit_lead(
             ),
             None => "我们已收到您的信息。We have received your details.".to_string(),
         };
-        return Ok(page(200, "谢谢！· Thank you!", &text));
+        return Ok(message_page(200, "谢谢！· Thank you!", &text));
     }
     Ok(json_response(
         if outcome.new_lead { 201 } else { 200 },
@@ -291,12 +292,12 @@ fn submit_lead(
 /// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
 fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
     Ok(match channels::scan_target(env.store, code)? {
-        None => page(
+        None => message_page(
             404,
             "这个二维码不存在 · This code does not exist",
             "请检查链接是否完整。Please check that the link is complete.",
         ),
-        Some(target) if !target.active => page(
+        Some(target) if !target.active => message_page(
             410,
             "活动已结束 · This code is no longer active",
             "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
@@ -331,17 +332,6 @@ fn html_escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-fn page(status: u16, title: &str, text: &str) -> Response {
-    let html = format!(
-        "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:3rem 1.5rem;\
-         color:#333;text-align:center}}h1{{font-size:1.3rem}}</style></head>\
-         <body><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    html_response(status, html)
 }
 
 /// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.

@@ -1,5 +1,5 @@
-//! The `reminders` component: a shop's consumption profiles and delivery settings.
-//! (Scheduling, dispatch and delivery follow in the next steps of issue 7.)
+//! The `reminders` component: a shop's consumption profiles and delivery settings, and the
+//! public unsubscribe link. (Dispatch and delivery follow in the next steps of issue 7.)
 
 use http::Method;
 
@@ -7,7 +7,8 @@ use super::authenticated_shop;
 use crate::error::ApiError;
 use crate::reminders::{self, ReminderSettings};
 use crate::web::{
-    json_body, json_response, require_method, segments, Env, Request, RequestLog, Response,
+    json_body, json_response, message_page, require_method, segments, Env, Request, RequestLog,
+    Response,
 };
 
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
@@ -32,6 +33,40 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(
                 200,
                 &serde_json::json!({"delivery_secret": secret}),
+            ))
+        }
+        ["r", "u", token] => {
+            log.route = "/r/u/{token}";
+            require_method(req, &[Method::GET, Method::POST])?;
+            let pepper = env.secrets.pepper()?;
+            let found =
+                reminders::parse_unsubscribe_token(pepper, token).and_then(|(shop, customer)| {
+                    crate::shops::load_shop(env.store, &shop)
+                        .ok()
+                        .map(|s| (s, customer))
+                });
+            let Some((shop, customer)) = found else {
+                return Ok(message_page(
+                    404,
+                    "链接无效 · Link not valid",
+                    "这个退订链接无效。This unsubscribe link is not valid.",
+                ));
+            };
+            log.shop = Some(shop.id.to_string());
+            if req.method() == Method::GET {
+                // A link opened by a preview or a scanner must not unsubscribe: one button.
+                return Ok(message_page(
+                    200,
+                    "退订 · Unsubscribe",
+                    "<form method=\"post\"><button type=\"submit\">不再接收营销消息 · \
+                     Stop marketing messages</button></form>",
+                ));
+            }
+            reminders::unsubscribe(env.store, &shop, &customer, env.now)?;
+            Ok(message_page(
+                200,
+                "已退订 · Unsubscribed",
+                "您将不再收到营销消息。You will receive no more marketing messages.",
             ))
         }
         _ => Err(ApiError::unknown_route()),
