@@ -140,13 +140,43 @@ pub fn reminder_schedule(shop: &ShopId, customer: &CustomerId, product: &str) ->
     format!("s/{shop}/rm/c/{customer}/{product}")
 }
 
-/// Reminder steps due in one hour (Unix hours), for every shop: a counter and slots.
-pub fn reminder_queue_counter(hour: i64) -> String {
-    format!("rq/{hour}/n")
+/// A shop's reminder steps due in one hour (Unix hours): a counter and slots.
+pub fn reminder_queue_counter(shop: &ShopId, hour: i64) -> String {
+    format!("s/{shop}/rq/{hour}/n")
 }
 
-pub fn reminder_queue_slot(hour: i64, slot: i64) -> String {
-    format!("rq/{hour}/{slot}")
+pub fn reminder_queue_slot(shop: &ShopId, hour: i64, slot: i64) -> String {
+    format!("s/{shop}/rq/{hour}/{slot}")
+}
+
+/// Where a shop's dispatch stands in its queue; written when the shop first queues.
+pub fn reminder_cursor(shop: &ShopId) -> String {
+    format!("s/{shop}/rq/cursor")
+}
+
+/// When a customer was last sent a message (frequency cap).
+pub fn reminder_last_sent(shop: &ShopId, customer: &CustomerId) -> String {
+    format!("s/{shop}/rm/last/{customer}")
+}
+
+/// A reminder statistic of a shop (`product` None) or of one product: a counter.
+pub fn reminder_stat(shop: &ShopId, product: Option<&str>, stat: &str) -> String {
+    match product {
+        Some(p) => format!("s/{shop}/rm/st/{p}/{stat}"),
+        None => format!("s/{shop}/rm/st/all/{stat}"),
+    }
+}
+
+/// Marks that a product of the shop has reminder statistics (written once).
+pub fn reminder_product(shop: &ShopId, product: &str) -> String {
+    format!("s/{shop}/rm/p/{product}")
+}
+
+/// Shops that have queued reminders: a global list walked by the scheduler's dispatch.
+pub const REMINDER_SHOPS_COUNTER: &str = "rq-shops/n";
+
+pub fn reminder_shops_slot(slot: i64) -> String {
+    format!("rq-shops/{slot}")
 }
 
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
@@ -171,6 +201,9 @@ pub mod lists {
 
     /// The shop's coupon campaigns, in creation order.
     pub const CAMPAIGNS: &str = "campaigns";
+
+    /// Products with reminder statistics, in the order first planned.
+    pub const REMINDER_PRODUCTS: &str = "rm-products";
 
     /// The products a customer has reminder schedules for.
     pub fn customer_reminders(customer: &crate::domain::CustomerId) -> String {

@@ -26,6 +26,8 @@ pub const DEV_OPERATOR_TOKEN: &str = "dev-operator-token";
 pub struct Secrets {
     pub operator_token: Option<String>,
     pub pii_pepper: Option<String>,
+    /// Authorises the scheduler's calls (reminder dispatch).
+    pub scheduler_token: Option<String>,
 }
 
 impl Secrets {
@@ -35,6 +37,16 @@ impl Secrets {
             _ => Err(ApiError::misconfigured(
                 "the pii_pepper variable (16 characters or more)",
             )),
+        }
+    }
+
+    /// Constant-time check of the scheduler's bearer token.
+    pub fn is_scheduler(&self, presented: &str) -> bool {
+        match self.scheduler_token.as_deref() {
+            Some(token) if !token.is_empty() => {
+                bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+            }
+            _ => false,
         }
     }
 
@@ -54,6 +66,23 @@ pub struct Env<'a> {
     pub store: &'a dyn Store,
     pub secrets: &'a Secrets,
     pub now: Timestamp,
+    /// Outgoing HTTP (reminder deliveries); only to the hosts the component may reach.
+    pub outbound: &'a dyn Outbound,
+}
+
+/// Outgoing HTTP as Siyu needs it: POST a body with headers, learn the status.
+pub trait Outbound {
+    /// The response status, or why no response came (refused, unreachable, timed out).
+    fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String>;
+}
+
+/// For environments that send nothing (every component but the one that delivers).
+pub struct NoOutbound;
+
+impl Outbound for NoOutbound {
+    fn post(&self, _: &str, _: &[(String, String)], _: &[u8]) -> Result<u16, String> {
+        Err("this component makes no outbound requests".into())
+    }
 }
 
 /// Fields of the access log line that the handler fills in as it learns them.
@@ -239,6 +268,22 @@ pub fn require_method(req: &Request, allowed: &[http::Method]) -> Result<(), Api
     } else {
         let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
         Err(ApiError::method_not_allowed(&names.join(", ")))
+    }
+}
+
+/// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
+pub fn public_origin(req: &Request) -> Result<String, ApiError> {
+    if let Some(uri) = header(req, "spin-full-url").and_then(|u| u.parse::<http::Uri>().ok()) {
+        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+            return Ok(format!("{scheme}://{authority}"));
+        }
+    }
+    match header(req, "host") {
+        Some(host) if host.parse::<http::uri::Authority>().is_ok() => Ok(format!("https://{host}")),
+        _ => Err(ApiError::bad_request(
+            "missing_host",
+            "the request names no host to build links from",
+        )),
     }
 }
 

@@ -14,6 +14,37 @@ use crate::routes::Manifest;
 
 pub const OPERATOR_TOKEN: &str = "test-operator-token";
 pub const PEPPER: &str = "test-pepper-0123456789abcdef";
+pub const SCHEDULER_TOKEN: &str = "test-scheduler-token";
+
+/// Real outgoing HTTP for the in-process app (the wasm host has its own): loopback
+/// receivers in the tests, short timeouts, any status returned as is.
+pub struct HttpOutbound {
+    agent: ureq::Agent,
+}
+
+impl Default for HttpOutbound {
+    fn default() -> Self {
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(std::time::Duration::from_secs(5)))
+            .http_status_as_error(false)
+            .build()
+            .into();
+        Self { agent }
+    }
+}
+
+impl siyu::web::Outbound for HttpOutbound {
+    fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String> {
+        let mut request = self.agent.post(url);
+        for (name, value) in headers {
+            request = request.header(name.as_str(), value.as_str());
+        }
+        request
+            .send(body)
+            .map(|r| r.status().as_u16())
+            .map_err(|e| e.to_string())
+    }
+}
 
 /// The handler each component of spin.toml runs.
 pub fn handler_of(component: &str) -> Handler {
@@ -35,6 +66,7 @@ pub struct TestApp {
     pub secrets: Secrets,
     manifest: Manifest,
     now: Mutex<Timestamp>,
+    outbound: HttpOutbound,
 }
 
 impl Default for TestApp {
@@ -58,7 +90,9 @@ impl TestApp {
             secrets: Secrets {
                 operator_token: Some(OPERATOR_TOKEN.to_string()),
                 pii_pepper: Some(PEPPER.to_string()),
+                scheduler_token: Some(SCHEDULER_TOKEN.to_string()),
             },
+            outbound: HttpOutbound::default(),
             manifest: Manifest::load(),
             now: Mutex::new(Timestamp::now()),
         }
@@ -87,6 +121,7 @@ impl Client for TestApp {
             store: self.store.as_ref(),
             secrets: &self.secrets,
             now,
+            outbound: &self.outbound,
         };
         let before = self.store.op_counts().writes;
         let response = serve(&req, &env, handler_of(component));

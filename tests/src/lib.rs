@@ -8,6 +8,7 @@ pub mod coupon_scenarios;
 pub mod host;
 pub mod platforms;
 pub mod qr_decode;
+pub mod receiver;
 pub mod reminder_scenarios;
 pub mod routes;
 pub mod scenarios;

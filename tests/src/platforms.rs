@@ -26,7 +26,7 @@ pub fn shop_body(name: &str) -> Value {
     })
 }
 
-fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
+pub fn hmac_sha256(secret: &str, parts: &[&[u8]]) -> Vec<u8> {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     for p in parts {
         mac.update(p);

@@ -1,6 +1,8 @@
 //! Repurchase reminder scenarios (issue 7): settings and planning from orders, written once
 //! against `Client`.
 
+use std::collections::BTreeSet;
+
 use http::Method;
 use jiff::Timestamp;
 use serde_json::{json, Value};
@@ -8,6 +10,7 @@ use serde_json::{json, Value};
 use crate::app::TestShop;
 use crate::client::Client;
 use crate::platforms::*;
+use crate::receiver::{Received, Receiver};
 use crate::tagging_scenarios::{buyer_order, get, now, post, refused, send_at};
 
 pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Client) {
@@ -277,4 +280,237 @@ pub fn unsubscribe_links_withdraw_consent_and_cancel_reminders(app: &dyn Client)
         let (status, _, writes) = public(Method::POST, path);
         assert_eq!((status, writes), (404, 0), "{path}");
     }
+}
+
+// ------------------------------------------------------------------ dispatch and delivery
+
+fn at(text: &str) -> Timestamp {
+    text.parse().unwrap()
+}
+
+/// The scheduler's dispatch of one shop, as if called at `when`.
+pub fn dispatch(app: &dyn Client, shop: &TestShop, when: Timestamp) -> Value {
+    let mut req = crate::app::request(
+        Method::POST,
+        &format!("/api/reminders/dispatch?shop={}", shop.id),
+        Some(crate::app::SCHEDULER_TOKEN),
+        vec![],
+    );
+    // Links in messages are built from the address the scheduler called.
+    req.headers_mut()
+        .insert("host", "siyu.example.com".parse().unwrap());
+    let (status, report) = app.call_at(req, when);
+    assert_eq!(status, 200, "{report}");
+    report
+}
+
+/// A shop delivering to `receiver`, with its signing secret.
+fn delivering_shop(app: &dyn Client, receiver: &Receiver, extra: Value) -> (TestShop, String) {
+    let shop = app.shop_with_all_platforms();
+    let mut settings = json!({
+        "products": [
+            {"sku": "TEA-250G", "profile": {"days_per_unit": 30, "lead_days": 5,
+                "follow_up_days": 7, "follow_up_campaign": null}},
+            {"sku": "CUP-SET", "profile": {"days_per_unit": 15, "lead_days": 5,
+                "reminders": 1, "follow_up_days": null}},
+        ],
+        "delivery_url": receiver.url,
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        settings[k] = v.clone();
+    }
+    let (status, saved) = send_at(
+        app,
+        Method::PUT,
+        "/api/reminders/settings",
+        &shop.api_key,
+        Some(settings),
+        now(),
+    );
+    assert_eq!(status, 200, "{saved}");
+    let (_, secret) = post(app, &shop, "/api/reminders/secret", json!({}));
+    (
+        shop,
+        secret["delivery_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+fn messages_for(receiver: &Receiver, customer: &str) -> Vec<Received> {
+    receiver
+        .received()
+        .into_iter()
+        .filter(|r| r.json()["customer"]["id"] == customer)
+        .collect()
+}
+
+pub fn due_reminders_are_delivered_once_signed_and_merged(app: &dyn Client) {
+    let receiver = Receiver::start();
+    let (shop, secret) = delivering_shop(app, &receiver, json!({}));
+    // Tea (30 days) and cups (15 days × 2 = 30) bought together: both due on 15 December.
+    let mei = paid(app, &shop, 1, 8001, "2026-11-20T02:00:00Z", &[TEA, CUPS]);
+    let before = dispatch(app, &shop, at("2026-12-15T01:59:00Z"));
+    assert_eq!(before["messages"], 0, "{before}");
+    assert!(messages_for(&receiver, &mei).is_empty());
+
+    let report = dispatch(app, &shop, at("2026-12-15T02:05:00Z"));
+    assert_eq!(
+        (report["messages"].as_i64(), report["steps_sent"].as_i64()),
+        (Some(1), Some(2)),
+        "{report}"
+    );
+    let sent = messages_for(&receiver, &mei);
+    assert_eq!(
+        sent.len(),
+        1,
+        "two products due together go out as one message"
+    );
+    let message = sent[0].json();
+    let skus: BTreeSet<&str> = message["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].as_str().unwrap())
+        .collect();
+    assert_eq!(skus, BTreeSet::from(["TEA-250G", "CUP-SET"]));
+    assert_eq!(
+        message["customer"]["email"], "c1@example.com",
+        "the receiver gets the contact to reach"
+    );
+    assert!(message["unsubscribe_url"]
+        .as_str()
+        .unwrap()
+        .contains("/r/u/shp_"));
+    // The receiver can verify the signature with the shop's secret.
+    let ts = sent[0].header("x-siyu-timestamp").unwrap();
+    let expected = hex::encode(hmac_sha256(&secret, &[ts.as_bytes(), b".", &sent[0].body]));
+    assert_eq!(sent[0].header("x-siyu-signature"), Some(expected.as_str()));
+    assert_eq!(
+        sent[0].header("x-siyu-message-id"),
+        message["message_id"].as_str()
+    );
+
+    // The same call again, and two calls at once later on: nothing is sent twice.
+    dispatch(app, &shop, at("2026-12-15T02:06:00Z"));
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            let (app, shop) = (app, &shop);
+            s.spawn(move || dispatch(app, shop, at("2026-12-18T02:01:00Z")));
+        }
+    });
+    let sent = messages_for(&receiver, &mei);
+    assert_eq!(
+        sent.len(),
+        2,
+        "reminder 2 of the tea once, nothing else: {:?}",
+        sent.iter().map(|r| r.json()).collect::<Vec<_>>()
+    );
+    let (_, list) = get(app, &shop, &format!("/api/customers/{mei}/reminders"));
+    let tea = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["product"]["sku"] == "TEA-250G")
+        .unwrap()
+        .clone();
+    let states: Vec<&str> = tea["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["sent", "sent", "pending"]);
+
+    // She reorders tea two days after the reminder: the old plan stops, the reorder is
+    // its conversion, and the new plan counts from the new order.
+    paid(app, &shop, 1, 8002, "2026-12-20T02:00:00Z", &[TEA]);
+    dispatch(app, &shop, at("2026-12-27T02:05:00Z"));
+    assert_eq!(
+        messages_for(&receiver, &mei).len(),
+        2,
+        "no follow-up after the reorder"
+    );
+    let (_, stats) = get(app, &shop, "/api/reminders/stats");
+    assert_eq!(stats["overall"]["converted"], 1, "{stats}");
+    assert_eq!(stats["overall"]["revenue_minor"], 5990);
+    assert_eq!(stats["overall"]["sent"], 3);
+    let tea_stats = stats["products"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["product"]["sku"] == "TEA-250G")
+        .unwrap()
+        .clone();
+    assert_eq!(tea_stats["stats"]["converted"], 1);
+}
+
+pub fn quiet_hours_and_the_frequency_cap_defer_then_send(app: &dyn Client) {
+    let receiver = Receiver::start();
+    let (shop, _) = delivering_shop(app, &receiver, json!({}));
+    let hua = paid(app, &shop, 2, 8101, "2026-11-20T02:00:00Z", &[TEA]);
+    // The scheduler is down all day; it runs at 22:30 Shanghai time, inside quiet hours.
+    let late = dispatch(app, &shop, at("2026-12-15T14:30:00Z"));
+    assert_eq!(
+        (late["messages"].as_i64(), late["deferred"].as_i64()),
+        (Some(0), Some(1)),
+        "{late}"
+    );
+    assert!(messages_for(&receiver, &hua).is_empty());
+    dispatch(app, &shop, at("2026-12-15T23:59:00Z"));
+    assert!(
+        messages_for(&receiver, &hua).is_empty(),
+        "still quiet at 07:59"
+    );
+    dispatch(app, &shop, at("2026-12-16T00:01:00Z"));
+    assert_eq!(
+        messages_for(&receiver, &hua).len(),
+        1,
+        "sent at the end of quiet hours"
+    );
+
+    // A second product comes due 2 hours later: the 24-hour cap moves it to the next day.
+    paid(app, &shop, 2, 8102, "2026-11-21T04:00:00Z", &[CUPS]); // due 16 Dec 10:00 local
+    let capped = dispatch(app, &shop, at("2026-12-16T02:05:00Z"));
+    assert_eq!(capped["deferred"], 1, "{capped}");
+    dispatch(app, &shop, at("2026-12-16T23:59:00Z"));
+    assert_eq!(messages_for(&receiver, &hua).len(), 1);
+    dispatch(app, &shop, at("2026-12-17T00:02:00Z"));
+    assert_eq!(messages_for(&receiver, &hua).len(), 2);
+}
+
+pub fn a_receiver_that_is_down_gets_retries_then_the_message_fails(app: &dyn Client) {
+    let receiver = Receiver::start();
+    let (shop, _) = delivering_shop(app, &receiver, json!({"max_attempts": 3}));
+    let lan = paid(app, &shop, 3, 8201, "2026-11-20T02:00:00Z", &[CUPS]);
+    receiver.answer_with(&[503, 503, 503]);
+    let first = dispatch(app, &shop, at("2026-12-15T02:05:00Z"));
+    assert_eq!(first["retrying"], 1, "{first}");
+    let second = dispatch(app, &shop, at("2026-12-15T02:07:00Z"));
+    assert_eq!(second["retrying"], 1, "{second}");
+    let third = dispatch(app, &shop, at("2026-12-15T02:13:00Z"));
+    assert_eq!(third["failed"], 1, "{third}");
+    assert_eq!(messages_for(&receiver, &lan).len(), 3);
+    let (_, list) = get(app, &shop, &format!("/api/customers/{lan}/reminders"));
+    let step = &list["items"][0]["steps"][0];
+    assert_eq!(
+        (
+            step["state"].as_str(),
+            step["attempts"].as_i64(),
+            step["error"].as_str()
+        ),
+        (Some("failed"), Some(3), Some("HTTP 503"))
+    );
+    dispatch(app, &shop, at("2026-12-16T02:13:00Z"));
+    assert_eq!(
+        messages_for(&receiver, &lan).len(),
+        3,
+        "a failed message is not sent again"
+    );
+    // Only the scheduler may dispatch.
+    let req = crate::app::request(
+        Method::POST,
+        &format!("/api/reminders/dispatch?shop={}", shop.id),
+        Some(&shop.api_key),
+        vec![],
+    );
+    assert_eq!(app.send(req).status, 401);
 }

@@ -69,6 +69,9 @@ macro_rules! each_scenario {
             reminder_settings_are_validated_and_the_secret_is_shown_once,
             paid_orders_plan_reminders_and_cancellations_cancel_them,
             unsubscribe_links_withdraw_consent_and_cancel_reminders,
+            due_reminders_are_delivered_once_signed_and_merged,
+            quiet_hours_and_the_frequency_cap_defer_then_send,
+            a_receiver_that_is_down_gets_retries_then_the_message_fails,
         );
     };
 }

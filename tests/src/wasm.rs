@@ -5,7 +5,7 @@ use std::sync::{Arc, OnceLock};
 
 use jiff::Timestamp;
 
-use crate::app::{OPERATOR_TOKEN, PEPPER};
+use crate::app::{OPERATOR_TOKEN, PEPPER, SCHEDULER_TOKEN};
 use crate::client::{Client, Reply};
 use crate::host::{ExtraComponent, WasmApp, WasmAppOptions, WasmResponse};
 
@@ -26,6 +26,12 @@ pub fn host() -> &'static SharedHost {
             variables: [
                 ("operator_token".to_string(), OPERATOR_TOKEN.to_string()),
                 ("pii_pepper".to_string(), PEPPER.to_string()),
+                ("scheduler_token".to_string(), SCHEDULER_TOKEN.to_string()),
+                // Deliveries go to receivers the tests run on loopback.
+                (
+                    "delivery_hosts".to_string(),
+                    "http://127.0.0.1:*".to_string(),
+                ),
             ]
             .into(),
             extra_components: ["empty", "increment", "trap", "outbound"]

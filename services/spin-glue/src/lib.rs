@@ -98,12 +98,34 @@ pub fn run(req: Request, handler: Handler) -> Response {
     let secrets = Secrets {
         operator_token: variable("operator_token"),
         pii_pepper: variable("pii_pepper"),
+        scheduler_token: variable("scheduler_token"),
     };
     let store = SpinStore::default();
     let env = Env {
         store: &store,
         secrets: &secrets,
         now: jiff::Timestamp::now(),
+        outbound: &SpinOutbound,
     };
     serve(&req, &env, handler)
+}
+
+/// Outgoing HTTP through Spin (`wasi:http/outgoing-handler`): Spin refuses hosts the
+/// component's `allowed_outbound_hosts` does not list.
+struct SpinOutbound;
+
+impl siyu::web::Outbound for SpinOutbound {
+    fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String> {
+        let mut builder = spin_sdk::http::Request::builder();
+        builder.method(spin_sdk::http::Method::Post).uri(url);
+        for (name, value) in headers {
+            builder.header(name.as_str(), value.as_str());
+        }
+        // A length, not chunks: the simplest receivers (and some gateways) need it.
+        builder.header("content-length", body.len().to_string());
+        let request = builder.body(body.to_vec()).build();
+        let response: spin_sdk::http::Response =
+            spin_sdk::http::run(spin_sdk::http::send(request)).map_err(|e| format!("{e}"))?;
+        Ok(*response.status())
+    }
 }

@@ -11,9 +11,9 @@ use crate::leads::{self, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
-    body_response, header, html_response, json_body, json_response, message_page, query_number,
-    query_param, require_method, segments, text_response, with_header, Env, Request, RequestLog,
-    Response,
+    body_response, header, html_response, json_body, json_response, message_page, public_origin,
+    query_number, query_param, require_method, segments, text_response, with_header, Env, Request,
+    RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -332,22 +332,6 @@ fn html_escape(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('"', "&quot;")
         .replace('\'', "&#39;")
-}
-
-/// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
-fn public_origin(req: &Request) -> Result<String, ApiError> {
-    if let Some(uri) = header(req, "spin-full-url").and_then(|u| u.parse::<http::Uri>().ok()) {
-        if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
-            return Ok(format!("{scheme}://{authority}"));
-        }
-    }
-    match header(req, "host") {
-        Some(host) if host.parse::<http::uri::Authority>().is_ok() => Ok(format!("https://{host}")),
-        _ => Err(ApiError::bad_request(
-            "missing_host",
-            "the request names no host to build the scan URL from",
-        )),
-    }
 }
 
 /// The stats window from `from`/`to`, by default the last 30 days in the shop's zone.

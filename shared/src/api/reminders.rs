@@ -4,11 +4,12 @@
 use http::Method;
 
 use super::authenticated_shop;
+use crate::domain::ShopId;
 use crate::error::ApiError;
 use crate::reminders::{self, ReminderSettings};
 use crate::web::{
-    json_body, json_response, message_page, require_method, segments, Env, Request, RequestLog,
-    Response,
+    bearer_token, json_body, json_response, message_page, public_origin, query_number, query_param,
+    require_method, segments, Env, Request, RequestLog, Response,
 };
 
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
@@ -33,6 +34,59 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(
                 200,
                 &serde_json::json!({"delivery_secret": secret}),
+            ))
+        }
+        ["api", "reminders", "dispatch"] => {
+            log.route = "/api/reminders/dispatch";
+            require_method(req, &[Method::POST])?;
+            match bearer_token(req) {
+                Some(token) if env.secrets.is_scheduler(token) => {}
+                _ => {
+                    return Err(ApiError::unauthorized(
+                        "dispatch needs the scheduler token as Authorization: Bearer <token>",
+                    ))
+                }
+            }
+            let pepper = env.secrets.pepper()?;
+            let origin = public_origin(req)?;
+            let limit = query_number(req, "limit", 500)?.clamp(1, 5_000) as usize;
+            let report = match query_param(req, "shop") {
+                Some(id) => {
+                    let id = ShopId::parse(&id).ok_or_else(|| ApiError::not_found("shop"))?;
+                    let shop = crate::shops::load_shop(env.store, &id)?;
+                    log.shop = Some(shop.id.to_string());
+                    reminders::dispatch(
+                        env.store,
+                        env.outbound,
+                        pepper,
+                        &origin,
+                        &shop,
+                        limit,
+                        env.now,
+                    )?
+                }
+                None => reminders::dispatch_all(
+                    env.store,
+                    env.outbound,
+                    pepper,
+                    &origin,
+                    limit,
+                    env.now,
+                )?,
+            };
+            Ok(json_response(200, &report))
+        }
+        ["api", "reminders", "stats"] => {
+            log.route = "/api/reminders/stats";
+            require_method(req, &[Method::GET])?;
+            let shop = authenticated_shop(req, env, log)?;
+            let after = query_number(req, "cursor", 0)?;
+            let limit = query_number(req, "limit", 50)?.clamp(1, 200) as usize;
+            let overall = reminders::stats(env.store, &shop.id, None)?;
+            let (products, next) = reminders::product_stats(env.store, &shop.id, after, limit)?;
+            Ok(json_response(
+                200,
+                &serde_json::json!({"overall": overall, "products": products, "next_cursor": next}),
             ))
         }
         ["r", "u", token] => {

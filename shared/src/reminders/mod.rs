@@ -8,7 +8,7 @@
 
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp};
+use jiff::{SignedDuration, Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use sha2::{Digest, Sha256};
@@ -111,6 +111,7 @@ pub enum StepKind {
 /// One planned message about one product.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedStep {
+    #[serde(flatten)]
     pub kind: StepKind,
     pub at: Timestamp,
 }
@@ -289,10 +290,10 @@ impl ReminderSettings {
 
 /// Settings as stored: with the secret that signs deliveries (never shown after it is made).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-struct StoredSettings {
-    settings: ReminderSettings,
+pub(crate) struct StoredSettings {
+    pub(crate) settings: ReminderSettings,
     #[serde(default)]
-    delivery_secret: Option<String>,
+    pub(crate) delivery_secret: Option<String>,
 }
 
 /// What the API shows: the settings, and whether a signing secret exists.
@@ -352,7 +353,7 @@ pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, ApiErro
     Ok(secret)
 }
 
-fn local_time(text: &str) -> Result<Time, ()> {
+pub(crate) fn local_time(text: &str) -> Result<Time, ()> {
     let (h, m) = text.split_once(':').ok_or(())?;
     let (h, m): (i8, i8) = (h.parse().map_err(|_| ())?, m.parse().map_err(|_| ())?);
     Time::new(h, m, 0, 0).map_err(|_| ())
@@ -544,15 +545,28 @@ mod tests {
 
 // ------------------------------------------------------------------ schedules
 
+mod dispatch;
+pub use dispatch::{dispatch, dispatch_all, stats, DispatchReport, ReminderStats};
+
 /// What became of one planned message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum StepState {
     Pending,
-    Sent { at: Timestamp },
-    Suppressed { reason: String },
+    /// Claimed by a dispatch that is delivering it: never claimed twice.
+    Sending {
+        since: Timestamp,
+    },
+    Sent {
+        sent_at: Timestamp,
+    },
+    Suppressed {
+        reason: String,
+    },
     Cancelled,
-    Failed { attempts: i64, error: String },
+    Failed {
+        error: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -561,6 +575,9 @@ pub struct ReminderStep {
     pub planned: PlannedStep,
     #[serde(flatten)]
     pub state: StepState,
+    /// Delivery attempts so far.
+    #[serde(default)]
+    pub attempts: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -594,10 +611,9 @@ pub struct ReminderSchedule {
     pub updated_at: Timestamp,
 }
 
-/// One queued step, in the hour it is due (global: a dispatch serves every shop).
+/// One queued step, in the shop's list of the hour it is due.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct QueuedStep {
-    pub shop: ShopId,
     pub customer: CustomerId,
     pub product: String,
     pub version: u64,
@@ -666,9 +682,10 @@ pub fn plan_order(
         for (step, p) in planned.iter().enumerate() {
             queue(
                 store,
+                shop,
                 p.at,
+                now,
                 &QueuedStep {
-                    shop: shop.clone(),
                     customer: order.customer.clone(),
                     product: pkey.clone(),
                     version,
@@ -689,6 +706,7 @@ pub fn plan_order(
                 .map(|planned| ReminderStep {
                     planned,
                     state: StepState::Pending,
+                    attempts: 0,
                 })
                 .collect(),
             follow_up_campaign: profile.follow_up_campaign.clone(),
@@ -696,14 +714,78 @@ pub fn plan_order(
             version,
             updated_at: now,
         };
-        update_json(store, &key, |current: Option<ReminderSchedule>| {
+        let replaced = update_json(store, &key, |current: Option<ReminderSchedule>| {
             Ok::<_, ApiError>(match current {
-                Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => Change::Keep(()),
-                _ => Change::Write(fresh.clone(), ()),
+                Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => {
+                    Change::Keep(None)
+                }
+                other => Change::Write(fresh.clone(), Some(other)),
             })
         })?;
+        let Some(previous) = replaced else {
+            continue;
+        };
+        register_product(store, shop, &pkey, &product, item.title.as_deref())?;
+        dispatch::count(store, shop, &pkey, "scheduled", 1)?;
+        // A reorder soon after a reminder went out is that reminder's conversion.
+        let window = SignedDuration::from_hours(settings.conversion_days * 24);
+        let converted = previous.is_some_and(|p| {
+            p.steps.iter().any(|s| match s.state {
+                StepState::Sent { sent_at } => {
+                    sent_at <= order.paid_at && order.paid_at - window <= sent_at
+                }
+                _ => false,
+            })
+        });
+        if converted {
+            dispatch::count(store, shop, &pkey, "converted", 1)?;
+            let revenue = item.unit_price_minor.saturating_mul(item.quantity);
+            dispatch::count(store, shop, &pkey, "revenue", revenue)?;
+        }
     }
     Ok(())
+}
+
+/// Lists a product for per-product statistics the first time it is planned.
+fn register_product(
+    store: &dyn Store,
+    shop: &ShopId,
+    key: &str,
+    product: &ProductRef,
+    title: Option<&str>,
+) -> Result<(), ApiError> {
+    let marker = keys::reminder_product(shop, key);
+    if get_json::<bool>(store, &marker)?.is_some() {
+        return Ok(());
+    }
+    let entry = serde_json::json!({"key": key, "product": product, "title": title});
+    applog::append(store, shop, keys::lists::REMINDER_PRODUCTS, &entry)?;
+    crate::store::create_json(store, &marker, &true)?;
+    Ok(())
+}
+
+/// Per-product statistics, one page of the products planned so far.
+pub fn product_stats(
+    store: &dyn Store,
+    shop: &ShopId,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<serde_json::Value>, Option<i64>), ApiError> {
+    let page = applog::page::<serde_json::Value>(
+        store,
+        shop,
+        keys::lists::REMINDER_PRODUCTS,
+        after,
+        limit,
+    )?;
+    let mut out = Vec::new();
+    for (_, mut entry) in page.entries {
+        let key = entry["key"].as_str().unwrap_or_default().to_string();
+        entry["stats"] = serde_json::to_value(stats(store, shop, Some(&key))?)
+            .unwrap_or(serde_json::Value::Null);
+        out.push(entry);
+    }
+    Ok((out, page.next))
 }
 
 /// Cancels what an order planned (it was cancelled or wholly refunded).
@@ -808,11 +890,20 @@ pub fn customer_schedules(
     Ok(out)
 }
 
-/// Queues a step in the global list of the hour it is due.
-fn queue(store: &dyn Store, at: Timestamp, entry: &QueuedStep) -> Result<(), ApiError> {
-    let hour = at.as_second().div_euclid(3600);
-    let slot = store.increment(&keys::reminder_queue_counter(hour), 1)?;
-    crate::store::put_json(store, &keys::reminder_queue_slot(hour, slot), entry)?;
+/// Queues a step in the shop's list of the hour it is due (a step already due goes in the
+/// current hour, which dispatch has not passed yet). The shop is registered for dispatch
+/// first, from this hour on.
+pub(crate) fn queue(
+    store: &dyn Store,
+    shop: &ShopId,
+    at: Timestamp,
+    now: Timestamp,
+    entry: &QueuedStep,
+) -> Result<(), ApiError> {
+    dispatch::register(store, shop, now)?;
+    let hour = at.max(now).as_second().div_euclid(3600);
+    let slot = store.increment(&keys::reminder_queue_counter(shop, hour), 1)?;
+    crate::store::put_json(store, &keys::reminder_queue_slot(shop, hour, slot), entry)?;
     Ok(())
 }
 

@@ -1,0 +1,705 @@
+//! Dispatch: sends the reminder steps that are due, shop by shop, in bounded calls.
+//!
+//! Each shop has a queue of hourly lists and a cursor. A call walks the shop's lists from the
+//! cursor up to the current hour and looks only at queued entries — never at all schedules.
+//! Before a step is sent it is claimed on its schedule by compare-and-swap (`Sending`), so
+//! two dispatches running at once, or a retried one, send it at most once. Suppression is
+//! checked again just before sending (reordered, consent, erasure); quiet hours and the
+//! frequency cap move a step later by queueing it again; several of a customer's steps that
+//! are due together go out as one message.
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{
+    customer_schedules, local_time, product_key, queue, QueuedStep, ReminderSchedule,
+    ReminderSettings, ScheduleStatus, StepKind, StepState, StoredSettings,
+};
+use crate::customers::Customer;
+use crate::domain::{CustomerId, Platform, ShopId};
+use crate::error::ApiError;
+use crate::keys;
+use crate::shops::Shop;
+use crate::store::{create_json, get_json, put_json, update_json, Change, Store};
+use crate::web::Outbound;
+
+/// Empty hours one call may walk past per shop (a shop idle for weeks catches up over calls).
+const MAX_HOURS_WALKED: i64 = 24 * 60;
+/// Minutes until the next attempt after the n-th failed one.
+const BACKOFF_MINUTES: [i64; 6] = [1, 5, 30, 120, 360, 720];
+
+/// Where a shop's dispatch stands: the hour list and the slots done in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Cursor {
+    hour: i64,
+    after: i64,
+}
+
+/// Registers a shop for dispatch the first time it queues a step.
+pub(crate) fn register(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Result<(), ApiError> {
+    let key = keys::reminder_cursor(shop);
+    if get_json::<Cursor>(store, &key)?.is_some() {
+        return Ok(());
+    }
+    // Listed first: a crash in between lists the shop twice at worst (walked twice, harmless).
+    let slot = store.increment(keys::REMINDER_SHOPS_COUNTER, 1)?;
+    put_json(store, &keys::reminder_shops_slot(slot), shop)?;
+    let start = Cursor {
+        hour: now.as_second().div_euclid(3600),
+        after: 0,
+    };
+    create_json(store, &key, &start)?;
+    Ok(())
+}
+
+/// What a dispatch call did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DispatchReport {
+    pub examined: usize,
+    /// Messages delivered (a message may carry several steps).
+    pub messages: usize,
+    pub steps_sent: usize,
+    pub deferred: usize,
+    pub suppressed: usize,
+    pub retrying: usize,
+    pub failed: usize,
+    /// False when the call stopped at its limit: call again.
+    pub caught_up: bool,
+}
+
+/// Dispatches for every registered shop, each with the same limit.
+pub fn dispatch_all(
+    store: &dyn Store,
+    outbound: &dyn Outbound,
+    pepper: &[u8],
+    origin: &str,
+    limit: usize,
+    now: Timestamp,
+) -> Result<DispatchReport, ApiError> {
+    let mut total = DispatchReport {
+        caught_up: true,
+        ..DispatchReport::default()
+    };
+    let shops = store.counter(keys::REMINDER_SHOPS_COUNTER)?;
+    let mut seen = std::collections::BTreeSet::new();
+    for slot in 1..=shops {
+        let Some(id) = get_json::<ShopId>(store, &keys::reminder_shops_slot(slot))? else {
+            continue;
+        };
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        let Ok(shop) = crate::shops::load_shop(store, &id) else {
+            continue;
+        };
+        let r = dispatch(store, outbound, pepper, origin, &shop, limit, now)?;
+        total.examined += r.examined;
+        total.messages += r.messages;
+        total.steps_sent += r.steps_sent;
+        total.deferred += r.deferred;
+        total.suppressed += r.suppressed;
+        total.retrying += r.retrying;
+        total.failed += r.failed;
+        total.caught_up &= r.caught_up;
+    }
+    Ok(total)
+}
+
+/// Dispatches one shop: at most `limit` queued entries looked at.
+pub fn dispatch(
+    store: &dyn Store,
+    outbound: &dyn Outbound,
+    pepper: &[u8],
+    origin: &str,
+    shop: &Shop,
+    limit: usize,
+    now: Timestamp,
+) -> Result<DispatchReport, ApiError> {
+    let mut report = DispatchReport::default();
+    let key = keys::reminder_cursor(&shop.id);
+    let stored: StoredSettings =
+        get_json(store, &keys::reminder_settings(&shop.id))?.unwrap_or_default();
+    let now_hour = now.as_second().div_euclid(3600);
+    let mut sender = Sender {
+        store,
+        outbound,
+        pepper,
+        origin,
+        shop,
+        settings: &stored.settings,
+        secret: stored.delivery_secret.as_deref(),
+        now,
+        customers: HashMap::new(),
+    };
+    let Some(start) = get_json::<Cursor>(store, &key)? else {
+        report.caught_up = true;
+        return Ok(report);
+    };
+    let mut pos = start;
+    let mut hours = 0;
+    loop {
+        if report.examined >= limit || hours > MAX_HOURS_WALKED {
+            break;
+        }
+        if pos.hour > now_hour {
+            report.caught_up = true;
+            break;
+        }
+        let len = store.counter(&keys::reminder_queue_counter(&shop.id, pos.hour))?;
+        // A step due later in this hour stops the cursor (not the walk) until it is due.
+        let mut blocked = false;
+        let mut slot = pos.after;
+        while slot < len && report.examined < limit {
+            slot += 1;
+            report.examined += 1;
+            let entry: Option<QueuedStep> =
+                get_json(store, &keys::reminder_queue_slot(&shop.id, pos.hour, slot))?;
+            let done = match entry {
+                Some(entry) => sender.handle(&entry, pos.hour, &mut report)?,
+                None => true,
+            };
+            blocked |= !done;
+            if !blocked {
+                pos.after = slot;
+            }
+        }
+        if slot < len {
+            break;
+        }
+        if blocked || pos.hour == now_hour {
+            report.caught_up = true;
+            break;
+        }
+        pos = Cursor {
+            hour: pos.hour + 1,
+            after: 0,
+        };
+        hours += 1;
+    }
+    // Moved on only from where this call started: a concurrent call that got further wins.
+    update_json(store, &key, |current: Option<Cursor>| {
+        Ok::<_, ApiError>(match current {
+            Some(c) if c == start && pos != start => Change::Write(pos, ()),
+            _ => Change::Keep(()),
+        })
+    })?;
+    Ok(report)
+}
+
+/// What dispatch needs while it works through one shop.
+struct Sender<'a> {
+    store: &'a dyn Store,
+    outbound: &'a dyn Outbound,
+    pepper: &'a [u8],
+    origin: &'a str,
+    shop: &'a Shop,
+    settings: &'a ReminderSettings,
+    secret: Option<&'a str>,
+    now: Timestamp,
+    customers: HashMap<CustomerId, Option<Customer>>,
+}
+
+/// The message a shop's delivery URL receives (documented in the README).
+#[derive(Debug, Serialize)]
+struct Message {
+    message_id: String,
+    shop_id: ShopId,
+    sent_at: Timestamp,
+    customer: MessageCustomer,
+    items: Vec<MessageItem>,
+    coupon: Option<MessageCoupon>,
+    unsubscribe_url: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageCustomer {
+    id: CustomerId,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    phone: Option<String>,
+    email: Option<String>,
+    wecom_external_id: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageItem {
+    product_id: Option<String>,
+    variant_id: Option<String>,
+    sku: Option<String>,
+    title: Option<String>,
+    #[serde(flatten)]
+    kind: StepKind,
+    runs_out_on: jiff::civil::Date,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageCoupon {
+    code: String,
+    valid_until: Option<Timestamp>,
+}
+
+impl Sender<'_> {
+    /// Handles one queued entry of the list of `hour`. False when its step is due later in
+    /// that same hour (the cursor must not pass it yet).
+    fn handle(
+        &mut self,
+        entry: &QueuedStep,
+        hour: i64,
+        report: &mut DispatchReport,
+    ) -> Result<bool, ApiError> {
+        let key = keys::reminder_schedule(&self.shop.id, &entry.customer, &entry.product);
+        let Some(schedule) = get_json::<ReminderSchedule>(self.store, &key)? else {
+            return Ok(true);
+        };
+        let Some(step) = schedule.steps.get(entry.step) else {
+            return Ok(true);
+        };
+        if schedule.version != entry.version
+            || schedule.status != ScheduleStatus::Active
+            || step.state != StepState::Pending
+        {
+            return Ok(true);
+        }
+        if step.planned.at > self.now {
+            // Moved to a later hour (deferred), this entry is spent; else wait for it.
+            return Ok(step.planned.at.as_second().div_euclid(3600) > hour);
+        }
+        let customer = self.customer(&entry.customer)?;
+        if let Some(reason) = self.suppression(customer.as_ref(), &schedule) {
+            self.settle(
+                &key,
+                entry,
+                |_| StepState::Suppressed {
+                    reason: reason.clone(),
+                },
+                |a| a,
+            )?;
+            self.count(
+                &schedule,
+                if reason == "reordered" {
+                    "suppressed_reordered"
+                } else {
+                    "suppressed"
+                },
+            )?;
+            report.suppressed += 1;
+            return Ok(true);
+        }
+        let Some(customer) = customer else {
+            return Ok(true);
+        };
+        if let Some(later) = self.not_before(&customer)? {
+            self.defer(&key, entry, later)?;
+            report.deferred += 1;
+            return Ok(true);
+        }
+        // Claim this step and every other step of the customer that is due now.
+        let mut claimed = Vec::new();
+        if self.claim(&key, entry.version, entry.step)? {
+            claimed.push((key.clone(), entry.version, entry.step));
+        } else {
+            return Ok(true);
+        }
+        for other in customer_schedules(self.store, &self.shop.id, &customer.id)? {
+            let okey =
+                keys::reminder_schedule(&self.shop.id, &customer.id, &product_key(&other.product));
+            if okey == key || other.status != ScheduleStatus::Active {
+                continue;
+            }
+            for (i, s) in other.steps.iter().enumerate() {
+                if s.state == StepState::Pending
+                    && s.planned.at <= self.now
+                    && self.claim(&okey, other.version, i)?
+                {
+                    claimed.push((okey.clone(), other.version, i));
+                }
+            }
+        }
+        self.deliver(&customer, &claimed, report)?;
+        Ok(true)
+    }
+
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, ApiError> {
+        if let Some(c) = self.customers.get(id) {
+            return Ok(c.clone());
+        }
+        let c: Option<Customer> = get_json(self.store, &keys::customer(&self.shop.id, id))?;
+        self.customers.insert(id.clone(), c.clone());
+        Ok(c)
+    }
+
+    /// Why a step must not go out at all, checked again just before sending.
+    fn suppression(
+        &self,
+        customer: Option<&Customer>,
+        schedule: &ReminderSchedule,
+    ) -> Option<String> {
+        let Some(customer) = customer else {
+            return Some("customer_unknown".into());
+        };
+        if customer.erased_at.is_some() {
+            return Some("erased".into());
+        }
+        if customer.consent.marketing != Some(true) {
+            return Some("no_consent".into());
+        }
+        let reordered = customer.products.iter().any(|p| {
+            p.product == schedule.product
+                && p.last_purchased_at.is_some_and(|at| at > schedule.paid_at)
+        });
+        if reordered {
+            return Some("reordered".into());
+        }
+        if self.settings.delivery_url.is_none() || self.secret.is_none() {
+            return Some("delivery_not_configured".into());
+        }
+        None
+    }
+
+    /// The earliest a message may go to this customer, if not now: the end of quiet hours
+    /// (shop time) or the end of the frequency cap.
+    fn not_before(&self, customer: &Customer) -> Result<Option<Timestamp>, ApiError> {
+        let zone = self.shop.zone();
+        let local = self.now.to_zoned(zone.clone());
+        let (Ok(start), Ok(end)) = (
+            local_time(&self.settings.quiet_start),
+            local_time(&self.settings.quiet_end),
+        ) else {
+            return Ok(None);
+        };
+        let t = local.time();
+        let quiet = if start <= end {
+            t >= start && t < end
+        } else {
+            t >= start || t < end
+        };
+        let mut later: Option<Timestamp> = None;
+        if quiet {
+            let mut day = local.date();
+            if t >= end && start > end {
+                day = day.tomorrow().unwrap_or(day);
+            }
+            let end_at = day
+                .to_datetime(end)
+                .to_zoned(zone)
+                .map(|z| z.timestamp())
+                .unwrap_or(self.now);
+            later = Some(end_at);
+        }
+        let cap = self.settings.frequency_cap_hours;
+        if cap > 0 {
+            if let Some(last) = get_json::<Timestamp>(
+                self.store,
+                &keys::reminder_last_sent(&self.shop.id, &customer.id),
+            )? {
+                let free = last + SignedDuration::from_hours(cap);
+                if free > self.now {
+                    later = Some(later.map_or(free, |l| l.max(free)));
+                }
+            }
+        }
+        Ok(later)
+    }
+
+    /// Moves a step later and queues it again (its entry here has been dealt with).
+    fn defer(&self, key: &str, entry: &QueuedStep, at: Timestamp) -> Result<(), ApiError> {
+        let moved = update_json(self.store, key, |current: Option<ReminderSchedule>| {
+            let Some(mut s) = current else {
+                return Ok::<_, ApiError>(Change::Keep(false));
+            };
+            match s.steps.get_mut(entry.step) {
+                Some(step) if s.version == entry.version && step.state == StepState::Pending => {
+                    step.planned.at = at;
+                    Ok(Change::Write(s, true))
+                }
+                _ => Ok(Change::Keep(false)),
+            }
+        })?;
+        if moved {
+            queue(self.store, &self.shop.id, at, self.now, entry)?;
+        }
+        Ok(())
+    }
+
+    /// Takes a pending step for sending; false if someone else has it or it moved on.
+    fn claim(&self, key: &str, version: u64, step: usize) -> Result<bool, ApiError> {
+        let now = self.now;
+        update_json(self.store, key, |current: Option<ReminderSchedule>| {
+            let Some(mut s) = current else {
+                return Ok::<_, ApiError>(Change::Keep(false));
+            };
+            match s.steps.get_mut(step) {
+                Some(st)
+                    if s.version == version
+                        && st.state == StepState::Pending
+                        && st.planned.at <= now =>
+                {
+                    st.state = StepState::Sending { since: now };
+                    Ok(Change::Write(s, true))
+                }
+                _ => Ok(Change::Keep(false)),
+            }
+        })
+    }
+
+    /// Sets the state of a claimed (or pending) step.
+    fn settle(
+        &self,
+        key: &str,
+        entry: &QueuedStep,
+        state: impl Fn(&ReminderSchedule) -> StepState,
+        attempts: impl Fn(i64) -> i64,
+    ) -> Result<Option<ReminderSchedule>, ApiError> {
+        update_json(self.store, key, |current: Option<ReminderSchedule>| {
+            let Some(mut s) = current else {
+                return Ok::<_, ApiError>(Change::Keep(None));
+            };
+            if s.version != entry.version || entry.step >= s.steps.len() {
+                return Ok(Change::Keep(None));
+            }
+            let new_state = state(&s);
+            let step = &mut s.steps[entry.step];
+            step.attempts = attempts(step.attempts);
+            step.state = new_state;
+            s.updated_at = self.now;
+            Ok(Change::Write(s.clone(), Some(s)))
+        })
+    }
+
+    fn deliver(
+        &self,
+        customer: &Customer,
+        claimed: &[(String, u64, usize)],
+        report: &mut DispatchReport,
+    ) -> Result<(), ApiError> {
+        let mut items = Vec::new();
+        let mut schedules = Vec::new();
+        let mut coupon = None;
+        for (key, version, step) in claimed {
+            let Some(s) = get_json::<ReminderSchedule>(self.store, key)? else {
+                continue;
+            };
+            let kind = s.steps[*step].planned.kind;
+            if kind == StepKind::FollowUp && coupon.is_none() {
+                if let Some(campaign) = &s.follow_up_campaign {
+                    let idem = format!(
+                        "reminder:{}:{}:{version}",
+                        customer.id,
+                        product_key(&s.product)
+                    );
+                    if let Ok(c) = crate::coupons::issue(
+                        self.store,
+                        &self.shop.id,
+                        campaign,
+                        &customer.id,
+                        Some(&idem),
+                        self.now,
+                    ) {
+                        coupon = Some(MessageCoupon {
+                            code: c.code,
+                            valid_until: c.valid_until,
+                        });
+                    }
+                }
+            }
+            items.push(MessageItem {
+                product_id: s.product.product_id.clone(),
+                variant_id: s.product.variant_id.clone(),
+                sku: s.product.sku.clone(),
+                title: s.title.clone(),
+                kind,
+                runs_out_on: s.run_out,
+            });
+            schedules.push((key.clone(), *version, *step, s));
+        }
+        let Some((_, first_version, first_step, first)) = schedules.first() else {
+            return Ok(());
+        };
+        let message_id = format!(
+            "{}.{}.{}.{first_version}.{first_step}",
+            self.shop.id,
+            customer.id,
+            product_key(&first.product)
+        );
+        let token = super::unsubscribe_token(self.pepper, &self.shop.id, &customer.id);
+        let message = Message {
+            message_id: message_id.clone(),
+            shop_id: self.shop.id.clone(),
+            sent_at: self.now,
+            customer: MessageCustomer {
+                id: customer.id.clone(),
+                first_name: customer.first_name.clone(),
+                last_name: customer.last_name.clone(),
+                phone: customer.phone.as_ref().map(|p| p.as_str().to_string()),
+                email: customer.email.as_ref().map(|e| e.as_str().to_string()),
+                wecom_external_id: customer
+                    .platform_ids
+                    .iter()
+                    .find(|p| p.platform == Platform::Wecom)
+                    .map(|p| p.id.as_str().to_string()),
+            },
+            items,
+            coupon,
+            unsubscribe_url: format!("{}/r/u/{token}", self.origin),
+        };
+        let body = serde_json::to_vec(&message)
+            .map_err(|e| ApiError::new(500, "internal", format!("message: {e}")))?;
+        let timestamp = self.now.as_second().to_string();
+        let secret = self.secret.unwrap_or_default();
+        let signature = hex::encode(crate::webhooks::hmac_sha256(
+            secret.as_bytes(),
+            &[timestamp.as_bytes(), b".", &body],
+        ));
+        let headers = [
+            ("content-type".to_string(), "application/json".to_string()),
+            ("x-siyu-message-id".to_string(), message_id),
+            ("x-siyu-timestamp".to_string(), timestamp),
+            ("x-siyu-signature".to_string(), signature),
+        ];
+        let url = self.settings.delivery_url.as_deref().unwrap_or_default();
+        let outcome = self.outbound.post(url, &headers, &body);
+        let sent = matches!(outcome, Ok(status) if (200..300).contains(&status));
+        let permanent = matches!(outcome, Ok(status) if (400..500).contains(&status) && status != 408 && status != 429);
+        let error = match &outcome {
+            Ok(status) => format!("HTTP {status}"),
+            Err(e) => e.clone(),
+        };
+        if sent {
+            put_json(
+                self.store,
+                &keys::reminder_last_sent(&self.shop.id, &customer.id),
+                &self.now,
+            )?;
+            report.messages += 1;
+        }
+        for (key, version, step, schedule) in &schedules {
+            let entry = QueuedStep {
+                customer: customer.id.clone(),
+                product: product_key(&schedule.product),
+                version: *version,
+                step: *step,
+            };
+            let attempts = schedule.steps[*step].attempts + 1;
+            let max = self.settings.max_attempts;
+            if sent {
+                self.settle(
+                    key,
+                    &entry,
+                    |_| StepState::Sent { sent_at: self.now },
+                    |a| a + 1,
+                )?;
+                self.count(schedule, "sent")?;
+                report.steps_sent += 1;
+            } else if permanent || attempts >= max {
+                self.settle(
+                    key,
+                    &entry,
+                    |_| StepState::Failed {
+                        error: error.clone(),
+                    },
+                    |a| a + 1,
+                )?;
+                self.count(schedule, "failed")?;
+                report.failed += 1;
+            } else {
+                let wait =
+                    BACKOFF_MINUTES[((attempts - 1) as usize).min(BACKOFF_MINUTES.len() - 1)];
+                let at = self.now + SignedDuration::from_mins(wait);
+                self.settle(key, &entry, |_| StepState::Pending, |a| a + 1)?;
+                self.defer(key, &entry, at)?;
+                report.retrying += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Counts a statistic for the shop and for the schedule's product.
+    fn count(&self, schedule: &ReminderSchedule, stat: &str) -> Result<(), ApiError> {
+        count(
+            self.store,
+            &self.shop.id,
+            &product_key(&schedule.product),
+            stat,
+            1,
+        )
+    }
+}
+
+pub(crate) fn count(
+    store: &dyn Store,
+    shop: &ShopId,
+    product: &str,
+    stat: &str,
+    by: i64,
+) -> Result<(), ApiError> {
+    store.increment(&keys::reminder_stat(shop, None, stat), by)?;
+    store.increment(&keys::reminder_stat(shop, Some(product), stat), by)?;
+    Ok(())
+}
+
+/// The numbers a shop sees, overall and per product.
+#[derive(Debug, Serialize)]
+pub struct ReminderStats {
+    pub scheduled: i64,
+    pub sent: i64,
+    pub suppressed_reordered: i64,
+    pub suppressed: i64,
+    pub failed: i64,
+    pub converted: i64,
+    /// Revenue of the reordered items that converted, shop currency, minor units.
+    pub revenue_minor: i64,
+}
+
+pub fn stats(
+    store: &dyn Store,
+    shop: &ShopId,
+    product: Option<&str>,
+) -> Result<ReminderStats, ApiError> {
+    let get = |stat: &str| store.counter(&keys::reminder_stat(shop, product, stat));
+    Ok(ReminderStats {
+        scheduled: get("scheduled")?,
+        sent: get("sent")?,
+        suppressed_reordered: get("suppressed_reordered")?,
+        suppressed: get("suppressed")?,
+        failed: get("failed")?,
+        converted: get("converted")?,
+        revenue_minor: get("revenue")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reminders::{PlannedStep, ReminderStep};
+
+    #[test]
+    fn steps_round_trip_in_every_state() {
+        let at: Timestamp = "2026-12-15T02:00:00Z".parse().unwrap();
+        for state in [
+            StepState::Pending,
+            StepState::Sending { since: at },
+            StepState::Sent { sent_at: at },
+            StepState::Suppressed {
+                reason: "reordered".into(),
+            },
+            StepState::Failed {
+                error: "HTTP 503".into(),
+            },
+        ] {
+            let step = ReminderStep {
+                planned: PlannedStep {
+                    kind: StepKind::Reminder { n: 1 },
+                    at,
+                },
+                state,
+                attempts: 1,
+            };
+            let text = serde_json::to_string(&step).unwrap();
+            let back: ReminderStep =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(back, step);
+        }
+    }
+}
