@@ -15,7 +15,7 @@ use siyu::store::Store;
 use siyu::webhooks::{shopify, ParseContext, WebhookEffect};
 use siyu_tests::app::{request, OPERATOR_TOKEN, PEPPER};
 use siyu_tests::host::kv::SqliteStore;
-use siyu_tests::host::{ExtraComponent, KvOps, WasmApp, WasmAppOptions};
+use siyu_tests::host::{ExtraComponent, KvOps, WasmApp, WasmAppOptions, TEST_CLOCK_HEADER};
 use siyu_tests::platforms::{
     shop_body, shopify_order, shopify_request, Buyer, SHOPIFY_SECRET, TEA,
 };
@@ -160,6 +160,101 @@ fn tagging_rules() -> Vec<Value> {
     rules
 }
 
+/// A shop delivering reminders to `url`, with `count` customers who each paid for one tea
+/// (30 days, reminded 5 days before), their payments spread over `spread` days so that
+/// `count / spread` are due at once. Returns the shop and when the first are due.
+fn reminder_shop(
+    runtime: &tokio::runtime::Runtime,
+    app: &WasmApp,
+    url: &str,
+    count: u64,
+    spread: u64,
+) -> (String, jiff::Timestamp) {
+    let call = |req| runtime.block_on(app.handle(req)).unwrap();
+    let created = call(request(
+        Method::POST,
+        "/api/shops",
+        Some(OPERATOR_TOKEN),
+        shop_body("Reminders").to_string().into_bytes(),
+    ))
+    .json();
+    let (shop_id, api_key) = (
+        created["shop"]["id"].as_str().unwrap().to_string(),
+        created["api_key"].as_str().unwrap().to_string(),
+    );
+    let settings = json!({"products": [{"sku": "TEA-250G", "profile": {"days_per_unit": 30,
+        "lead_days": 5, "reminders": 1, "follow_up_days": null}}], "delivery_url": url});
+    let r = call(request(
+        Method::PUT,
+        "/api/reminders/settings",
+        Some(&api_key),
+        settings.to_string().into_bytes(),
+    ));
+    assert_eq!(r.status, 200);
+    call(request(
+        Method::POST,
+        "/api/reminders/secret",
+        Some(&api_key),
+        vec![],
+    ));
+
+    app.kv().set_synchronous(false).unwrap();
+    let store = SqliteStore {
+        kv: app.kv(),
+        label: "default",
+    };
+    let shop =
+        siyu::shops::load_shop(&store, &siyu::domain::ShopId::parse(&shop_id).unwrap()).unwrap();
+    let zone = shop.zone();
+    let now = jiff::Timestamp::now();
+    // Paid from tomorrow on, at 10:00 shop time, so that every step lies ahead.
+    let first_day = now.to_zoned(zone.clone()).date().tomorrow().unwrap();
+    let ctx = ParseContext {
+        currency: siyu::domain::Currency::cny(),
+        calling_code: "86",
+        zone: &zone,
+        now,
+    };
+    for i in 0..count {
+        let day = first_day
+            .checked_add(jiff::Span::new().days((i % spread) as i64))
+            .unwrap();
+        let paid = day
+            .at(10, 0, 0, 0)
+            .to_zoned(zone.clone())
+            .unwrap()
+            .timestamp();
+        let customer = 70_000_000 + i;
+        let mut body = order_body(80_000_000 + i, customer);
+        for field in ["created_at", "processed_at", "updated_at"] {
+            body[field] = json!(paid.to_string());
+        }
+        let body = serde_json::to_vec(&body).unwrap();
+        let WebhookEffect::Order(event) = shopify::parse("orders/create", &body, &ctx).unwrap()
+        else {
+            unreachable!("an order")
+        };
+        siyu::orders::ingest(
+            &store as &dyn Store,
+            &shop,
+            PEPPER.as_bytes(),
+            &event,
+            &[],
+            now,
+        )
+        .unwrap();
+    }
+    app.kv().set_synchronous(true).unwrap();
+    let due = first_day
+        .checked_add(jiff::Span::new().days(25))
+        .unwrap()
+        .at(10, 5, 0, 0)
+        .to_zoned(zone)
+        .unwrap()
+        .timestamp();
+    (shop_id, due)
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
@@ -181,6 +276,14 @@ fn main() {
         variables: [
             ("operator_token".to_string(), OPERATOR_TOKEN.to_string()),
             ("pii_pepper".to_string(), PEPPER.to_string()),
+            (
+                "scheduler_token".to_string(),
+                siyu_tests::app::SCHEDULER_TOKEN.to_string(),
+            ),
+            (
+                "delivery_hosts".to_string(),
+                "http://127.0.0.1:*".to_string(),
+            ),
         ]
         .into(),
         database: Some(database.clone()),
@@ -469,6 +572,60 @@ fn main() {
             stats.ops.writes as f64 / stats.requests as f64,
         );
     }
+    // Reminder dispatch: 1,000 due among 1,000 scheduled vs among 100,000 (20,000 quick).
+    println!();
+    println!("| reminders scheduled | due | dispatch calls | total ms | ms per message | KV reads/message | KV writes/message | messages received |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let receiver = siyu_tests::receiver::Receiver::start();
+    for (scheduled, spread) in [
+        (1_000u64, 1u64),
+        (
+            if quick { 20_000 } else { 100_000 },
+            if quick { 20 } else { 100 },
+        ),
+    ] {
+        let before = Instant::now();
+        let (shop, due_at) = reminder_shop(&runtime, &app, &receiver.url, scheduled, spread);
+        if scheduled > 1_000 {
+            eprintln!(
+                "planned {scheduled} reminders in {:.1} s",
+                before.elapsed().as_secs_f64()
+            );
+        }
+        let received_before = receiver.received().len();
+        let started = Instant::now();
+        let mut ops = KvOps::default();
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            let mut req = request(
+                Method::POST,
+                &format!("/api/reminders/dispatch?shop={shop}&limit=500"),
+                Some(siyu_tests::app::SCHEDULER_TOKEN),
+                vec![],
+            );
+            req.headers_mut()
+                .insert(TEST_CLOCK_HEADER, due_at.to_string().parse().unwrap());
+            let r = runtime.block_on(app.handle(req)).unwrap();
+            assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+            ops.reads += r.ops.reads;
+            ops.writes += r.ops.writes;
+            if r.json()["caught_up"] == true {
+                break;
+            }
+        }
+        let elapsed = started.elapsed();
+        let messages = receiver.received().len() - received_before;
+        println!(
+            "| {scheduled} | {} | {calls} | {:.0} | {:.2} | {:.1} | {:.1} | {messages} |",
+            scheduled / spread,
+            elapsed.as_secs_f64() * 1000.0,
+            elapsed.as_secs_f64() * 1000.0 / messages.max(1) as f64,
+            ops.reads as f64 / messages.max(1) as f64,
+            ops.writes as f64 / messages.max(1) as f64,
+        );
+    }
+
     let size = std::fs::metadata(&database).map(|m| m.len()).unwrap_or(0);
     println!();
     println!("SQLite store file: {:.1} MB", size as f64 / 1e6);
