@@ -11,7 +11,7 @@ use crate::app::TestShop;
 use crate::client::Client;
 use crate::platforms::*;
 use crate::receiver::{Received, Receiver};
-use crate::tagging_scenarios::{buyer_order, get, now, post, refused, send_at};
+use crate::tagging_scenarios::{buyer_order, get, now, order, post, refused, send_at};
 
 pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
@@ -33,14 +33,7 @@ pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Cl
         "delivery_url": "https://hooks.tea.example.com/siyu",
         "quiet_start": "22:00", "quiet_end": "09:00",
     });
-    let (status, saved) = send_at(
-        app,
-        Method::PUT,
-        "/api/reminders/settings",
-        &shop.api_key,
-        Some(settings),
-        now(),
-    );
+    let (status, saved) = save_settings(app, &shop, settings);
     assert_eq!(status, 200, "{saved}");
     assert_eq!(
         saved["products"][0]["profile"]["reminders"], 2,
@@ -76,6 +69,18 @@ pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Cl
     assert_eq!(view["delivery_url"], "https://hooks.tea.example.com/siyu");
 }
 
+/// Replaces the shop's reminder settings.
+fn save_settings(app: &dyn Client, shop: &TestShop, settings: Value) -> (u16, Value) {
+    send_at(
+        app,
+        Method::PUT,
+        "/api/reminders/settings",
+        &shop.api_key,
+        Some(settings),
+        now(),
+    )
+}
+
 fn schedules(app: &dyn Client, shop: &TestShop, customer: &str) -> Vec<Value> {
     let (status, list) = get(app, shop, &format!("/api/customers/{customer}/reminders"));
     assert_eq!(status, 200, "{list}");
@@ -96,33 +101,29 @@ fn step_times(schedule: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn paid(app: &dyn Client, shop: &TestShop, n: u64, order: u64, at: &str, lines: &[Line]) -> String {
-    let body = buyer_order(n, order, "120.00", at.parse::<Timestamp>().unwrap(), lines);
-    let (status, ack) = app.call_at(
-        shopify_request(
-            &shop.id,
-            "orders/create",
-            &body,
-            SHOPIFY_SECRET,
-            &format!("o-{order}"),
-        ),
-        now(),
-    );
-    assert_eq!(status, 200, "{ack}");
-    ack["result"]["customer_id"].as_str().unwrap().to_string()
+fn paid(
+    app: &dyn Client,
+    shop: &TestShop,
+    n: u64,
+    order_id: u64,
+    at: &str,
+    lines: &[Line],
+) -> String {
+    order(
+        app,
+        shop,
+        n,
+        order_id,
+        "120.00",
+        at.parse::<Timestamp>().unwrap(),
+        lines,
+    )
 }
 
 pub fn paid_orders_plan_reminders_and_cancellations_cancel_them(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let settings = json!({"products": [{"sku": "TEA-250G", "profile": {"days_per_unit": 30, "lead_days": 5}}]});
-    let (status, _) = send_at(
-        app,
-        Method::PUT,
-        "/api/reminders/settings",
-        &shop.api_key,
-        Some(settings),
-        now(),
-    );
+    let (status, _) = save_settings(app, &shop, settings);
     assert_eq!(status, 200);
 
     // 10:00 in Shanghai on 20 November: a 30-day supply runs out on 20 December.
@@ -237,14 +238,7 @@ pub fn paid_orders_plan_reminders_and_cancellations_cancel_them(app: &dyn Client
 pub fn unsubscribe_links_withdraw_consent_and_cancel_reminders(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let settings = json!({"default": {"days_per_unit": 30}});
-    send_at(
-        app,
-        Method::PUT,
-        "/api/reminders/settings",
-        &shop.api_key,
-        Some(settings),
-        now(),
-    );
+    save_settings(app, &shop, settings);
     let mei = paid(app, &shop, 1, 9001, "2026-11-20T02:00:00Z", &[TEA]);
     let (_, list) = get(app, &shop, &format!("/api/customers/{mei}/reminders"));
     let link = list["unsubscribe_path"].as_str().unwrap().to_string();
@@ -319,14 +313,7 @@ fn delivering_shop(app: &dyn Client, receiver: &Receiver, extra: Value) -> (Test
     for (k, v) in extra.as_object().unwrap() {
         settings[k] = v.clone();
     }
-    let (status, saved) = send_at(
-        app,
-        Method::PUT,
-        "/api/reminders/settings",
-        &shop.api_key,
-        Some(settings),
-        now(),
-    );
+    let (status, saved) = save_settings(app, &shop, settings);
     assert_eq!(status, 200, "{saved}");
     let (_, secret) = post(app, &shop, "/api/reminders/secret", json!({}));
     (
@@ -513,4 +500,49 @@ pub fn a_receiver_that_is_down_gets_retries_then_the_message_fails(app: &dyn Cli
         vec![],
     );
     assert_eq!(app.send(req).status, 401);
+}
+
+pub fn a_follow_up_carries_the_campaigns_coupon(app: &dyn Client) {
+    let receiver = Receiver::start();
+    let shop = app.shop_with_all_platforms();
+    let (_, campaign) = post(
+        app,
+        &shop,
+        "/api/campaigns",
+        json!({"name": "Come back", "discount": {"type": "percent", "basis_points": 1500}, "valid_days": 14}),
+    );
+    let settings = json!({
+        "products": [{"sku": "TEA-250G", "profile": {"days_per_unit": 30, "lead_days": 5,
+            "follow_up_days": 7, "follow_up_campaign": campaign["id"]}}],
+        "delivery_url": receiver.url,
+    });
+    save_settings(app, &shop, settings);
+    post(app, &shop, "/api/reminders/secret", json!({}));
+    let mei = paid(app, &shop, 1, 8301, "2026-11-20T02:00:00Z", &[TEA]);
+    // The scheduler was away: both reminders and the follow-up are due; only the latest,
+    // the follow-up, goes out, the reminders are superseded.
+    dispatch(app, &shop, at("2026-12-27T02:05:00Z"));
+    let sent = messages_for(&receiver, &mei);
+    assert_eq!(sent.len(), 1);
+    let message = sent[0].json();
+    let kinds: Vec<&str> = message["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["follow_up"]);
+    let (_, list) = get(app, &shop, &format!("/api/customers/{mei}/reminders"));
+    let reasons: Vec<&str> = list["items"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap_or(s["state"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons, ["superseded", "superseded", "sent"]);
+    let code = message["coupon"]["code"]
+        .as_str()
+        .expect("the follow-up's coupon");
+    let (_, verdict) = get(app, &shop, &format!("/api/coupons/{code}?customer={mei}"));
+    assert_eq!(verdict["valid"], true, "{verdict}");
 }

@@ -72,6 +72,7 @@ macro_rules! each_scenario {
             due_reminders_are_delivered_once_signed_and_merged,
             quiet_hours_and_the_frequency_cap_defer_then_send,
             a_receiver_that_is_down_gets_retries_then_the_message_fails,
+            a_follow_up_carries_the_campaigns_coupon,
         );
     };
 }

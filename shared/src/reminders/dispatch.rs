@@ -266,6 +266,22 @@ impl Sender<'_> {
             // Moved to a later hour (deferred), this entry is spent; else wait for it.
             return Ok(step.planned.at.as_second().div_euclid(3600) > hour);
         }
+        // A later step of the same plan is due too (the scheduler was away): only the latest
+        // goes out, the earlier ones are superseded.
+        let later_due = schedule.steps[entry.step + 1..]
+            .iter()
+            .any(|s| s.state == StepState::Pending && s.planned.at <= self.now);
+        if later_due {
+            self.settle(
+                &key,
+                entry,
+                |_| StepState::Suppressed {
+                    reason: "superseded".into(),
+                },
+                |a| a,
+            )?;
+            return Ok(true);
+        }
         let customer = self.customer(&entry.customer)?;
         if let Some(reason) = self.suppression(customer.as_ref(), &schedule) {
             self.settle(
