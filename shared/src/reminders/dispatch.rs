@@ -497,6 +497,10 @@ impl Sender<'_> {
             let Some(s) = get_json::<ReminderSchedule>(self.store, key)? else {
                 continue;
             };
+            // Replanned since the claim (a new order): the claim went with the old plan.
+            if s.version != *version || *step >= s.steps.len() {
+                continue;
+            }
             let kind = s.steps[*step].planned.kind;
             if kind == StepKind::FollowUp && coupon.is_none() {
                 if let Some(campaign) = &s.follow_up_campaign {
