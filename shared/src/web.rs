@@ -225,6 +225,13 @@ pub fn query_number(req: &Request, name: &str, default: i64) -> Result<i64, ApiE
     }
 }
 
+/// `?cursor=&limit=` of a paged list: where to continue, and a page size clamped to 1..=`max`.
+pub fn paging(req: &Request, default: i64, max: i64) -> Result<(i64, usize), ApiError> {
+    let after = query_number(req, "cursor", 0)?;
+    let limit = query_number(req, "limit", default)?.clamp(1, max) as usize;
+    Ok((after, limit))
+}
+
 pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

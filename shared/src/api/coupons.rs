@@ -11,8 +11,8 @@ use crate::domain::ids::ExternalId;
 use crate::domain::CustomerId;
 use crate::error::ApiError;
 use crate::web::{
-    body_response, header, json_body, json_response, query_number, query_param, require_method,
-    segments, with_header, Env, Request, RequestLog, Response,
+    body_response, header, json_body, json_response, paging, query_number, query_param,
+    require_method, segments, with_header, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -25,8 +25,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             require_method(req, &[Method::GET, Method::POST])?;
             let shop = authenticated_shop(req, env, log)?;
             if req.method() == Method::GET {
-                let after = query_number(req, "cursor", 0)?;
-                let limit = query_number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX) as usize;
+                let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
                 let (items, next) = campaigns::list(env.store, &shop.id, after, limit)?;
                 return Ok(json_response(
                     200,
@@ -101,8 +100,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             log.route = "/api/campaigns/{id}/batches/{name}/codes";
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
-            let after = query_number(req, "cursor", 0)?;
-            let limit = query_number(req, "limit", 500)?.clamp(1, BATCH_PAGE_MAX);
+            let (after, limit) = paging(req, 500, BATCH_PAGE_MAX)?;
             let page = coupons::batch_codes(env.store, &shop.id, id, name, after, limit, env.now)?;
             let mut response = body_response(200, "text/csv; charset=utf-8", page.csv);
             if let Some(next) = page.next {

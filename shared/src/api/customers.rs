@@ -19,7 +19,7 @@ use crate::pii::Identity;
 use crate::tagging::{self, ManualTagChange};
 use crate::tags::parse_tag_names;
 use crate::web::{
-    json_body, json_response, query_number, query_param, require_method, segments, Env, Request,
+    json_body, json_response, paging, query_param, require_method, segments, Env, Request,
     RequestLog, Response,
 };
 
@@ -88,7 +88,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             log.route = "/api/data-requests";
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
-            let (after, limit) = paging(req)?;
+            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX as i64)?;
             let page = applog::page::<serde_json::Value>(
                 env.store,
                 &shop.id,
@@ -165,10 +165,4 @@ fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiErr
             "look customers up by exactly one of ?phone=, ?email= or ?wecom_external_id=",
         )),
     }
-}
-
-fn paging(req: &Request) -> Result<(i64, usize), ApiError> {
-    let after = query_number(req, "cursor", 0)?;
-    let limit = query_number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX as i64) as usize;
-    Ok((after, limit))
 }

@@ -11,8 +11,8 @@ use crate::leads::{self, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
-    body_response, header, html_response, json_body, json_response, message_page, public_origin,
-    query_number, query_param, require_method, segments, text_response, with_header, Env, Request,
+    body_response, header, html_response, json_body, json_response, message_page, paging,
+    public_origin, query_param, require_method, segments, text_response, with_header, Env, Request,
     RequestLog, Response,
 };
 
@@ -61,8 +61,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 let channel = channels::create(env.store, &shop, input, env.now)?;
                 return Ok(json_response(201, &channel));
             }
-            let after = query_number(req, "cursor", 0)?;
-            let limit = query_number(req, "limit", 50)?.clamp(1, PAGE_LIMIT_MAX) as usize;
+            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
             let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
             Ok(json_response(
                 200,
@@ -74,8 +73,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
             let (from, to) = window(req, env, &shop)?;
-            let after = query_number(req, "cursor", 0)?;
-            let limit = query_number(req, "limit", 20)?.clamp(1, 50) as usize;
+            let (after, limit) = paging(req, 20, 50)?;
             let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
             let mut stats = Vec::with_capacity(items.len());
             for channel in &items {

@@ -8,8 +8,8 @@ use crate::domain::ShopId;
 use crate::error::ApiError;
 use crate::reminders::{self, ReminderSettings};
 use crate::web::{
-    bearer_token, json_body, json_response, message_page, public_origin, query_number, query_param,
-    require_method, segments, Env, Request, RequestLog, Response,
+    bearer_token, json_body, json_response, message_page, paging, public_origin, query_number,
+    query_param, require_method, segments, Env, Request, RequestLog, Response,
 };
 
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
@@ -80,8 +80,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             log.route = "/api/reminders/stats";
             require_method(req, &[Method::GET])?;
             let shop = authenticated_shop(req, env, log)?;
-            let after = query_number(req, "cursor", 0)?;
-            let limit = query_number(req, "limit", 50)?.clamp(1, 200) as usize;
+            let (after, limit) = paging(req, 50, 200)?;
             let overall = reminders::stats(env.store, &shop.id, None)?;
             let (products, next) = reminders::product_stats(env.store, &shop.id, after, limit)?;
             Ok(json_response(

@@ -16,8 +16,8 @@ use crate::shops::{KeyScope, Shop};
 use crate::tagging;
 use crate::tags::{Segment, TagName, TagView};
 use crate::web::{
-    body_response, json_body, json_response, query_number, query_param, require_method, segments,
-    with_header, Env, Request, RequestLog, Response,
+    body_response, json_body, json_response, paging, query_number, query_param, require_method,
+    segments, with_header, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
@@ -203,12 +203,6 @@ fn segment(env: &Env, shop: &Shop, kind: &str, name: &str) -> Result<Segment, Ap
     let known = segments::known_tag(env.store, &shop.id, &tag)?
         .ok_or_else(|| ApiError::not_found("tag"))?;
     Ok(Segment::Tag(known))
-}
-
-fn paging(req: &Request, default: i64, max: i64) -> Result<(i64, usize), ApiError> {
-    let after = query_number(req, "cursor", 0)?;
-    let limit = query_number(req, "limit", default)?.clamp(1, max) as usize;
-    Ok((after, limit))
 }
 
 /// A segment member as listed: enough to recognise them, contacts masked.

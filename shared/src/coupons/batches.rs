@@ -71,7 +71,7 @@ pub fn batch_codes(
     campaign_id: &str,
     name: &str,
     after: i64,
-    limit: i64,
+    limit: usize,
     now: Timestamp,
 ) -> Result<BatchPage, ApiError> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
@@ -80,7 +80,7 @@ pub fn batch_codes(
     let (valid_from, valid_until) = validity(&campaign, now);
     let mut rows: Vec<(String, Option<Timestamp>)> = Vec::new();
     let mut quota_reached = false;
-    let last = (after.max(0) + limit).min(batch.count);
+    let last = (after.max(0) + limit as i64).min(batch.count);
     let mut index = after.max(0);
     while index < last {
         index += 1;
