@@ -650,6 +650,15 @@ pub fn print_batches_are_resumable_and_stable(app: &dyn Client) {
     let all: BTreeSet<&String> = first.iter().chain(&second).collect();
     assert_eq!(all.len(), 20);
     assert!(all.iter().all(|c| c.starts_with("CARD")));
+    // A batch name no batch could have (too long for any key) is not found, not a 500.
+    let long = "x".repeat(300);
+    let reply = app.send(request(
+        Method::GET,
+        &format!("/api/campaigns/{}/batches/{long}/codes", id(&campaign)),
+        Some(&shop.api_key),
+        vec![],
+    ));
+    assert_eq!((reply.status, reply.writes), (404, 0));
     // A printed code is anyone's: the first order using it redeems it.
     assert_eq!(
         reason(&validate(app, &shop, &first[0], "order_total=5000", now())),

@@ -29,11 +29,7 @@ pub fn create_batch(
             "print batches need a campaign with generated codes",
         ));
     }
-    let valid_name = (1..=40).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-    if !valid_name {
+    if !valid_batch_name(name) {
         return Err(ApiError::invalid("name is 1 to 40 letters, digits, - or _"));
     }
     if !(1..=MAX_BATCH).contains(&count) {
@@ -74,6 +70,11 @@ pub fn batch_codes(
     limit: usize,
     now: Timestamp,
 ) -> Result<BatchPage, ApiError> {
+    // The name comes from the path: one no batch could have is simply not found (and never
+    // reaches a store key longer than the store takes).
+    if !valid_batch_name(name) {
+        return Err(ApiError::not_found("batch"));
+    }
     let campaign = campaigns::load(store, shop, campaign_id)?;
     let batch: PrintBatch = get_json(store, &keys::print_batch(shop, campaign_id, name))?
         .ok_or_else(|| ApiError::not_found("batch"))?;
@@ -145,4 +146,11 @@ pub fn batch_codes(
         next: (index < batch.count && !quota_reached).then_some(index),
         quota_reached,
     })
+}
+
+fn valid_batch_name(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
 }
