@@ -211,27 +211,10 @@ fn issue_steps(
     issuable(campaign, customer, now).map_err(IssueError::Refused)?;
     let holdings = keys::campaign_holdings(shop, &campaign.id, &customer.id);
     let token = record.token.clone();
-    let held = update_json(store, &holdings, |current: Option<Holdings>| {
-        let mut h = current.unwrap_or_default();
-        if h.tokens.contains(&token) {
-            return Ok::<_, StoreError>(Change::Keep(true));
-        }
-        if h.tokens.len() as i64 >= campaign.per_customer_limit {
-            return Ok(Change::Keep(false));
-        }
-        h.tokens.push(token.clone());
-        Ok(Change::Write(h, true))
-    })?;
-    if !held {
+    if !Holdings::take(store, &holdings, &token, campaign.per_customer_limit)? {
         return Err(IssueError::Refused(Rejection::CustomerLimitReached));
     }
-    let release = |store: &dyn Store| -> Result<(), StoreError> {
-        update_json(store, &holdings, |current: Option<Holdings>| {
-            let mut h = current.unwrap_or_default();
-            h.tokens.retain(|t| t != &token);
-            Ok::<_, StoreError>(Change::Write(h, ()))
-        })
-    };
+    let release = |store: &dyn Store| Holdings::release(store, &holdings, &token);
 
     if let (Some(quota), None) = (campaign.quota, record.quota_slot) {
         let slot = store.increment(&keys::campaign_counter(shop, &campaign.id, "quota"), 1)?;

@@ -124,6 +124,45 @@ pub(crate) struct Holdings {
     pub(crate) tokens: Vec<String>,
 }
 
+impl Holdings {
+    /// Adds `token` unless the customer already holds `limit`; true if it is held (also
+    /// when it already was: a retry of the same issue or order).
+    pub(crate) fn take(
+        store: &dyn Store,
+        key: &str,
+        token: &str,
+        limit: i64,
+    ) -> Result<bool, StoreError> {
+        update_json(store, key, |current: Option<Holdings>| {
+            let mut h = current.unwrap_or_default();
+            if h.tokens.iter().any(|t| t == token) {
+                return Ok(Change::Keep(true));
+            }
+            if h.tokens.len() as i64 >= limit {
+                return Ok(Change::Keep(false));
+            }
+            h.tokens.push(token.to_string());
+            Ok(Change::Write(h, true))
+        })
+    }
+
+    /// Gives a token back (the issue or redemption it stood for was refused or undone).
+    pub(crate) fn release(store: &dyn Store, key: &str, token: &str) -> Result<(), StoreError> {
+        update_json(store, key, |current: Option<Holdings>| {
+            let Some(mut h) = current else {
+                return Ok(Change::Keep(()));
+            };
+            let before = h.tokens.len();
+            h.tokens.retain(|t| t != token);
+            Ok(if h.tokens.len() == before {
+                Change::Keep(())
+            } else {
+                Change::Write(h, ())
+            })
+        })
+    }
+}
+
 /// When an issued coupon may be used: the campaign window, shortened to `valid_days`.
 pub(crate) fn validity(
     campaign: &CouponCampaign,

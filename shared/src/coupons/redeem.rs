@@ -241,17 +241,7 @@ fn redeem_shared(
         } else {
             i64::MAX
         };
-        let held = update_json(store, key, |current: Option<Holdings>| {
-            let mut h = current.unwrap_or_default();
-            if h.tokens.contains(&order_token) {
-                return Ok::<_, StoreError>(Change::Keep(true));
-            }
-            if h.tokens.len() as i64 >= limit {
-                return Ok(Change::Keep(false));
-            }
-            h.tokens.push(order_token.clone());
-            Ok(Change::Write(h, true))
-        })?;
+        let held = Holdings::take(store, key, &order_token, limit)?;
         if !held {
             return Err(Rejection::CustomerLimitReached.error());
         }
@@ -272,7 +262,7 @@ fn redeem_shared(
             store.increment(&counter, -1)?;
             flip_counted(store, &use_key, false)?;
             if let Some(key) = &holdings {
-                release_token(store, key, &order_token)?;
+                Holdings::release(store, key, &order_token)?;
             }
             return Err(Rejection::QuotaReached.error());
         }
@@ -291,14 +281,6 @@ fn flip_counted(store: &dyn Store, key: &str, to: bool) -> Result<bool, ApiError
         }
         u.counted = to;
         Ok(Change::Write(u, true))
-    })
-}
-
-fn release_token(store: &dyn Store, key: &str, token: &str) -> Result<(), ApiError> {
-    update_json(store, key, |current: Option<Holdings>| {
-        let mut h = current.unwrap_or_default();
-        h.tokens.retain(|t| t != token);
-        Ok::<_, ApiError>(Change::Write(h, ()))
     })
 }
 
@@ -405,7 +387,7 @@ fn roll_back_shared(
     if flip_counted(store, &use_key, false)? {
         store.increment(&keys::campaign_counter(shop, &campaign.id, "redeemed"), -1)?;
         if let Some(customer) = &used.customer {
-            release_token(
+            Holdings::release(
                 store,
                 &keys::campaign_holdings(shop, &campaign.id, customer),
                 &token,
