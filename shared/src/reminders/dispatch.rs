@@ -587,10 +587,18 @@ impl Sender<'_> {
             Err(e) => e.clone(),
         };
         if sent {
-            put_json(
+            // Compare-and-swap, keeping the latest: a slower dispatch that sent earlier must
+            // not move the customer's last message back and open the frequency cap.
+            let now = self.now;
+            update_json(
                 self.store,
                 &keys::reminder_last_sent(&self.shop.id, &customer.id),
-                &self.now,
+                |current: Option<Timestamp>| {
+                    Ok::<_, ApiError>(match current {
+                        Some(last) if last >= now => Change::Keep(()),
+                        _ => Change::Write(now, ()),
+                    })
+                },
             )?;
             report.messages += 1;
         }
