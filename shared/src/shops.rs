@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::domain::ids::random_from;
+use crate::domain::ids::new_secret;
 use crate::domain::time::time_zone;
 use crate::domain::{Currency, ShopId};
 use crate::error::ApiError;
@@ -14,7 +14,6 @@ use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::wecom::WecomCredentials;
 
 const API_KEY_PREFIX: &str = "siyu";
-const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /// A shop as stored. Secrets are kept because webhook signatures must be recomputed;
 /// the API key is kept only as a hash.
@@ -329,7 +328,7 @@ fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Resul
 }
 
 fn new_api_key(shop: &ShopId) -> (String, String) {
-    let secret = random_from(SECRET_ALPHABET, 40);
+    let secret = new_secret();
     let hash = hex::encode(Sha256::digest(secret.as_bytes()));
     (format!("{API_KEY_PREFIX}_{shop}_{secret}"), hash)
 }
@@ -349,7 +348,7 @@ pub fn create_shop(
     apply_credentials(&mut credentials, input.credentials)?;
     let generic_secret = credentials
         .generic_secret
-        .get_or_insert_with(|| random_from(SECRET_ALPHABET, 40))
+        .get_or_insert_with(new_secret)
         .clone();
 
     let id = ShopId::random();

@@ -6,7 +6,6 @@ use std::collections::VecDeque;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::domain::Platform;
 use crate::error::ApiError;
@@ -401,7 +400,7 @@ impl Segment {
             Segment::Rfm(group) => format!("rfm:{}", group.as_str()),
             Segment::SuperUsers => "super_users".to_string(),
         };
-        hex::encode(&Sha256::digest(text.as_bytes())[..12])
+        crate::domain::ids::short_hash(&text, 12)
     }
 
     pub fn label(&self) -> String {

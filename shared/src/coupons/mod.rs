@@ -15,7 +15,6 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::applog;
 use crate::campaigns::{self, CodeSource, CouponCampaign};
@@ -180,7 +179,7 @@ pub(crate) fn validity(
 }
 
 pub(crate) fn hash_key(key: &str) -> String {
-    hex::encode(&Sha256::digest(key.as_bytes())[..16])
+    crate::domain::ids::short_hash(key, 16)
 }
 
 pub fn load_coupon(

@@ -32,6 +32,20 @@ pub fn random_from(alphabet: &[u8], len: usize) -> String {
     out
 }
 
+/// A fixed-length name for text too long or too free for a store key: the hex of the first
+/// `bytes` bytes of its SHA-256.
+pub fn short_hash(text: &str, bytes: usize) -> String {
+    hex::encode(&Sha256::digest(text.as_bytes())[..bytes.min(32)])
+}
+
+/// A 40-character secret (shop API keys, webhook and delivery signing secrets).
+pub fn new_secret() -> String {
+    random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        40,
+    )
+}
+
 pub fn random_u64() -> u64 {
     let mut bytes = [0u8; 8];
     getrandom::fill(&mut bytes).expect("the host provides randomness");

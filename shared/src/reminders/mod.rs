@@ -11,8 +11,6 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use sha2::{Digest, Sha256};
-
 use crate::applog;
 use crate::customers::ProductRef;
 use crate::domain::{CustomerId, ShopId};
@@ -337,10 +335,7 @@ pub fn save_settings(
 
 /// Makes a new secret for signing deliveries and returns it, shown this once.
 pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, ApiError> {
-    let secret = crate::domain::ids::random_from(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
-        40,
-    );
+    let secret = crate::domain::ids::new_secret();
     update_json(
         store,
         &keys::reminder_settings(shop),
@@ -628,7 +623,7 @@ pub fn product_key(product: &ProductRef) -> String {
         product.variant_id.as_deref().unwrap_or(""),
         product.sku.as_deref().unwrap_or("")
     );
-    hex::encode(&Sha256::digest(text.as_bytes())[..12])
+    crate::domain::ids::short_hash(&text, 12)
 }
 
 /// An order as reminders see it.
