@@ -1,90 +1,41 @@
-//! Runs a `siyu` handler inside a Spin component: opens the `default` key-value store, reads
-//! the Spin variables, and hands both to the shared request handling.
+//! Runs a `siyu` handler inside a Spin component: opens the store this build was made for,
+//! reads the Spin variables, and hands both to the shared request handling.
 
-use std::cell::OnceCell;
+#[cfg(any(
+    all(feature = "kv", feature = "redis"),
+    all(feature = "kv", feature = "sqlite"),
+    all(feature = "redis", feature = "sqlite"),
+    not(any(feature = "kv", feature = "redis", feature = "sqlite"))
+))]
+compile_error!("build with exactly one store feature: kv, redis or sqlite");
 
-use siyu::store::{check_key, decode_counter, Store, StoreError, StoreResult};
+#[cfg(feature = "kv")]
+mod kv;
+#[cfg(feature = "redis")]
+mod redis;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+use siyu::store::{CountingStore, StoreError};
 use siyu::web::{serve, Env, Handler, Request, Response, Secrets};
-use spin_sdk::key_value;
-use spin_sdk::wit::wasi::keyvalue::{atomics, store as wasi_store};
-
-/// Spin's `default` store: plain operations through `fermyon:spin/key-value`, atomic ones
-/// through `wasi:keyvalue/atomics`. Each is opened on first use, so a component that never
-/// touches storage needs no store at all.
-#[derive(Default)]
-pub struct SpinStore {
-    store: OnceCell<key_value::Store>,
-    bucket: OnceCell<wasi_store::Bucket>,
-}
 
 fn backend<E: std::fmt::Debug>(err: E) -> StoreError {
     StoreError::Backend(format!("{err:?}"))
 }
 
-impl SpinStore {
-    fn store(&self) -> StoreResult<&key_value::Store> {
-        if let Some(store) = self.store.get() {
-            return Ok(store);
-        }
-        let store = key_value::Store::open_default().map_err(backend)?;
-        Ok(self.store.get_or_init(|| store))
-    }
-
-    fn bucket(&self) -> StoreResult<&wasi_store::Bucket> {
-        if let Some(bucket) = self.bucket.get() {
-            return Ok(bucket);
-        }
-        let bucket = wasi_store::open("default").map_err(backend)?;
-        Ok(self.bucket.get_or_init(|| bucket))
-    }
+#[cfg(feature = "kv")]
+fn open_store() -> kv::SpinKvStore {
+    kv::SpinKvStore::default()
 }
 
-impl Store for SpinStore {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        check_key(key)?;
-        self.store()?.get(key).map_err(backend)
-    }
+#[cfg(feature = "redis")]
+fn open_store() -> redis::RedisStore {
+    redis::RedisStore::new(variable("redis_url"))
+}
 
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        check_key(key)?;
-        self.store()?.set(key, value).map_err(backend)
-    }
-
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        check_key(key)?;
-        self.store()?.delete(key).map_err(backend)
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        check_key(key)?;
-        atomics::increment(self.bucket()?, key, delta).map_err(backend)
-    }
-
-    fn counter(&self, key: &str) -> StoreResult<i64> {
-        check_key(key)?;
-        match self.store()?.get(key).map_err(backend)? {
-            None => Ok(0),
-            Some(bytes) => decode_counter(key, &bytes),
-        }
-    }
-
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<bool> {
-        check_key(key)?;
-        let cas = atomics::Cas::new(self.bucket()?, key).map_err(backend)?;
-        if cas.current().map_err(backend)?.as_deref() != expected {
-            return Ok(false);
-        }
-        match atomics::swap(cas, new) {
-            Ok(()) => Ok(true),
-            Err(atomics::CasError::CasFailed(_)) => Ok(false),
-            Err(atomics::CasError::StoreError(e)) => Err(backend(e)),
-        }
-    }
+#[cfg(feature = "sqlite")]
+fn open_store() -> sqlite::SqliteStore {
+    sqlite::SqliteStore::default()
 }
 
 fn variable(name: &str) -> Option<String> {
@@ -100,15 +51,28 @@ pub fn run(req: Request, handler: Handler) -> Response {
         pii_pepper: variable("pii_pepper"),
         scheduler_token: variable("scheduler_token"),
     };
-    let store = SpinStore::default();
+    let backend = open_store();
+    let store = CountingStore::new(&backend);
     let env = Env {
         store: &store,
         secrets: &secrets,
         now: jiff::Timestamp::now(),
         outbound: &SpinOutbound,
     };
-    serve(&req, &env, handler)
+    let mut response = serve(&req, &env, handler);
+    // For tests and operators measuring a deployment: what the request cost the store.
+    if variable("report_store_ops").as_deref() == Some("true") {
+        let ops = store.op_counts();
+        let value = format!("reads={}, writes={}", ops.reads, ops.writes);
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            response.headers_mut().insert(STORE_OPS_HEADER, value);
+        }
+    }
+    response
 }
+
+/// Response header with the store operations a request made, when `report_store_ops` is on.
+pub const STORE_OPS_HEADER: &str = "x-siyu-store-ops";
 
 /// Outgoing HTTP through Spin (`wasi:http/outgoing-handler`): Spin refuses hosts the
 /// component's `allowed_outbound_hosts` does not list.
