@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 
 use http::Method;
 use serde_json::{json, Value};
+use siyu::store::RegisterStore;
 use siyu::store::Store;
 use siyu::webhooks::{shopify, ParseContext, WebhookEffect};
 use siyu_tests::app::{request, OPERATOR_TOKEN, PEPPER};
-use siyu_tests::host::kv::SqliteStore;
+use siyu_tests::host::kv::SqliteSpinKv;
 use siyu_tests::host::{ExtraComponent, KvOps, WasmApp, WasmAppOptions, TEST_CLOCK_HEADER};
 use siyu_tests::platforms::{
     shop_body, shopify_order, shopify_request, Buyer, SHOPIFY_SECRET, TEA,
@@ -98,10 +99,10 @@ async fn run(app: &Arc<WasmApp>, make: &MakeRequest, total: u64, concurrency: u6
 fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<String> {
     // Only the fill skips fsync; every measured request pays it as under `spin up`.
     app.kv().set_synchronous(false).unwrap();
-    let store = SqliteStore {
+    let store = RegisterStore::new(SqliteSpinKv {
         kv: app.kv(),
         label: "default",
-    };
+    });
     let zone = jiff::tz::TimeZone::UTC;
     let shop = siyu::shops::load_shop(&store, shop).unwrap();
     let ctx = ParseContext {
@@ -199,10 +200,10 @@ fn reminder_shop(
     ));
 
     app.kv().set_synchronous(false).unwrap();
-    let store = SqliteStore {
+    let store = RegisterStore::new(SqliteSpinKv {
         kv: app.kv(),
         label: "default",
-    };
+    });
     let shop =
         siyu::shops::load_shop(&store, &siyu::domain::ShopId::parse(&shop_id).unwrap()).unwrap();
     let zone = shop.zone();
@@ -291,6 +292,7 @@ fn main() {
             .into_iter()
             .map(|name| ExtraComponent::fixture(name).unwrap())
             .collect(),
+        cas_pause: None,
     };
     let app = Arc::new(WasmApp::start(options).expect("host"));
     let created = runtime

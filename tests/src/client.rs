@@ -18,6 +18,22 @@ pub struct Reply {
     pub writes: u64,
 }
 
+/// The store writes a component reported in its `x-siyu-store-ops` header (the app's own
+/// count through the `Store` trait, the same on every store; on when `report_store_ops`).
+pub fn reported_writes(headers: &http::HeaderMap) -> u64 {
+    let value = headers
+        .get(STORE_OPS_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no {STORE_OPS_HEADER} header: is report_store_ops on?"));
+    value
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("writes="))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unreadable store ops header {value:?}"))
+}
+
+pub const STORE_OPS_HEADER: &str = "x-siyu-store-ops";
+
 impl Reply {
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
@@ -34,11 +50,21 @@ pub trait Client: Sync {
     /// The clock the app reads.
     fn now(&self) -> Timestamp;
 
+    /// What the runner can tell about a failure (e.g. the server's log), for messages.
+    fn diagnostics(&self) -> String {
+        String::new()
+    }
+
     /// Sends and decodes a JSON answer; a 5xx fails the test, as no scenario expects one.
     fn call(&self, req: Request) -> (u16, Value) {
         let reply = self.send(req);
         let body = reply.json();
-        assert!(reply.status < 500, "server error {}: {body}", reply.status);
+        assert!(
+            reply.status < 500,
+            "server error {}: {body}\n{}",
+            reply.status,
+            self.diagnostics()
+        );
         (reply.status, body)
     }
 

@@ -17,7 +17,8 @@ pub struct Component {
     pub key_value_stores: Vec<String>,
     pub allowed_outbound_hosts: Vec<String>,
     pub variables: Vec<String>,
-    pub build_command: Option<String>,
+    /// `[component.X.build] command`: one command or several, run in order.
+    pub build_commands: Vec<String>,
 }
 
 pub struct Manifest {
@@ -84,11 +85,10 @@ impl Manifest {
                             .and_then(|v| v.as_table())
                             .map(|v| v.keys().cloned().collect())
                             .unwrap_or_default(),
-                        build_command: c
-                            .get("build")
-                            .and_then(|b| b.get("command"))
-                            .and_then(|s| s.as_str())
-                            .map(String::from),
+                        build_commands: match c.get("build").and_then(|b| b.get("command")) {
+                            Some(toml::Value::String(one)) => vec![one.clone()],
+                            several => strings(several),
+                        },
                     })
                     .collect()
             })

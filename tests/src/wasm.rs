@@ -27,6 +27,7 @@ pub fn host() -> &'static SharedHost {
                 ("operator_token".to_string(), OPERATOR_TOKEN.to_string()),
                 ("pii_pepper".to_string(), PEPPER.to_string()),
                 ("scheduler_token".to_string(), SCHEDULER_TOKEN.to_string()),
+                ("report_store_ops".to_string(), "true".to_string()),
                 // Deliveries go to receivers the tests run on loopback.
                 (
                     "delivery_hosts".to_string(),
@@ -70,16 +71,16 @@ impl Client for SharedHost {
         );
         Reply {
             status: response.status,
+            writes: crate::client::reported_writes(&response.headers),
             headers: response.headers,
             body: response.body,
-            writes: response.ops.writes,
         }
     }
 
     fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
         self.app
             .kv()
-            .dump_prefix("default", &format!("s/{shop_id}/"))
+            .dump_logical("default", &format!("s/{shop_id}/"))
             .expect("reading the SQLite store")
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))

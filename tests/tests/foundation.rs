@@ -281,7 +281,7 @@ fn spin_toml_declares_every_component_completely() {
             "{}",
             component.name
         );
-        let build = component.build_command.as_deref().unwrap_or_default();
+        let build = component.build_commands.join(" && ");
         assert!(
             build.contains("--target wasm32-wasip1") && build.contains(&format!("-p {package}")),
             "{build}"

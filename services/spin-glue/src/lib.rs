@@ -25,7 +25,7 @@ fn backend<E: std::fmt::Debug>(err: E) -> StoreError {
 
 #[cfg(feature = "kv")]
 fn open_store() -> kv::SpinKvStore {
-    kv::SpinKvStore::default()
+    kv::open()
 }
 
 #[cfg(feature = "redis")]

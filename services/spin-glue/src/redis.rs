@@ -41,9 +41,7 @@ impl RedisStore {
     }
 
     fn execute(&self, command: &str, args: &[RedisParameter]) -> StoreResult<Vec<RedisResult>> {
-        self.connection()?
-            .execute(command, args)
-            .map_err(backend)
+        self.connection()?.execute(command, args).map_err(backend)
     }
 }
 
@@ -63,7 +61,9 @@ impl Store for RedisStore {
 
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         check_key(key)?;
-        self.connection()?.set(key, &value.to_vec()).map_err(backend)
+        self.connection()?
+            .set(key, &value.to_vec())
+            .map_err(backend)
     }
 
     fn delete(&self, key: &str) -> StoreResult<()> {

@@ -143,7 +143,9 @@ impl SqliteKv {
         Ok(next)
     }
 
-    /// Writes `new` if the key still holds `expected` (None: absent). True if written.
+    /// Spin 4.0.2's swap, defect included: from a value read (`Some`), a conditional
+    /// `UPDATE … WHERE value = old`; from a key read as absent (`None`), an unconditional
+    /// upsert that succeeds whatever was written meanwhile. True if a row was written.
     pub fn swap(
         &self,
         store: &str,
@@ -163,7 +165,7 @@ impl SqliteKv {
             None => conn
                 .prepare_cached(
                     "INSERT INTO spin_key_value (store, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (store, key) DO NOTHING",
+                     ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
                 )
                 .map_err(err)?
                 .execute(params![store, key, new])
@@ -171,11 +173,48 @@ impl SqliteKv {
         };
         Ok(changed == 1)
     }
+
+    /// A shop's records as the app sees them: each register of the key-value flavour
+    /// (see siyu-spin-glue's kv module) replaced by the version it names; version bytes no
+    /// register names are listed under their own keys, so nothing stored is hidden.
+    pub fn dump_logical(&self, store: &str, prefix: &str) -> KvResult<Vec<(String, Vec<u8>)>> {
+        Ok(resolve_registers(self.dump_prefix(store, prefix)?))
+    }
 }
 
-/// Siyu's storage trait over the same SQLite database, for benchmarks that fill the store
-/// quickly from the host side with the same code the components run.
-pub struct SqliteStore<'a> {
+/// Resolves the key-value flavour's registers (a key holding a counter-shaped version
+/// number, the bytes under `{key}\u{1f}{version:x}`) into the values they name.
+pub fn resolve_registers(rows: Vec<(String, Vec<u8>)>) -> Vec<(String, Vec<u8>)> {
+    let versions: std::collections::HashMap<String, Vec<u8>> = rows
+        .iter()
+        .filter(|(k, _)| k.contains('\u{1f}'))
+        .cloned()
+        .collect();
+    let mut named = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (key, value) in &rows {
+        if key.contains('\u{1f}') {
+            continue;
+        }
+        let version = siyu::store::decode_counter(key, value).ok();
+        match version.map(|v| format!("{key}\u{1f}{v:x}")) {
+            Some(version_key) if versions.contains_key(&version_key) => {
+                out.push((key.clone(), versions[&version_key].clone()));
+                named.insert(version_key);
+            }
+            // Version 0 is a register with no value; anything else is a counter.
+            Some(_) if version == Some(0) && value.len() == 8 => {}
+            _ => out.push((key.clone(), value.clone())),
+        }
+    }
+    out.extend(versions.into_iter().filter(|(k, _)| !named.contains(k)));
+    out
+}
+
+/// Spin's key-value operations over the same SQLite database (the defect included), for
+/// benchmarks that fill the store from the host side with the code the components run:
+/// `siyu::store::RegisterStore::new(SqliteSpinKv { .. })`.
+pub struct SqliteSpinKv<'a> {
     pub kv: &'a SqliteKv,
     pub label: &'a str,
 }
@@ -184,7 +223,9 @@ fn backend(e: String) -> siyu::store::StoreError {
     siyu::store::StoreError::Backend(e)
 }
 
-impl siyu::store::Store for SqliteStore<'_> {
+impl siyu::store::SpinKv for SqliteSpinKv<'_> {
+    type Cas = (String, Option<Vec<u8>>);
+
     fn get(&self, key: &str) -> siyu::store::StoreResult<Option<Vec<u8>>> {
         self.kv.get(self.label, key).map_err(backend)
     }
@@ -201,21 +242,24 @@ impl siyu::store::Store for SqliteStore<'_> {
         self.kv.increment(self.label, key, delta).map_err(backend)
     }
 
-    fn counter(&self, key: &str) -> siyu::store::StoreResult<i64> {
-        match self.kv.get(self.label, key).map_err(backend)? {
-            None => Ok(0),
-            Some(bytes) => siyu::store::decode_counter(key, &bytes),
-        }
+    fn cas_open(&self, key: &str) -> siyu::store::StoreResult<(Self::Cas, Option<Vec<u8>>)> {
+        let current = self.get(key)?;
+        Ok(((key.to_string(), current.clone()), current))
     }
 
-    fn compare_and_swap(
+    fn cas_swap(
         &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> siyu::store::StoreResult<bool> {
-        self.kv
-            .swap(self.label, key, expected, new)
-            .map_err(backend)
+        (key, seen): Self::Cas,
+        value: &[u8],
+    ) -> siyu::store::StoreResult<siyu::store::SwapOutcome> {
+        let swapped = self
+            .kv
+            .swap(self.label, &key, seen.as_deref(), value)
+            .map_err(backend)?;
+        Ok(if swapped {
+            siyu::store::SwapOutcome::Swapped
+        } else {
+            siyu::store::SwapOutcome::Failed
+        })
     }
 }

@@ -77,6 +77,9 @@ pub struct WasmAppOptions {
     pub database: Option<PathBuf>,
     /// Extra components outside spin.toml (fixtures for host tests and benchmarks).
     pub extra_components: Vec<ExtraComponent>,
+    /// A pause inside every compare-and-swap, between `current` and the swap: makes races
+    /// that real traffic hits rarely happen every time.
+    pub cas_pause: Option<std::time::Duration>,
 }
 
 /// A component served besides spin.toml's, on one exact route.
@@ -105,6 +108,7 @@ pub struct WasmApp {
     components: HashMap<String, LoadedComponent>,
     kv: Arc<SqliteKv>,
     engine: Engine,
+    cas_pause: Option<std::time::Duration>,
 }
 
 /// A request header only test hosts read: the wall clock the component sees while serving
@@ -132,11 +136,12 @@ pub fn build_components() -> anyhow::Result<()> {
         .get_or_init(|| {
             let manifest = Manifest::load();
             for component in &manifest.components {
-                let command = component
-                    .build_command
-                    .as_deref()
-                    .ok_or_else(|| format!("{} has no build command", component.name))?;
-                run_build(command)?;
+                if component.build_commands.is_empty() {
+                    return Err(format!("{} has no build command", component.name));
+                }
+                for command in &component.build_commands {
+                    run_build(command)?;
+                }
             }
             Ok(())
         })
@@ -361,6 +366,7 @@ impl WasmApp {
             components,
             kv: Arc::new(kv),
             engine,
+            cas_pause: options.cas_pause,
         })
     }
 
@@ -469,6 +475,7 @@ impl WasmApp {
                 key_value_stores: component.key_value_stores.clone(),
                 outbound: component.outbound.as_ref().clone(),
                 ops: KvOps::default(),
+                cas_pause: self.cas_pause,
             },
         );
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -579,6 +586,9 @@ pub fn fixture(name: &str) -> anyhow::Result<PathBuf> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     BUILT
         .get_or_init(|| {
+            // As spin.toml's build commands do: a toolchain older than the checkout may lack
+            // the target rust-toolchain.toml names.
+            run_build("rustup target add wasm32-wasip1")?;
             run_build(
                 "cargo build --target wasm32-wasip1 --release -p fixture-empty -p fixture-increment -p fixture-trap -p fixture-unprovided -p fixture-outbound",
             )

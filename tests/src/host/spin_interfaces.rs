@@ -247,14 +247,12 @@ impl atomics::Host for HostState {
             .table
             .delete(cas)
             .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e.to_string())))?;
-        // Like Spin: a swap without a prior `current` compares against what is there now.
-        let expected = match handle.seen.clone() {
-            Some(seen) => seen,
-            None => self
-                .kv
-                .get(&handle.label, &handle.key)
-                .map_err(|e| atomics::CasError::StoreError(store::Error::Other(e)))?,
-        };
+        // Like Spin: a swap without a prior `current` counts as one from an absent key.
+        let expected = handle.seen.clone().flatten();
+        // A pause between `current` and the swap widens the window other writers race in.
+        if let Some(pause) = self.cas_pause {
+            std::thread::sleep(pause);
+        }
         self.ops.writes += 1;
         let swapped = self
             .kv

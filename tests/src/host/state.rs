@@ -29,6 +29,8 @@ pub struct HostState {
     pub(crate) key_value_stores: Arc<Vec<String>>,
     pub(crate) outbound: OutboundPolicy,
     pub(crate) ops: KvOps,
+    /// Sleep between a compare-and-swap's `current` and its swap (see `WasmAppOptions`).
+    pub(crate) cas_pause: Option<std::time::Duration>,
 }
 
 impl WasiView for HostState {

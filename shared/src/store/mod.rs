@@ -4,12 +4,18 @@
 //! The trait is the only place atomics are named, so a build for hosts without
 //! `wasi:keyvalue/atomics` changes the implementation, not the features.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+
+mod counting;
+mod memory;
+pub mod spin_kv;
+
+pub use counting::CountingStore;
+pub use memory::MemoryStore;
+pub use spin_kv::{RegisterStore, SpinKv, SwapOutcome};
 
 /// Spin's portable floor for key and value sizes.
 pub const MAX_KEY_BYTES: usize = 256;
@@ -81,12 +87,19 @@ pub fn check_key(key: &str) -> StoreResult<()> {
     Ok(())
 }
 
-fn check_value(key: &str, value: &[u8]) -> StoreResult<()> {
+pub(crate) fn check_value(key: &str, value: &[u8]) -> StoreResult<()> {
     check_key(key)?;
     if value.len() > MAX_VALUE_BYTES {
         return Err(StoreError::TooLarge(key.to_string()));
     }
     Ok(())
+}
+
+/// Reads and writes made through a store (see `MemoryStore`, `CountingStore`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpCounts {
+    pub reads: u64,
+    pub writes: u64,
 }
 
 /// What a read-modify-write step decided.
@@ -173,229 +186,6 @@ fn encode<T: Serialize>(key: &str, value: &T) -> StoreResult<Vec<u8>> {
 
 fn decode<T: DeserializeOwned>(key: &str, bytes: &[u8]) -> StoreResult<T> {
     serde_json::from_slice(bytes).map_err(|_| StoreError::Corrupt(key.to_string()))
-}
-
-/// Counts the operations a request makes through the `Store` trait (a compare-and-swap is a
-/// read, and a write when it succeeds), whatever the backend does underneath, so a request's
-/// cost reads the same on every store.
-pub struct CountingStore<'a> {
-    inner: &'a dyn Store,
-    reads: std::cell::Cell<u64>,
-    writes: std::cell::Cell<u64>,
-}
-
-impl<'a> CountingStore<'a> {
-    pub fn new(inner: &'a dyn Store) -> Self {
-        Self {
-            inner,
-            reads: Default::default(),
-            writes: Default::default(),
-        }
-    }
-
-    pub fn op_counts(&self) -> OpCounts {
-        OpCounts {
-            reads: self.reads.get(),
-            writes: self.writes.get(),
-        }
-    }
-
-    fn read(&self) {
-        self.reads.set(self.reads.get() + 1);
-    }
-
-    fn write(&self) {
-        self.writes.set(self.writes.get() + 1);
-    }
-}
-
-impl Store for CountingStore<'_> {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        self.read();
-        self.inner.get(key)
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        self.write();
-        self.inner.set(key, value)
-    }
-
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        self.write();
-        self.inner.delete(key)
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        self.write();
-        self.inner.increment(key, delta)
-    }
-
-    fn counter(&self, key: &str) -> StoreResult<i64> {
-        self.read();
-        self.inner.counter(key)
-    }
-
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<bool> {
-        self.read();
-        let swapped = self.inner.compare_and_swap(key, expected, new)?;
-        if swapped {
-            self.write();
-        }
-        Ok(swapped)
-    }
-}
-
-/// In-memory store with the same semantics as Spin's (value-compare CAS, counters apart from
-/// values), for host tests and benchmarks. Counts operations so tests can see what a request
-/// costs.
-#[derive(Default)]
-pub struct MemoryStore {
-    inner: Mutex<MemoryInner>,
-}
-
-#[derive(Default)]
-struct MemoryInner {
-    values: HashMap<String, Vec<u8>>,
-    counters: HashMap<String, i64>,
-    reads: u64,
-    writes: u64,
-    /// Fault injection: writes that may still succeed before every write fails.
-    writes_until_failure: Option<u64>,
-}
-
-/// Operation counts of a `MemoryStore` since it was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct OpCounts {
-    pub reads: u64,
-    pub writes: u64,
-}
-
-impl MemoryStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn op_counts(&self) -> OpCounts {
-        let inner = self.lock();
-        OpCounts {
-            reads: inner.reads,
-            writes: inner.writes,
-        }
-    }
-
-    /// Makes every write after the next `writes` fail, as a crash or outage would;
-    /// `None` heals the store.
-    pub fn fail_after_writes(&self, writes: Option<u64>) {
-        self.lock().writes_until_failure = writes;
-    }
-
-    /// Every stored key, for tests that check nothing was written or that no PII is left.
-    pub fn keys(&self) -> Vec<String> {
-        let inner = self.lock();
-        inner
-            .values
-            .keys()
-            .chain(inner.counters.keys())
-            .cloned()
-            .collect()
-    }
-
-    /// Every stored value as text (lossy), for PII checks in tests.
-    pub fn dump(&self) -> Vec<(String, String)> {
-        let inner = self.lock();
-        inner
-            .values
-            .iter()
-            .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned()))
-            .collect()
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
-        // A panicking test thread must not hide the store from the others.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-impl MemoryInner {
-    fn write(&mut self) -> StoreResult<()> {
-        match &mut self.writes_until_failure {
-            Some(0) => Err(StoreError::Backend("injected failure".into())),
-            Some(n) => {
-                *n -= 1;
-                self.writes += 1;
-                Ok(())
-            }
-            None => {
-                self.writes += 1;
-                Ok(())
-            }
-        }
-    }
-}
-
-impl Store for MemoryStore {
-    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
-        check_key(key)?;
-        let mut inner = self.lock();
-        inner.reads += 1;
-        Ok(inner.values.get(key).cloned())
-    }
-
-    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
-        check_value(key, value)?;
-        let mut inner = self.lock();
-        inner.write()?;
-        inner.values.insert(key.to_string(), value.to_vec());
-        Ok(())
-    }
-
-    fn delete(&self, key: &str) -> StoreResult<()> {
-        check_key(key)?;
-        let mut inner = self.lock();
-        inner.write()?;
-        inner.values.remove(key);
-        inner.counters.remove(key);
-        Ok(())
-    }
-
-    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
-        check_key(key)?;
-        let mut inner = self.lock();
-        inner.write()?;
-        let slot = inner.counters.entry(key.to_string()).or_insert(0);
-        *slot += delta;
-        Ok(*slot)
-    }
-
-    fn counter(&self, key: &str) -> StoreResult<i64> {
-        check_key(key)?;
-        let mut inner = self.lock();
-        inner.reads += 1;
-        Ok(inner.counters.get(key).copied().unwrap_or(0))
-    }
-
-    fn compare_and_swap(
-        &self,
-        key: &str,
-        expected: Option<&[u8]>,
-        new: &[u8],
-    ) -> StoreResult<bool> {
-        check_value(key, new)?;
-        let mut inner = self.lock();
-        // Like Spin's CAS handle: one read of the current value, then the conditional write.
-        inner.reads += 1;
-        if inner.values.get(key).map(Vec::as_slice) != expected {
-            return Ok(false);
-        }
-        inner.write()?;
-        inner.values.insert(key.to_string(), new.to_vec());
-        Ok(true)
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,404 @@
+//! The `Store` contract on Spin's key-value store, exact on what Spin really does.
+//!
+//! Spin 3.x/4.x's SQLite key-value store turns a compare-and-swap from an absent key into an
+//! unconditional upsert, so two "create if absent" swaps can both succeed. What it does do
+//! exactly is `increment` (one transaction) and a swap from a present value
+//! (`UPDATE … WHERE value = old`). So every value sits behind a *register*: the key itself
+//! holds a counter-shaped number naming the current version (0: no value), created by
+//! `increment(key, 0)` — exact, and a no-op on a register that exists — and each version's
+//! bytes live under a key of their own. A write stores its new version's bytes first, then
+//! swaps the register from the version it read (always a swap from a present value), then
+//! deletes the old version. Versions are random, so a register never comes back to a value a
+//! slower writer could mistake for the one it read. Counters (`increment`) stay plain.
+//!
+//! On Spin's Redis key-value backend every swap reports failure although it was applied. A
+//! register holding our fresh random version after a "failed" swap can only be our write, so
+//! it counts as done, and one line says that spin.redis.toml is the way to run on Redis.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{check_key, decode_counter, Store, StoreError, StoreResult};
+
+/// Reads of a register and its version before a reader gives up on a key that keeps moving.
+const MAX_READS: u32 = 16;
+/// Attempts of an unconditional write (`set`) against other writers.
+const MAX_WRITES: u32 = 200;
+
+/// What Spin's key-value store offers (`fermyon:spin/key-value` and `wasi:keyvalue/atomics`),
+/// with the semantics it really has.
+pub trait SpinKv {
+    /// A compare-and-swap handle holding what `cas_open` read.
+    type Cas;
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>>;
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()>;
+    fn delete(&self, key: &str) -> StoreResult<()>;
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64>;
+    /// `atomics::Cas::new` and `current`.
+    fn cas_open(&self, key: &str) -> StoreResult<(Self::Cas, Option<Vec<u8>>)>;
+    /// `atomics::swap`.
+    fn cas_swap(&self, cas: Self::Cas, value: &[u8]) -> StoreResult<SwapOutcome>;
+}
+
+/// What `atomics::swap` answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapOutcome {
+    Swapped,
+    /// `CasFailed`: on Redis possibly applied all the same.
+    Failed,
+}
+
+/// The `Store` contract over Spin's key-value store (see the module header).
+pub struct RegisterStore<K> {
+    kv: K,
+}
+
+/// The key holding one version's bytes. The unit separator appears in no key Siyu makes.
+pub fn version_key(key: &str, version: i64) -> String {
+    format!("{key}\u{1f}{version:x}")
+}
+
+/// A fresh version: random, never 0, and at least 13 digits so that a register Redis keeps
+/// as decimal text is never 8 bytes long (8 bytes read as Spin's little-endian counter).
+fn fresh_version() -> StoreResult<i64> {
+    const LOW: u64 = 1_000_000_000_000;
+    let mut bytes = [0u8; 8];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Backend(e.to_string()))?;
+    let spread = u64::from_le_bytes(bytes) % (i64::MAX as u64 - LOW);
+    Ok((LOW + spread) as i64)
+}
+
+/// The register bytes for `version`, in the form the backend keeps counters in (the register
+/// was made by `increment`): 8 bytes little-endian (SQLite) or decimal text (Redis).
+fn encode_like(made: &[u8], version: i64) -> Vec<u8> {
+    if made.len() == 8 {
+        version.to_le_bytes().to_vec()
+    } else {
+        version.to_string().into_bytes()
+    }
+}
+
+fn log_redis_defect_once() {
+    static LOGGED: AtomicBool = AtomicBool::new(false);
+    if !LOGGED.swap(true, Ordering::Relaxed) {
+        eprintln!(
+            "{}",
+            r#"{"warning":"Spin's Redis key-value backend reported a compare-and-swap as failed although it was applied (Spin sends UNWATCH with a key, which Redis refuses). Siyu detected it and carried on; to run on Redis use spin.redis.toml (outbound Redis) instead."}"#
+        );
+    }
+}
+
+impl<K: SpinKv> RegisterStore<K> {
+    pub fn new(kv: K) -> Self {
+        Self { kv }
+    }
+
+    pub fn inner(&self) -> &K {
+        &self.kv
+    }
+
+    /// The bytes of `version` of `key`; `None` for version 0 or a version replaced meanwhile.
+    fn version_bytes(&self, key: &str, version: i64) -> StoreResult<Option<Vec<u8>>> {
+        if version == 0 {
+            return Ok(None);
+        }
+        self.kv.get(&version_key(key, version))
+    }
+
+    /// A swap handle on the register and the register's bytes, making the register
+    /// (version 0) if the key has none.
+    fn open_register(&self, key: &str) -> StoreResult<(K::Cas, Vec<u8>)> {
+        for _ in 0..2 {
+            if let (cas, Some(raw)) = self.kv.cas_open(key)? {
+                return Ok((cas, raw));
+            }
+            // Exact even when racing: `increment` is one transaction, and adding 0 to a
+            // register another request just made leaves it as it is.
+            self.kv.increment(key, 0)?;
+        }
+        Err(StoreError::Contention(key.to_string()))
+    }
+
+    /// Moves `key` to a new version holding `new` if `accept` approves of its current value.
+    /// `Ok(false)`: refused, or another writer moved the register first.
+    fn replace(
+        &self,
+        key: &str,
+        accept: impl Fn(Option<&[u8]>) -> bool,
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let (cas, raw) = self.open_register(key)?;
+        let version = decode_counter(key, &raw)?;
+        let current = self.version_bytes(key, version)?;
+        if version != 0 && current.is_none() {
+            return Ok(false); // replaced between the two reads
+        }
+        if !accept(current.as_deref()) {
+            return Ok(false);
+        }
+        let next = fresh_version()?;
+        let next_key = version_key(key, next);
+        self.kv.set(&next_key, new)?;
+        let next_raw = encode_like(&raw, next);
+        let swapped = match self.kv.cas_swap(cas, &next_raw)? {
+            SwapOutcome::Swapped => true,
+            SwapOutcome::Failed => {
+                let applied = self.kv.get(key)?.as_deref() == Some(&next_raw[..]);
+                if applied {
+                    log_redis_defect_once();
+                }
+                applied
+            }
+        };
+        if swapped {
+            if version != 0 {
+                self.kv.delete(&version_key(key, version))?;
+            }
+        } else {
+            self.kv.delete(&next_key)?;
+        }
+        Ok(swapped)
+    }
+}
+
+impl<K: SpinKv> Store for RegisterStore<K> {
+    fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+        check_key(key)?;
+        for _ in 0..MAX_READS {
+            let Some(raw) = self.kv.get(key)? else {
+                return Ok(None);
+            };
+            let version = decode_counter(key, &raw)?;
+            if version == 0 {
+                return Ok(None);
+            }
+            if let Some(bytes) = self.version_bytes(key, version)? {
+                return Ok(Some(bytes));
+            }
+            // The version was replaced (and its bytes deleted) between the two reads.
+        }
+        Err(StoreError::Contention(key.to_string()))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+        check_key(key)?;
+        for _ in 0..MAX_WRITES {
+            if self.replace(key, |_| true, value)? {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contention(key.to_string()))
+    }
+
+    fn delete(&self, key: &str) -> StoreResult<()> {
+        check_key(key)?;
+        let Some(raw) = self.kv.get(key)? else {
+            return Ok(());
+        };
+        // The register goes first: a crash leaves unreachable bytes, never a dangling register.
+        self.kv.delete(key)?;
+        if let Ok(version) = decode_counter(key, &raw) {
+            if version != 0 {
+                self.kv.delete(&version_key(key, version))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+        check_key(key)?;
+        self.kv.increment(key, delta)
+    }
+
+    fn counter(&self, key: &str) -> StoreResult<i64> {
+        check_key(key)?;
+        match self.kv.get(key)? {
+            None => Ok(0),
+            Some(bytes) => decode_counter(key, &bytes),
+        }
+    }
+
+    fn compare_and_swap(
+        &self,
+        key: &str,
+        expected: Option<&[u8]>,
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        check_key(key)?;
+        self.replace(key, |current| current == expected, new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::store::create_json;
+
+    /// Spin 4.0.2's key-value semantics in memory: SQLite (a swap from absent is an upsert;
+    /// increment reads 8 bytes) or Redis (every swap reports failure although applied;
+    /// counters as decimal text), with a pause between `current` and `swap`.
+    struct FaithfulKv {
+        values: Mutex<HashMap<String, Vec<u8>>>,
+        redis: bool,
+        pause: Duration,
+    }
+
+    impl FaithfulKv {
+        fn new(redis: bool, pause: Duration) -> Self {
+            Self {
+                values: Mutex::new(HashMap::new()),
+                redis,
+                pause,
+            }
+        }
+
+        fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<u8>>> {
+            self.values.lock().unwrap()
+        }
+    }
+
+    impl SpinKv for FaithfulKv {
+        type Cas = (String, Option<Vec<u8>>);
+
+        fn get(&self, key: &str) -> StoreResult<Option<Vec<u8>>> {
+            Ok(self.map().get(key).cloned())
+        }
+
+        fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
+            self.map().insert(key.to_string(), value.to_vec());
+            Ok(())
+        }
+
+        fn delete(&self, key: &str) -> StoreResult<()> {
+            self.map().remove(key);
+            Ok(())
+        }
+
+        fn increment(&self, key: &str, delta: i64) -> StoreResult<i64> {
+            let mut map = self.map();
+            let old = match map.get(key) {
+                None => 0,
+                Some(bytes) if self.redis => std::str::from_utf8(bytes)
+                    .ok()
+                    .and_then(|s| s.parse::<i64>().ok())
+                    .ok_or_else(|| StoreError::Backend("not an integer".into()))?,
+                Some(bytes) => i64::from_le_bytes(
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .expect("Spin's host panics here: incorrect length"),
+                ),
+            };
+            let new = old + delta;
+            let bytes = if self.redis {
+                new.to_string().into_bytes()
+            } else {
+                new.to_le_bytes().to_vec()
+            };
+            map.insert(key.to_string(), bytes);
+            Ok(new)
+        }
+
+        fn cas_open(&self, key: &str) -> StoreResult<(Self::Cas, Option<Vec<u8>>)> {
+            let current = self.get(key)?;
+            Ok(((key.to_string(), current.clone()), current))
+        }
+
+        fn cas_swap(&self, (key, seen): Self::Cas, value: &[u8]) -> StoreResult<SwapOutcome> {
+            std::thread::sleep(self.pause);
+            let mut map = self.map();
+            let applied = match &seen {
+                None => true, // the defect: an upsert
+                Some(old) => map.get(&key) == Some(old),
+            };
+            if applied {
+                map.insert(key, value.to_vec());
+            }
+            Ok(if applied && !self.redis {
+                SwapOutcome::Swapped
+            } else {
+                SwapOutcome::Failed
+            })
+        }
+    }
+
+    /// The defect itself: racing creators of one key all "win" on Spin's raw swap.
+    #[test]
+    fn spins_raw_swap_from_absent_lets_every_racer_win() {
+        let kv = FaithfulKv::new(false, Duration::from_millis(20));
+        let winners = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for i in 0..16u8 {
+                let (kv, winners) = (&kv, &winners);
+                s.spawn(move || {
+                    let (cas, current) = kv.cas_open("k").unwrap();
+                    if current.is_none() && kv.cas_swap(cas, &[i]).unwrap() == SwapOutcome::Swapped
+                    {
+                        winners.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert!(winners.into_inner() > 1);
+    }
+
+    fn racing_creators(redis: bool) {
+        let store = RegisterStore::new(FaithfulKv::new(redis, Duration::from_millis(20)));
+        let created = std::sync::atomic::AtomicU32::new(0);
+        std::thread::scope(|s| {
+            for i in 0..16u32 {
+                let (store, created) = (&store, &created);
+                s.spawn(move || {
+                    let (_, won) = create_json(store, "k", &i).unwrap();
+                    if won {
+                        created.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        });
+        assert_eq!(created.into_inner(), 1, "exactly one creator wins");
+        // Only the register and the winner's version remain.
+        assert_eq!(store.inner().map().len(), 2);
+    }
+
+    #[test]
+    fn racing_creators_on_spins_sqlite_semantics_make_exactly_one_value() {
+        racing_creators(false);
+    }
+
+    #[test]
+    fn racing_creators_on_spins_redis_semantics_make_exactly_one_value() {
+        racing_creators(true);
+    }
+
+    #[test]
+    fn concurrent_updates_are_all_kept_and_delete_leaves_nothing() {
+        let store = RegisterStore::new(FaithfulKv::new(false, Duration::ZERO));
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..25 {
+                        crate::store::update_json(&store, "n", |n: Option<u64>| {
+                            Ok::<_, StoreError>(crate::store::Change::Write(n.unwrap_or(0) + 1, ()))
+                        })
+                        .unwrap();
+                    }
+                });
+            }
+        });
+        assert_eq!(
+            crate::store::get_json::<u64>(&store, "n").unwrap(),
+            Some(200)
+        );
+        store.set("n", b"1").unwrap();
+        assert_eq!(store.get("n").unwrap().as_deref(), Some(&b"1"[..]));
+        store.delete("n").unwrap();
+        assert_eq!(store.get("n").unwrap(), None);
+        assert!(store.inner().map().is_empty());
+        assert_eq!(store.increment("c", 5).unwrap(), 5);
+        assert_eq!(store.counter("c").unwrap(), 5);
+    }
+}

@@ -1,0 +1,307 @@
+//! The app under a real `spin up` — Spin's own runtime, not a look-alike — once per store:
+//! `spin build -f <manifest>`, then `spin up` on a free loopback port with a fresh state
+//! directory, reached over HTTP. The scenarios run against it like against the other runners,
+//! except those that move the clock (Spin serves the real one).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use crate::app::{OPERATOR_TOKEN, PEPPER, SCHEDULER_TOKEN};
+use crate::client::{reported_writes, Client, Reply};
+use crate::processes;
+use crate::redis_server::RedisServer;
+use crate::routes::workspace_root;
+
+/// Which store the app keeps its data in: one manifest each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    /// spin.toml: Spin's key-value store `default` (SQLite under `spin up`).
+    KeyValue,
+    /// spin.redis.toml: Redis through Spin's outbound Redis.
+    Redis,
+    /// spin.cloud.toml: Spin's SQLite database `default`.
+    Sqlite,
+}
+
+impl Flavour {
+    pub const ALL: [Flavour; 3] = [Flavour::KeyValue, Flavour::Redis, Flavour::Sqlite];
+
+    pub fn manifest(self) -> &'static str {
+        match self {
+            Flavour::KeyValue => "spin.toml",
+            Flavour::Redis => "spin.redis.toml",
+            Flavour::Sqlite => "spin.cloud.toml",
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Flavour::KeyValue => "kv",
+            Flavour::Redis => "redis",
+            Flavour::Sqlite => "cloud",
+        }
+    }
+}
+
+/// The `spin` to run: `$SPIN` or the first on PATH.
+pub fn spin_program() -> PathBuf {
+    std::env::var_os("SPIN")
+        .map(PathBuf::from)
+        .or_else(|| processes::on_path("spin"))
+        .unwrap_or_else(|| {
+            panic!(
+                "Spin is not installed: the tests run the app under a real `spin up`. Install \
+                 Spin 3.x or 4.x (https://spinframework.dev/install) so that `spin` is on PATH, \
+                 or name it in $SPIN"
+            )
+        })
+}
+
+/// `spin build -f <manifest>`, once per flavour and test process.
+pub fn build(flavour: Flavour) {
+    static BUILT: [OnceLock<Result<(), String>>; 3] =
+        [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let index = Flavour::ALL.iter().position(|f| *f == flavour).unwrap();
+    let result = BUILT[index].get_or_init(|| {
+        let output = Command::new(spin_program())
+            .args(["build", "-f", flavour.manifest()])
+            .current_dir(workspace_root())
+            .output()
+            .map_err(|e| format!("running spin build: {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "spin build -f {} failed:\n{}\n{}",
+                flavour.manifest(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+}
+
+/// One `spin up` process of the app.
+pub struct SpinUp {
+    pub flavour: Flavour,
+    pub base: String,
+    pub state_dir: PathBuf,
+    log: PathBuf,
+    redis: Option<Arc<RedisServer>>,
+    agent: ureq::Agent,
+}
+
+impl SpinUp {
+    /// Builds the flavour and starts `spin up` (the Redis flavour on `redis`, which must be
+    /// given for it). Panics with Spin's output if it does not come up.
+    pub fn start(flavour: Flavour, redis: Option<Arc<RedisServer>>) -> Self {
+        build(flavour);
+        let port = processes::free_port();
+        let state_dir = workspace_root().join("target/spin-up").join(format!(
+            "{}-{}-{port}",
+            flavour.name(),
+            std::process::id()
+        ));
+        let _ = std::fs::remove_dir_all(&state_dir);
+        std::fs::create_dir_all(&state_dir).expect("state dir");
+        let log = state_dir.join("spin-up.log");
+        let out = std::fs::File::create(&log).expect("spin log file");
+        let mut command = Command::new(spin_program());
+        command
+            .args(["up", "-f", flavour.manifest()])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .current_dir(workspace_root())
+            .env("SPIN_VARIABLE_OPERATOR_TOKEN", OPERATOR_TOKEN)
+            .env("SPIN_VARIABLE_PII_PEPPER", PEPPER)
+            .env("SPIN_VARIABLE_SCHEDULER_TOKEN", SCHEDULER_TOKEN)
+            .env("SPIN_VARIABLE_DELIVERY_HOSTS", "http://127.0.0.1:*")
+            .env("SPIN_VARIABLE_REPORT_STORE_OPS", "true")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out);
+        if let Some(redis) = &redis {
+            command.env("SPIN_VARIABLE_REDIS_URL", redis.url());
+        }
+        assert!(
+            flavour != Flavour::Redis || redis.is_some(),
+            "the Redis flavour needs a Redis"
+        );
+        let mut child = processes::spawn(&mut command).expect("starting spin up");
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .contains("Serving http://")
+            {
+                break;
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!(
+                    "spin up -f {} exited ({status}):\n{}",
+                    flavour.manifest(),
+                    processes::tail(&log, 40)
+                );
+            }
+            if Instant::now() > deadline {
+                panic!(
+                    "spin up -f {} did not start serving:\n{}",
+                    flavour.manifest(),
+                    processes::tail(&log, 40)
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(Duration::from_secs(120)))
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .build()
+            .into();
+        Self {
+            flavour,
+            base: format!("http://127.0.0.1:{port}"),
+            state_dir,
+            log,
+            redis,
+            agent,
+        }
+    }
+
+    /// Every row the store holds under `prefix`, as the app sees it.
+    fn dump_prefix(&self, prefix: &str) -> Vec<(String, Vec<u8>)> {
+        match self.flavour {
+            Flavour::KeyValue => {
+                let kv =
+                    crate::host::kv::SqliteKv::open(&self.state_dir.join("sqlite_key_value.db"))
+                        .expect("opening spin's key-value database");
+                kv.dump_logical("default", prefix)
+                    .expect("reading spin's key-value database")
+            }
+            Flavour::Redis => self
+                .redis
+                .as_ref()
+                .expect("the Redis flavour runs on a Redis")
+                .dump_prefix(prefix),
+            Flavour::Sqlite => {
+                let db = rusqlite::Connection::open(self.state_dir.join("sqlite_db.db"))
+                    .expect("opening spin's SQLite database");
+                db.busy_timeout(Duration::from_secs(10)).unwrap();
+                let mut rows = Vec::new();
+                for sql in [
+                    "SELECT key, value FROM siyu_kv WHERE substr(key, 1, length(?1)) = ?1",
+                    "SELECT key, CAST(n AS TEXT) FROM siyu_counter WHERE substr(key, 1, length(?1)) = ?1",
+                ] {
+                    let Ok(mut stmt) = db.prepare(sql) else {
+                        continue; // no table yet: nothing stored
+                    };
+                    let found = stmt
+                        .query_map([prefix], |row| {
+                            let key: String = row.get(0)?;
+                            let value: Vec<u8> = match row.get_ref(1)? {
+                                rusqlite::types::ValueRef::Blob(b) => b.to_vec(),
+                                rusqlite::types::ValueRef::Text(t) => t.to_vec(),
+                                _ => Vec::new(),
+                            };
+                            Ok((key, value))
+                        })
+                        .expect("query")
+                        .collect::<Result<Vec<_>, _>>()
+                        .expect("rows");
+                    rows.extend(found);
+                }
+                rows
+            }
+        }
+    }
+}
+
+impl Client for SpinUp {
+    fn send(&self, req: http::Request<Vec<u8>>) -> Reply {
+        assert!(
+            !req.headers().contains_key(crate::host::TEST_CLOCK_HEADER),
+            "this scenario moves the clock, which real Spin cannot: run it in-process and in the wasm host only"
+        );
+        let (parts, body) = req.into_parts();
+        let url = format!(
+            "{}{}",
+            self.base,
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        );
+        let mut builder = http::Request::builder().method(parts.method).uri(url);
+        for (name, value) in &parts.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(body).expect("a request");
+        let response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("spin up did not answer: {e}\n{}", self.diagnostics()));
+        let (parts, mut body) = response.into_parts();
+        let body = body
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .expect("reading the body");
+        Reply {
+            status: parts.status.as_u16(),
+            writes: reported_writes(&parts.headers),
+            headers: parts.headers,
+            body,
+        }
+    }
+
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.dump_prefix(&format!("s/{shop_id}/"))
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v).into_owned()))
+            .collect()
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn diagnostics(&self) -> String {
+        let mut out = format!(
+            "spin up -f {}:\n{}",
+            self.flavour.manifest(),
+            processes::tail(&self.log, 20)
+        );
+        if let Ok(entries) = std::fs::read_dir(self.state_dir.join("logs")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with("stderr.txt") {
+                    out.push_str(&format!(
+                        "\n--- {}:\n{}",
+                        entry.file_name().to_string_lossy(),
+                        processes::tail(&entry.path(), 10)
+                    ));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// One `spin up` per flavour per test process, shared by its tests (each works in its own
+/// shop). The Redis flavour gets its own `redis-server`.
+pub fn shared(flavour: Flavour) -> &'static SpinUp {
+    static APPS: [OnceLock<SpinUp>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    let index = Flavour::ALL.iter().position(|f| *f == flavour).unwrap();
+    APPS[index].get_or_init(|| {
+        let redis = (flavour == Flavour::Redis).then(|| Arc::new(RedisServer::start()));
+        SpinUp::start(flavour, redis)
+    })
+}
