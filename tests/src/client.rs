@@ -50,6 +50,12 @@ pub trait Client: Sync {
     /// The clock the app reads.
     fn now(&self) -> Timestamp;
 
+    /// True where the server sets `spin-client-addr` from the connection (real Spin), so a
+    /// test cannot pose as another address.
+    fn client_address_is_real(&self) -> bool {
+        false
+    }
+
     /// What the runner can tell about a failure (e.g. the server's log), for messages.
     fn diagnostics(&self) -> String {
         String::new()

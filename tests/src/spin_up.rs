@@ -274,6 +274,10 @@ impl Client for SpinUp {
         Timestamp::now()
     }
 
+    fn client_address_is_real(&self) -> bool {
+        true
+    }
+
     fn diagnostics(&self) -> String {
         let mut out = format!(
             "spin up -f {}:\n{}",

@@ -20,6 +20,7 @@ macro_rules! in_process {
 }
 
 siyu_tests::each_scenario!(in_process);
+siyu_tests::each_clocked_scenario!(in_process);
 
 #[test]
 fn two_hundred_concurrent_scans_are_all_counted() {

@@ -25,6 +25,7 @@ macro_rules! through_wasm {
 }
 
 siyu_tests::each_scenario!(through_wasm);
+siyu_tests::each_clocked_scenario!(through_wasm);
 
 #[test]
 fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
