@@ -132,7 +132,18 @@ fn sync_one(
     Err(StoreError::Contention(key).into())
 }
 
-/// Lists a tag in the shop's tag directory the first time anyone holds it.
+/// A tag's entry in the shop's tag directory: its first spelling and the one slot of the
+/// directory list that shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TagDirectoryEntry {
+    name: TagName,
+    slot: i64,
+}
+
+/// Lists a tag in the shop's tag directory the first time anyone holds it. Appended before
+/// it is marked, and shown only in the slot the mark names: requests racing to register a
+/// tag, or a crash between the two writes, leave slots no page shows — never a tag unlisted
+/// or listed twice.
 fn register_tag(
     store: &dyn Store,
     shop: &ShopId,
@@ -140,12 +151,15 @@ fn register_tag(
     name: &TagName,
 ) -> Result<(), ApiError> {
     let meta = keys::segment_meta(shop, id);
-    if get_json::<TagName>(store, &meta)?.is_some() {
+    if get_json::<TagDirectoryEntry>(store, &meta)?.is_some() {
         return Ok(());
     }
-    // Listed before it is marked: a crash in between lists it twice at worst, never not.
-    applog::append(store, shop, keys::lists::TAGS, name)?;
-    create_json(store, &meta, name)?;
+    let slot = applog::append(store, shop, keys::lists::TAGS, name)?;
+    let entry = TagDirectoryEntry {
+        name: name.clone(),
+        slot,
+    };
+    create_json(store, &meta, &entry)?;
     Ok(())
 }
 
@@ -172,12 +186,18 @@ pub fn list_tags(
 ) -> Result<(Vec<TagSummary>, Option<i64>), ApiError> {
     let page = applog::page::<TagName>(store, shop, keys::lists::TAGS, after, limit)?;
     let mut tags: Vec<TagSummary> = Vec::with_capacity(page.entries.len());
-    for (_, name) in page.entries {
-        if tags.iter().any(|t| t.name == name) {
-            continue;
-        }
-        let customers = count(store, shop, &Segment::Tag(name.clone()))?;
-        tags.push(TagSummary { name, customers });
+    for (slot, name) in page.entries {
+        let segment = Segment::Tag(name);
+        let entry: Option<TagDirectoryEntry> =
+            get_json(store, &keys::segment_meta(shop, &segment.key_id()))?;
+        let Some(entry) = entry.filter(|e| e.slot == slot) else {
+            continue; // a racing or interrupted registration's slot
+        };
+        let customers = count(store, shop, &segment)?;
+        tags.push(TagSummary {
+            name: entry.name,
+            customers,
+        });
     }
     Ok((tags, page.next))
 }
@@ -189,7 +209,8 @@ pub fn known_tag(
     name: &TagName,
 ) -> Result<Option<TagName>, ApiError> {
     let id = Segment::Tag(name.clone()).key_id();
-    Ok(get_json(store, &keys::segment_meta(shop, &id))?)
+    let entry: Option<TagDirectoryEntry> = get_json(store, &keys::segment_meta(shop, &id))?;
+    Ok(entry.map(|e| e.name))
 }
 
 /// One page of a segment's members: each current member exactly once over a whole walk.

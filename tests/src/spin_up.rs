@@ -309,3 +309,79 @@ pub fn shared(flavour: Flavour) -> &'static SpinUp {
         SpinUp::start(flavour, redis)
     })
 }
+
+/// Two `spin up` processes of the Redis flavour on one `redis-server`, each request going to
+/// the other process than the last.
+pub struct Alternating {
+    apps: [SpinUp; 2],
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Alternating {
+    pub fn two_on_one_redis() -> &'static Alternating {
+        static PAIR: OnceLock<Alternating> = OnceLock::new();
+        PAIR.get_or_init(|| {
+            let redis = Arc::new(RedisServer::start());
+            let first = SpinUp::start(Flavour::Redis, Some(redis.clone()));
+            let second = SpinUp::start(Flavour::Redis, Some(redis));
+            Alternating {
+                apps: [first, second],
+                next: std::sync::atomic::AtomicUsize::new(0),
+            }
+        })
+    }
+}
+
+impl Client for Alternating {
+    fn send(&self, req: http::Request<Vec<u8>>) -> Reply {
+        let turn = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.apps[turn % 2].send(req)
+    }
+
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.apps[0].dump_shop(shop_id)
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn client_address_is_real(&self) -> bool {
+        true
+    }
+
+    fn diagnostics(&self) -> String {
+        format!(
+            "{}\n{}",
+            self.apps[0].diagnostics(),
+            self.apps[1].diagnostics()
+        )
+    }
+}
+
+/// For scenarios that set the test clock only out of habit — their outcome does not depend
+/// on the day they play (the races): the clock header is dropped and the real clock serves.
+pub struct RealClock(pub &'static dyn Client);
+
+impl Client for RealClock {
+    fn send(&self, mut req: http::Request<Vec<u8>>) -> Reply {
+        req.headers_mut().remove(crate::host::TEST_CLOCK_HEADER);
+        self.0.send(req)
+    }
+
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.0.dump_shop(shop_id)
+    }
+
+    fn now(&self) -> Timestamp {
+        self.0.now()
+    }
+
+    fn client_address_is_real(&self) -> bool {
+        self.0.client_address_is_real()
+    }
+
+    fn diagnostics(&self) -> String {
+        self.0.diagnostics()
+    }
+}

@@ -17,8 +17,20 @@ pub struct SharedHost {
 /// The host with the test variables, started (and the components built) on first use.
 pub fn host() -> &'static SharedHost {
     static HOST: OnceLock<SharedHost> = OnceLock::new();
-    HOST.get_or_init(|| {
+    HOST.get_or_init(|| SharedHost::start(None))
+}
+
+/// A second host whose every compare-and-swap pauses 20 ms between `current` and the swap,
+/// so requests racing on one key overlap every time (see `WasmAppOptions::cas_pause`).
+pub fn pausing_host() -> &'static SharedHost {
+    static HOST: OnceLock<SharedHost> = OnceLock::new();
+    HOST.get_or_init(|| SharedHost::start(Some(std::time::Duration::from_millis(20))))
+}
+
+impl SharedHost {
+    fn start(cas_pause: Option<std::time::Duration>) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(8)
             .enable_all()
             .build()
             .expect("tokio runtime");
@@ -47,6 +59,7 @@ pub fn host() -> &'static SharedHost {
                     extra
                 })
                 .collect(),
+            cas_pause,
             ..WasmAppOptions::default()
         };
         let app = WasmApp::start(options)
@@ -55,7 +68,7 @@ pub fn host() -> &'static SharedHost {
             runtime,
             app: Arc::new(app),
         }
-    })
+    }
 }
 
 impl Client for SharedHost {

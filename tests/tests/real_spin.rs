@@ -3,7 +3,7 @@
 //! SQLite database). Scenarios that move the clock stay with the other two runners.
 
 use siyu_tests::scenarios;
-use siyu_tests::spin_up::{shared, Flavour};
+use siyu_tests::spin_up::{shared, Flavour, RealClock};
 
 macro_rules! on_real_spin {
     ($($name:ident),* $(,)?) => {
@@ -38,3 +38,79 @@ macro_rules! on_real_spin {
 }
 
 siyu_tests::each_scenario!(on_real_spin);
+
+/// The races, on each store under real Spin (their outcome does not depend on the day, so
+/// the scenarios' habitual test clock gives way to the real one).
+macro_rules! races_on {
+    ($module:ident, $flavour:expr) => {
+        mod $module {
+            use super::*;
+
+            #[test]
+            fn two_hundred_concurrent_orders_for_one_new_customer_are_all_counted() {
+                scenarios::concurrent_orders_for_one_customer_are_all_counted(
+                    shared($flavour),
+                    200,
+                );
+            }
+
+            #[test]
+            fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred() {
+                scenarios::concurrent_issues_never_pass_the_quota(
+                    &RealClock(shared($flavour)),
+                    500,
+                    100,
+                );
+            }
+
+            #[test]
+            fn one_customers_limit_and_an_idempotency_key_raced_twenty_times_hold() {
+                scenarios::concurrent_issues_for_one_customer_keep_the_limit(
+                    &RealClock(shared($flavour)),
+                    50,
+                );
+            }
+
+            #[test]
+            fn two_hundred_concurrent_scans_are_all_counted() {
+                scenarios::concurrent_scans_are_all_counted(shared($flavour), 200);
+            }
+
+            #[test]
+            fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept() {
+                scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(
+                    &RealClock(shared($flavour)),
+                    100,
+                );
+            }
+        }
+    };
+}
+
+races_on!(key_value_races, Flavour::KeyValue);
+races_on!(redis_races, Flavour::Redis);
+races_on!(sqlite_database_races, Flavour::Sqlite);
+
+/// Two `spin up` processes on one Redis, requests alternating between them: the scale-out
+/// setup (SpinKube replicas) keeps every race exact.
+mod two_processes_on_one_redis {
+    use super::*;
+    use siyu_tests::spin_up::Alternating;
+
+    #[test]
+    fn the_races_stay_exact_across_processes() {
+        let app = &RealClock(Alternating::two_on_one_redis());
+        scenarios::concurrent_orders_for_one_customer_are_all_counted(app, 200);
+        scenarios::concurrent_issues_never_pass_the_quota(app, 500, 100);
+        scenarios::concurrent_issues_for_one_customer_keep_the_limit(app, 50);
+        scenarios::concurrent_scans_are_all_counted(app, 200);
+    }
+
+    #[test]
+    fn one_process_reads_what_the_other_wrote() {
+        scenarios::a_signed_shopify_order_creates_the_customer(Alternating::two_on_one_redis());
+        scenarios::duplicate_deliveries_change_nothing_the_second_time(
+            Alternating::two_on_one_redis(),
+        );
+    }
+}

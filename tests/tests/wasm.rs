@@ -234,3 +234,17 @@ fn outbound_http_reaches_allowed_hosts_only() {
         "a denied request reached the listener"
     );
 }
+
+// ------------------------------------------------------------------ Spin's swap, paused
+
+/// On Spin's key-value store a swap from an absent key is an upsert; with every swap paused
+/// 20 ms, racing creators of one key overlap every time. Still exact: one coupon per
+/// Idempotency-Key and per customer limit, one customer for racing first orders, every
+/// order and scan counted.
+#[test]
+fn races_stay_exact_when_every_swap_pauses_on_spins_semantics() {
+    let host = siyu_tests::wasm::pausing_host();
+    scenarios::concurrent_issues_for_one_customer_keep_the_limit(host, 10);
+    scenarios::concurrent_orders_for_one_customer_are_all_counted(host, 16);
+    scenarios::concurrent_scans_are_all_counted(host, 16);
+}

@@ -14,6 +14,14 @@ use crate::backend;
 const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS siyu_kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID; \
      CREATE TABLE IF NOT EXISTS siyu_counter (key TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID";
 
+/// How long one statement waits for another connection's write lock, and how often.
+const BUSY_TIMEOUT: &str = "PRAGMA busy_timeout = 5000";
+const MAX_BUSY_RETRIES: u32 = 20;
+
+fn is_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("busy")
+}
+
 #[derive(Default)]
 pub struct SqliteStore {
     connection: OnceCell<Connection>,
@@ -36,20 +44,55 @@ impl SqliteStore {
         Ok(self.connection.get_or_init(|| connection))
     }
 
-    /// Runs one statement; on a database that has no tables yet, makes them and runs it again
-    /// (creating them up front would cost every request a statement).
+    /// Runs one statement. On a database that has no tables yet, makes them and runs it
+    /// again (creating them up front would cost every request a statement). When another
+    /// connection holds the file's write lock (`spin up` opens one connection per request and
+    /// sets no busy timeout), waits for it: the first time by giving this connection a busy
+    /// timeout, then by retrying — a statement refused as busy changed nothing.
     fn execute(&self, statement: &str, params: &[Value]) -> StoreResult<QueryResult> {
         let connection = self.connection()?;
-        match connection.execute(statement, params) {
-            Ok(result) => Ok(result),
-            Err(e) if format!("{e:?}").contains("no such table") => {
-                for create in SCHEMA.split("; ") {
-                    connection.execute(create, &[]).map_err(backend)?;
+        let mut waited = false;
+        for _ in 0..MAX_BUSY_RETRIES {
+            match connection.execute(statement, params) {
+                Ok(result) => return Ok(result),
+                Err(e) => {
+                    let message = format!("{e:?}");
+                    if message.contains("no such table") {
+                        for create in SCHEMA.split("; ") {
+                            self.wait_if_busy(connection, create)?;
+                        }
+                    } else if is_busy(&message) {
+                        if !waited {
+                            // Not every database takes the pragma (a remote one may not).
+                            let _ = connection.execute(BUSY_TIMEOUT, &[]);
+                            waited = true;
+                        } else {
+                            std::thread::sleep(std::time::Duration::from_millis(5));
+                        }
+                    } else {
+                        return Err(backend(e));
+                    }
                 }
-                connection.execute(statement, params).map_err(backend)
             }
-            Err(e) => Err(backend(e)),
         }
+        Err(StoreError::Contention(
+            "the SQLite database stays locked".into(),
+        ))
+    }
+
+    fn wait_if_busy(&self, connection: &Connection, statement: &str) -> StoreResult<()> {
+        for _ in 0..MAX_BUSY_RETRIES {
+            match connection.execute(statement, &[]) {
+                Ok(_) => return Ok(()),
+                Err(e) if is_busy(&format!("{e:?}")) => {
+                    let _ = connection.execute(BUSY_TIMEOUT, &[]);
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        }
+        Err(StoreError::Contention(
+            "the SQLite database stays locked".into(),
+        ))
     }
 
     /// True if a `… RETURNING 1` statement wrote its row.
