@@ -15,6 +15,7 @@ pub struct Component {
     pub name: String,
     pub source: String,
     pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
     pub allowed_outbound_hosts: Vec<String>,
     pub variables: Vec<String>,
     /// `[component.X.build] command`: one command or several, run in order.
@@ -36,7 +37,13 @@ pub fn workspace_root() -> PathBuf {
 
 impl Manifest {
     pub fn load() -> Self {
-        let text = std::fs::read_to_string(workspace_root().join("spin.toml")).expect("spin.toml");
+        Self::load_file("spin.toml")
+    }
+
+    /// Another manifest of the app (spin.redis.toml, spin.cloud.toml).
+    pub fn load_file(name: &str) -> Self {
+        let text = std::fs::read_to_string(workspace_root().join(name))
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
         Self::parse(&text)
     }
 
@@ -79,6 +86,7 @@ impl Manifest {
                             .unwrap_or_default()
                             .to_string(),
                         key_value_stores: strings(c.get("key_value_stores")),
+                        sqlite_databases: strings(c.get("sqlite_databases")),
                         allowed_outbound_hosts: strings(c.get("allowed_outbound_hosts")),
                         variables: c
                             .get("variables")

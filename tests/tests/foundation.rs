@@ -313,6 +313,77 @@ fn spin_toml_declares_every_component_completely() {
     assert_eq!(manifest.component_for("/"), Some("fallback"));
 }
 
+/// spin.redis.toml and spin.cloud.toml are spin.toml with another store: the same routes,
+/// components and variables (plus `redis_url`), each component built with its store's
+/// feature into its own profile folder, and given only its store.
+#[test]
+fn the_other_manifests_are_spin_toml_with_another_store() {
+    use siyu_tests::routes::Manifest;
+    let base = Manifest::load();
+    for (file, profile, feature) in [
+        ("spin.redis.toml", "redis", "redis"),
+        ("spin.cloud.toml", "cloud", "sqlite"),
+    ] {
+        let other = Manifest::load_file(file);
+        let routes = |m: &Manifest| -> Vec<(String, String)> {
+            m.routes
+                .iter()
+                .map(|r| (r.pattern.clone(), r.component.clone()))
+                .collect()
+        };
+        assert_eq!(routes(&other), routes(&base), "{file}");
+        let mut expected_variables = base.variables.clone();
+        if feature == "redis" {
+            expected_variables.push("redis_url".to_string());
+        }
+        let mut variables = other.variables.clone();
+        expected_variables.sort();
+        variables.sort();
+        assert_eq!(variables, expected_variables, "{file}");
+        assert_eq!(other.components.len(), base.components.len(), "{file}");
+        for component in &other.components {
+            let original = base
+                .components
+                .iter()
+                .find(|c| c.name == component.name)
+                .unwrap_or_else(|| panic!("{file}: {} is not in spin.toml", component.name));
+            let package = format!("siyu-{}", component.name);
+            assert_eq!(
+                component.source,
+                original
+                    .source
+                    .replace("/release/", &format!("/{profile}/")),
+                "{file}"
+            );
+            let build = component.build_commands.join(" && ");
+            assert_eq!(
+                build,
+                original.build_commands.join(" && ").replace(
+                    &format!("--release -p {package}"),
+                    &format!("--profile {profile} -p {package} --no-default-features --features {feature}")
+                ),
+                "{file}"
+            );
+            match feature {
+                "redis" => {
+                    assert!(component.key_value_stores.is_empty(), "{file}");
+                    assert!(component.sqlite_databases.is_empty(), "{file}");
+                    assert_eq!(component.allowed_outbound_hosts[0], "{{ redis_url }}");
+                    assert!(component.variables.contains(&"redis_url".to_string()));
+                }
+                _ => {
+                    assert!(component.key_value_stores.is_empty(), "{file}");
+                    assert_eq!(component.sqlite_databases, ["default"], "{file}");
+                    assert_eq!(
+                        component.allowed_outbound_hosts, original.allowed_outbound_hosts,
+                        "{file}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// A data request must never be lost, whichever write fails before Shopify's retry.
 #[test]
 fn a_data_request_survives_a_failure_at_any_write() {

@@ -114,3 +114,52 @@ mod two_processes_on_one_redis {
         );
     }
 }
+
+/// What each flavour's components import, against what each host provides: the Redis and
+/// SQLite-database flavours import no key-value interface at all; the SQLite-database flavour
+/// loads on Fermyon Cloud, the Redis flavour on Fermyon Cloud and Akamai Functions.
+#[test]
+fn each_flavour_imports_only_what_its_hosts_provide() {
+    use siyu_tests::host::componentize::*;
+    use siyu_tests::routes::{workspace_root, Manifest};
+    for flavour in Flavour::ALL {
+        siyu_tests::spin_up::build(flavour);
+        let manifest = Manifest::load_file(flavour.manifest());
+        let mut shared_imports: Option<Vec<String>> = None;
+        for component in &manifest.components {
+            let module = std::fs::read(workspace_root().join(&component.source)).unwrap();
+            let mut imports = imports(&componentize(&module).unwrap()).unwrap();
+            imports.retain(|i| !i.starts_with("wasi:cli") && !i.starts_with("wasi:io"));
+            imports.sort();
+            let what = format!("{} in {}", component.name, flavour.manifest());
+            assert!(beyond_spin3(&imports).is_empty(), "{what}: {imports:?}");
+            match flavour {
+                Flavour::KeyValue => {}
+                Flavour::Redis => {
+                    assert!(
+                        key_value_imports(&imports).is_empty(),
+                        "{what}: {imports:?}"
+                    );
+                    assert!(missing_on_akamai_functions(&imports).is_empty(), "{what}");
+                    assert!(missing_on_fermyon_cloud(&imports).is_empty(), "{what}");
+                }
+                Flavour::Sqlite => {
+                    assert!(
+                        key_value_imports(&imports).is_empty(),
+                        "{what}: {imports:?}"
+                    );
+                    assert!(missing_on_fermyon_cloud(&imports).is_empty(), "{what}");
+                }
+            }
+            if component.name == "ingest" {
+                shared_imports = Some(imports);
+            }
+        }
+        // Printed for the record (`cargo test … -- --nocapture`).
+        println!(
+            "{}: ingest imports {:?}",
+            flavour.manifest(),
+            shared_imports.unwrap_or_default()
+        );
+    }
+}

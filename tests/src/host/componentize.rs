@@ -111,6 +111,42 @@ pub fn beyond_spin3(imports: &[String]) -> Vec<String> {
 
 pub const ATOMICS: &str = "wasi:keyvalue/atomics@0.2.0-draft2";
 
+/// Imports the hosted platforms lack (see ../shared/reference/spin-hosts.md): Fermyon Cloud
+/// has no key-value atomics or batch (and its key-value store holds 1,024 keys, so Siyu keeps
+/// nothing there); Akamai Functions has no atomics and no SQLite.
+pub fn missing_on_fermyon_cloud(imports: &[String]) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|i| {
+            i.starts_with("wasi:keyvalue/atomics")
+                || i.starts_with("wasi:keyvalue/batch")
+                || beyond_spin3(std::slice::from_ref(i)).contains(i)
+        })
+        .cloned()
+        .collect()
+}
+
+pub fn missing_on_akamai_functions(imports: &[String]) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|i| {
+            i.starts_with("wasi:keyvalue/atomics")
+                || i.starts_with("fermyon:spin/sqlite")
+                || beyond_spin3(std::slice::from_ref(i)).contains(i)
+        })
+        .cloned()
+        .collect()
+}
+
+/// Imports of Spin's key-value store in any form.
+pub fn key_value_imports(imports: &[String]) -> Vec<String> {
+    imports
+        .iter()
+        .filter(|i| i.starts_with("wasi:keyvalue/") || i.starts_with("fermyon:spin/key-value"))
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
