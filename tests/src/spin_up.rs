@@ -300,14 +300,18 @@ impl Client for SpinUp {
 }
 
 /// One `spin up` per flavour per test process, shared by its tests (each works in its own
-/// shop). The Redis flavour gets its own `redis-server`.
-pub fn shared(flavour: Flavour) -> &'static SpinUp {
+/// shop). The Redis flavour gets its own `redis-server`; None where there is none to run
+/// (see `redis_server::available`).
+pub fn shared(flavour: Flavour) -> Option<&'static SpinUp> {
     static APPS: [OnceLock<SpinUp>; 3] = [OnceLock::new(), OnceLock::new(), OnceLock::new()];
+    if flavour == Flavour::Redis && !crate::redis_server::available() {
+        return None;
+    }
     let index = Flavour::ALL.iter().position(|f| *f == flavour).unwrap();
-    APPS[index].get_or_init(|| {
+    Some(APPS[index].get_or_init(|| {
         let redis = (flavour == Flavour::Redis).then(|| Arc::new(RedisServer::start()));
         SpinUp::start(flavour, redis)
-    })
+    }))
 }
 
 /// Two `spin up` processes of the Redis flavour on one `redis-server`, each request going to
@@ -318,9 +322,13 @@ pub struct Alternating {
 }
 
 impl Alternating {
-    pub fn two_on_one_redis() -> &'static Alternating {
+    /// None where no `redis-server` can run (see `redis_server::available`).
+    pub fn two_on_one_redis() -> Option<&'static Alternating> {
         static PAIR: OnceLock<Alternating> = OnceLock::new();
-        PAIR.get_or_init(|| {
+        if !crate::redis_server::available() {
+            return None;
+        }
+        Some(PAIR.get_or_init(|| {
             let redis = Arc::new(RedisServer::start());
             let first = SpinUp::start(Flavour::Redis, Some(redis.clone()));
             let second = SpinUp::start(Flavour::Redis, Some(redis));
@@ -328,7 +336,7 @@ impl Alternating {
                 apps: [first, second],
                 next: std::sync::atomic::AtomicUsize::new(0),
             }
-        })
+        }))
     }
 }
 

@@ -61,9 +61,7 @@ impl Store for RedisStore {
 
     fn set(&self, key: &str, value: &[u8]) -> StoreResult<()> {
         check_key(key)?;
-        self.connection()?
-            .set(key, &value.to_vec())
-            .map_err(backend)
+        self.connection()?.set(key, value).map_err(backend)
     }
 
     fn delete(&self, key: &str) -> StoreResult<()> {

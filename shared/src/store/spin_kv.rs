@@ -77,13 +77,15 @@ fn encode_like(made: &[u8], version: i64) -> Vec<u8> {
     }
 }
 
+/// Said once per instance when Spin's Redis key-value swap defect shows (see the header).
+const REDIS_DEFECT: &str = "Spin's Redis key-value backend reported a compare-and-swap as \
+     failed although it was applied (Spin sends UNWATCH with a key, which Redis refuses). \
+     Siyu detected it and carried on; to run on Redis use spin.redis.toml (outbound Redis).";
+
 fn log_redis_defect_once() {
     static LOGGED: AtomicBool = AtomicBool::new(false);
     if !LOGGED.swap(true, Ordering::Relaxed) {
-        eprintln!(
-            "{}",
-            r#"{"warning":"Spin's Redis key-value backend reported a compare-and-swap as failed although it was applied (Spin sends UNWATCH with a key, which Redis refuses). Siyu detected it and carried on; to run on Redis use spin.redis.toml (outbound Redis) instead."}"#
-        );
+        eprintln!("{}", serde_json::json!({ "warning": REDIS_DEFECT }));
     }
 }
 
