@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod client;
+pub mod conformance;
 pub mod coupon_scenarios;
 pub mod host;
 pub mod platforms;

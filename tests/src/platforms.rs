@@ -120,6 +120,11 @@ pub fn shopify_refund(order_id: u64, refund_id: u64, amount: &str) -> Value {
     })
 }
 
+/// Shopify's X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body.
+pub fn sign_shopify(body: &[u8], secret: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &[body]))
+}
+
 /// A signed Shopify delivery; `webhook_id` plays the X-Shopify-Webhook-Id header.
 pub fn shopify_request(
     shop: &str,
@@ -129,8 +134,7 @@ pub fn shopify_request(
     webhook_id: &str,
 ) -> Request {
     let bytes = serde_json::to_vec(body).unwrap();
-    let signature =
-        base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &[&bytes]));
+    let signature = sign_shopify(&bytes, secret);
     post(
         format!("/webhooks/shopify/{shop}"),
         &[

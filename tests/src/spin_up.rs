@@ -38,7 +38,7 @@ impl Flavour {
         }
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Flavour::KeyValue => "kv",
             Flavour::Redis => "redis",
@@ -103,6 +103,27 @@ impl SpinUp {
     /// given for it). Panics with Spin's output if it does not come up.
     pub fn start(flavour: Flavour, redis: Option<Arc<RedisServer>>) -> Self {
         build(flavour);
+        Self::start_manifest(flavour, &workspace_root().join(flavour.manifest()), redis)
+    }
+
+    /// Starts `spin up` on a manifest already built (e.g. the benchmark's, which adds
+    /// baseline components to a flavour's).
+    pub fn start_manifest(
+        flavour: Flavour,
+        manifest: &std::path::Path,
+        redis: Option<Arc<RedisServer>>,
+    ) -> Self {
+        Self::start_with_runtime_config(flavour, manifest, redis, None)
+    }
+
+    /// As `start_manifest`, with a Spin runtime config file (e.g. Spin's key-value store on
+    /// Redis: `[key_value_store.default] type = "redis"`).
+    pub fn start_with_runtime_config(
+        flavour: Flavour,
+        manifest: &std::path::Path,
+        redis: Option<Arc<RedisServer>>,
+        runtime_config: Option<&std::path::Path>,
+    ) -> Self {
         let port = processes::free_port();
         let state_dir = workspace_root().join("target/spin-up").join(format!(
             "{}-{}-{port}",
@@ -115,7 +136,9 @@ impl SpinUp {
         let out = std::fs::File::create(&log).expect("spin log file");
         let mut command = Command::new(spin_program());
         command
-            .args(["up", "-f", flavour.manifest()])
+            .arg("up")
+            .arg("-f")
+            .arg(manifest)
             .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--state-dir")
             .arg(&state_dir)
@@ -131,10 +154,14 @@ impl SpinUp {
         if let Some(redis) = &redis {
             command.env("SPIN_VARIABLE_REDIS_URL", redis.url());
         }
+        if let Some(config) = runtime_config {
+            command.arg("--runtime-config-file").arg(config);
+        }
         assert!(
             flavour != Flavour::Redis || redis.is_some(),
             "the Redis flavour needs a Redis"
         );
+        let redis_for_dump = redis.clone().filter(|_| flavour == Flavour::Redis);
         let mut child = processes::spawn(&mut command).expect("starting spin up");
         let deadline = Instant::now() + Duration::from_secs(180);
         loop {
@@ -171,9 +198,32 @@ impl SpinUp {
             base: format!("http://127.0.0.1:{port}"),
             state_dir,
             log,
-            redis,
+            redis: redis_for_dump,
             agent,
         }
+    }
+
+    /// Spin's output so far (for the benchmark's failure messages).
+    pub fn log_tail(&self) -> String {
+        processes::tail(&self.log, 40)
+    }
+
+    /// Everything the components wrote to stderr so far.
+    pub fn component_stderr(&self) -> String {
+        let mut out = String::new();
+        if let Ok(entries) = std::fs::read_dir(self.state_dir.join("logs")) {
+            for entry in entries.flatten() {
+                if entry.file_name().to_string_lossy().ends_with("stderr.txt") {
+                    out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+                }
+            }
+        }
+        out
+    }
+
+    /// A plain HTTP agent on this `spin up` (no redirects followed, any status returned).
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
     }
 
     /// Every row the store holds under `prefix`, as the app sees it.
@@ -392,4 +442,82 @@ impl Client for RealClock {
     fn diagnostics(&self) -> String {
         self.0.diagnostics()
     }
+}
+
+/// A fixture component added to a flavour's manifest (benchmark baselines, store probes).
+pub struct Fixture {
+    /// The fixture's package, e.g. `fixture-increment`.
+    pub package: &'static str,
+    /// The exact route it is served on.
+    pub route: &'static str,
+    /// Whether it opens the flavour's store (then it is built for that store and given it).
+    pub uses_store: bool,
+}
+
+/// The flavour's manifest (already built) plus `fixtures`, each built for the flavour's
+/// store, written under `target/spin-up/` with absolute paths.
+pub fn manifest_with_fixtures(flavour: Flavour, fixtures: &[Fixture]) -> PathBuf {
+    let root = workspace_root();
+    let (profile_args, profile_dir, store_features): (&[&str], &str, &[&str]) = match flavour {
+        Flavour::KeyValue => (&["--release"], "release", &[]),
+        Flavour::Redis => (
+            &["--profile", "redis"],
+            "redis",
+            &["--no-default-features", "--features", "redis"],
+        ),
+        Flavour::Sqlite => (
+            &["--profile", "cloud"],
+            "cloud",
+            &["--no-default-features", "--features", "sqlite"],
+        ),
+    };
+    let mut text = std::fs::read_to_string(root.join(flavour.manifest())).expect("manifest");
+    text = text.replace(
+        "source = \"target/",
+        &format!("source = \"{}/target/", root.display()),
+    );
+    for fixture in fixtures {
+        let features = if fixture.uses_store {
+            store_features
+        } else {
+            &[]
+        };
+        let status = Command::new("cargo")
+            .args(["build", "--target", "wasm32-wasip1", "-p", fixture.package])
+            .args(profile_args)
+            .args(features)
+            .current_dir(&root)
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "building {}", fixture.package);
+        let store = match (fixture.uses_store, flavour) {
+            (false, _) => "allowed_outbound_hosts = []".to_string(),
+            (true, Flavour::KeyValue) => {
+                "key_value_stores = [\"default\"]\nallowed_outbound_hosts = []".to_string()
+            }
+            (true, Flavour::Redis) => format!(
+                "allowed_outbound_hosts = [\"{{{{ redis_url }}}}\"]\n\
+                 [component.{}.variables]\nredis_url = \"{{{{ redis_url }}}}\"",
+                fixture.package
+            ),
+            (true, Flavour::Sqlite) => {
+                "sqlite_databases = [\"default\"]\nallowed_outbound_hosts = []".to_string()
+            }
+        };
+        text.push_str(&format!(
+            "\n[[trigger.http]]\nroute = \"{}\"\ncomponent = \"{}\"\n\
+             \n[component.{}]\nsource = \"{}/target/wasm32-wasip1/{profile_dir}/{}.wasm\"\n{store}\n",
+            fixture.route,
+            fixture.package,
+            fixture.package,
+            root.display(),
+            fixture.package.replace('-', "_"),
+        ));
+    }
+    let dir = root.join("target/spin-up");
+    std::fs::create_dir_all(&dir).expect("target/spin-up");
+    let names: Vec<&str> = fixtures.iter().map(|f| f.package).collect();
+    let path = dir.join(format!("{}-with-{}.toml", flavour.name(), names.join("-")));
+    std::fs::write(&path, text).expect("writing the manifest");
+    path
 }

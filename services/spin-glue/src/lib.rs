@@ -10,11 +10,11 @@
 compile_error!("build with exactly one store feature: kv, redis or sqlite");
 
 #[cfg(feature = "kv")]
-mod kv;
+pub mod kv;
 #[cfg(feature = "redis")]
-mod redis;
+pub mod redis;
 #[cfg(feature = "sqlite")]
-mod sqlite;
+pub mod sqlite;
 
 use siyu::store::{CountingStore, StoreError};
 use siyu::web::{serve, Env, Handler, Request, Response, Secrets};
@@ -23,18 +23,19 @@ fn backend<E: std::fmt::Debug>(err: E) -> StoreError {
     StoreError::Backend(format!("{err:?}"))
 }
 
+/// The store this build keeps data in, opened lazily on first use.
 #[cfg(feature = "kv")]
-fn open_store() -> kv::SpinKvStore {
+pub fn open_store() -> kv::SpinKvStore {
     kv::open()
 }
 
 #[cfg(feature = "redis")]
-fn open_store() -> redis::RedisStore {
+pub fn open_store() -> redis::RedisStore {
     redis::RedisStore::new(variable("redis_url"))
 }
 
 #[cfg(feature = "sqlite")]
-fn open_store() -> sqlite::SqliteStore {
+pub fn open_store() -> sqlite::SqliteStore {
     sqlite::SqliteStore::default()
 }
 

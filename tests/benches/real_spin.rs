@@ -1,0 +1,341 @@
+//! Hot paths under a real `spin up`, once per store (spin.toml, spin.redis.toml,
+//! spin.cloud.toml): requests per second and p50/p99 latency at concurrency 32, measured with
+//! Debian's `wrk`, as ratios to an empty component and to one doing a single increment in the
+//! same store, both served by the same `spin up`. Spin stalls 17–40 ms per request on
+//! key-value components over keep-alive connections at concurrency 1, so no c=1 figure is
+//! taken here (the wasm-host benchmark, `hot_paths`, has those).
+//!
+//! Run: `cargo bench -p siyu-tests --bench real_spin` (add `-- --quick` for a short run).
+//! Needs `spin`, `wrk` and, for the Redis store, `redis-server`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use http::Method;
+use serde_json::{json, Value};
+use siyu_tests::app::{request, OPERATOR_TOKEN};
+use siyu_tests::client::Client;
+use siyu_tests::platforms::{shop_body, shopify_order, sign_shopify, Buyer, SHOPIFY_SECRET, TEA};
+use siyu_tests::processes::on_path;
+use siyu_tests::redis_server::{self, RedisServer};
+use siyu_tests::routes::workspace_root;
+use siyu_tests::spin_up::{build, manifest_with_fixtures, Fixture, Flavour, SpinUp};
+
+const CONCURRENCY: u32 = 32;
+/// Repeat customers the ingest case cycles through.
+const CUSTOMERS: u64 = 1_000;
+
+struct Measured {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    requests: u64,
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let seconds = if quick { 5 } else { 15 };
+    let wrk = on_path("wrk").unwrap_or_else(|| {
+        eprintln!("wrk is not installed (Debian/Ubuntu: apt-get install wrk)");
+        std::process::exit(2);
+    });
+    let out_dir = workspace_root().join("target/spin-up/bench");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut report = String::new();
+    writeln!(
+        report,
+        "| store | case | req/s | p50 ms | p99 ms | × empty | × one increment |\n|---|---|---|---|---|---|---|"
+    )
+    .unwrap();
+    for flavour in Flavour::ALL {
+        let redis = match flavour {
+            Flavour::Redis if !redis_server::available() => continue,
+            Flavour::Redis => Some(Arc::new(RedisServer::start())),
+            _ => None,
+        };
+        build(flavour);
+        let manifest = manifest_with_fixtures(
+            flavour,
+            &[
+                Fixture {
+                    package: "fixture-empty",
+                    route: "/_bench/empty",
+                    uses_store: false,
+                },
+                Fixture {
+                    package: "fixture-increment",
+                    route: "/_bench/increment",
+                    uses_store: true,
+                },
+            ],
+        );
+        let app = SpinUp::start_manifest(flavour, &manifest, redis);
+        let cases = prepare(&app, flavour, &out_dir, seconds);
+        let mut results: Vec<(&str, Measured)> = Vec::new();
+        for (name, script, path) in &cases {
+            let measured = run_wrk(&wrk, &app.base, path, script.as_deref(), seconds)
+                .unwrap_or_else(|e| {
+                    panic!("{name} on {}: {e}\n{}", flavour.manifest(), app.log_tail())
+                });
+            eprintln!(
+                "{} {name}: {:.0} req/s ({} requests)",
+                flavour.manifest(),
+                measured.rps,
+                measured.requests
+            );
+            results.push((name, measured));
+        }
+        let empty = results[0].1.rps;
+        let increment = results[1].1.rps;
+        for (name, m) in &results {
+            writeln!(
+                report,
+                "| {} | {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                flavour.manifest(),
+                m.rps,
+                m.p50_ms,
+                m.p99_ms,
+                m.rps / empty,
+                m.rps / increment
+            )
+            .unwrap();
+        }
+    }
+    println!("\nHot paths under real `spin up`, concurrency {CONCURRENCY}, {seconds} s each (wrk, keep-alive):\n");
+    println!("{report}");
+}
+
+/// Sets up a shop with repeat customers, a channel and a coupon; returns the cases as
+/// (name, wrk script, path).
+fn prepare(
+    app: &SpinUp,
+    flavour: Flavour,
+    out_dir: &Path,
+    seconds: u32,
+) -> Vec<(&'static str, Option<PathBuf>, String)> {
+    let created = app.call(request(
+        Method::POST,
+        "/api/shops",
+        Some(OPERATOR_TOKEN),
+        shop_body("Bench").to_string().into_bytes(),
+    ));
+    assert_eq!(created.0, 201, "{}", created.1);
+    let shop_id = created.1["shop"]["id"].as_str().unwrap().to_string();
+    let api_key = created.1["api_key"].as_str().unwrap().to_string();
+    // Repeat customers: each has one order already.
+    std::thread::scope(|s| {
+        for worker in 0..16 {
+            let (shop_id, app) = (&shop_id, &*app);
+            s.spawn(move || {
+                for customer in (worker..CUSTOMERS).step_by(16) {
+                    let body = order_body(customer, customer);
+                    let reply = app.send(signed(shop_id, &body, &format!("seed-{customer}")));
+                    assert_eq!(reply.status, 200);
+                }
+            });
+        }
+    });
+    let customer = app
+        .get(
+            &format!("/api/customers?phone={}", phone(0).replace('+', "%2B")),
+            &api_key,
+        )
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let channel = app.call(request(
+        Method::POST,
+        "/api/channels",
+        Some(&api_key),
+        json!({"name": "Card", "kind": "package_card", "target_url": "https://tea.example.com/"})
+            .to_string()
+            .into_bytes(),
+    ));
+    let code = channel.1["code"].as_str().unwrap().to_string();
+    let campaign = app.call(request(
+        Method::POST,
+        "/api/campaigns",
+        Some(&api_key),
+        json!({"name": "Bench", "discount": {"type": "percent", "basis_points": 1000},
+            "min_order_minor": 5000, "valid_days": 30})
+        .to_string()
+        .into_bytes(),
+    ));
+    let coupon = app.call(request(
+        Method::POST,
+        &format!(
+            "/api/campaigns/{}/issue",
+            campaign.1["id"].as_str().unwrap()
+        ),
+        Some(&api_key),
+        json!({"customer_id": customer}).to_string().into_bytes(),
+    ));
+    let coupon_code = coupon.1["code"].as_str().expect("a coupon").to_string();
+
+    // Scripts: headers for the GETs, and pre-signed orders for ingest (wrk cannot sign).
+    let name = flavour.name();
+    let header_script = |file: &str, headers: &[(&str, &str)]| {
+        let mut lua = String::new();
+        for (k, v) in headers {
+            writeln!(lua, "wrk.headers[\"{k}\"] = \"{v}\"").unwrap();
+        }
+        let path = out_dir.join(format!("{name}-{file}.lua"));
+        std::fs::write(&path, lua).unwrap();
+        Some(path)
+    };
+    let orders = out_dir.join(format!("{name}-orders.tsv"));
+    let expected = 6_000 * u64::from(seconds);
+    let mut lines = String::new();
+    for n in 0..expected {
+        let order = 1_000_000 + n;
+        let body = order_body(order, n % CUSTOMERS).to_string();
+        let signature = sign_shopify(body.as_bytes(), SHOPIFY_SECRET);
+        writeln!(lines, "b{order}\t{signature}\t{body}").unwrap();
+    }
+    std::fs::write(&orders, lines).unwrap();
+    let ingest_script = out_dir.join(format!("{name}-ingest.lua"));
+    std::fs::write(
+        &ingest_script,
+        INGEST_LUA
+            .replace("ORDERS_FILE", &orders.display().to_string())
+            .replace("WEBHOOK_PATH", &format!("/webhooks/shopify/{shop_id}")),
+    )
+    .unwrap();
+    vec![
+        ("empty component", None, "/_bench/empty".to_string()),
+        ("one increment", None, "/_bench/increment".to_string()),
+        (
+            "QR scan redirect (repeat scanner)",
+            header_script("scan", &[("Cookie", &format!("sq_{code}=1"))]),
+            format!("/q/{code}"),
+        ),
+        (
+            "coupon validation",
+            header_script(
+                "validate",
+                &[("Authorization", &format!("Bearer {api_key}"))],
+            ),
+            format!("/api/coupons/{coupon_code}?customer={customer}&order_total=10000"),
+        ),
+        (
+            "signed Shopify order ingest (repeat customer)",
+            Some(ingest_script),
+            format!("/webhooks/shopify/{shop_id}"),
+        ),
+    ]
+}
+
+/// Each wrk thread sends its own share of the pre-signed orders, in turn, once each.
+const INGEST_LUA: &str = r#"
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+  threads = counter
+end
+local requests = {}
+local next_request = 1
+function init(args)
+  local n = 0
+  local total = tonumber(args[1]) or 2
+  for line in io.lines("ORDERS_FILE") do
+    if n % total == id then
+      local delivery, signature, body = line:match("^([^\t]*)\t([^\t]*)\t(.*)$")
+      requests[#requests + 1] = wrk.format("POST", "WEBHOOK_PATH", {
+        ["Content-Type"] = "application/json",
+        ["X-Shopify-Topic"] = "orders/create",
+        ["X-Shopify-Hmac-Sha256"] = signature,
+        ["X-Shopify-Webhook-Id"] = delivery,
+      }, body)
+    end
+    n = n + 1
+  end
+end
+function request()
+  local r = requests[next_request]
+  next_request = next_request % #requests + 1
+  return r
+end
+"#;
+
+fn phone(customer: u64) -> String {
+    format!("+86139{customer:08}")
+}
+
+fn order_body(order: u64, customer: u64) -> Value {
+    let mut body = shopify_order(order, &Buyer::default(), "paid", "59.90", &[TEA]);
+    body["phone"] = json!(phone(customer));
+    body["customer"] =
+        json!({"id": 1_000_000 + customer, "phone": phone(customer), "first_name": "Bench"});
+    body
+}
+
+fn signed(shop_id: &str, body: &Value, delivery: &str) -> http::Request<Vec<u8>> {
+    siyu_tests::platforms::shopify_request(shop_id, "orders/create", body, SHOPIFY_SECRET, delivery)
+}
+
+/// `wrk -t2 -c32 -d{seconds}s --latency`; parses requests/s and the 50 %/99 % latencies.
+fn run_wrk(
+    wrk: &Path,
+    base: &str,
+    path: &str,
+    script: Option<&Path>,
+    seconds: u32,
+) -> Result<Measured, String> {
+    let mut command = Command::new(wrk);
+    command.args([
+        "-t2",
+        &format!("-c{CONCURRENCY}"),
+        &format!("-d{seconds}s"),
+        "--latency",
+    ]);
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    command.arg(format!("{base}{path}"));
+    if script.is_some() {
+        command.args(["--", "2"]);
+    }
+    let output = command.output().map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    if !output.status.success() {
+        return Err(format!("{text}{}", String::from_utf8_lossy(&output.stderr)));
+    }
+    if text.contains("Non-2xx or 3xx responses") {
+        return Err(format!("errors during the run:\n{text}"));
+    }
+    let number_after = |label: &str| -> Option<&str> {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label).map(str::trim))
+    };
+    let millis = |v: &str| -> f64 {
+        let (n, unit) = v.split_at(v.find(|c: char| c.is_alphabetic()).unwrap_or(v.len()));
+        let n: f64 = n.parse().unwrap_or(f64::NAN);
+        match unit {
+            "us" => n / 1000.0,
+            "ms" => n,
+            "s" => n * 1000.0,
+            "m" => n * 60_000.0,
+            _ => f64::NAN,
+        }
+    };
+    let rps = number_after("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| format!("no Requests/sec in:\n{text}"))?;
+    let requests = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    Ok(Measured {
+        rps,
+        p50_ms: number_after("50%").map(millis).unwrap_or(f64::NAN),
+        p99_ms: number_after("99%").map(millis).unwrap_or(f64::NAN),
+        requests,
+    })
+}
