@@ -1,7 +1,9 @@
-//! The foundation scenarios again, through the real `.wasm` components: built by this test
-//! run with spin.toml's build commands, componentized with the WASI preview1 adapter, and run
-//! in wasmtime over a SQLite key-value store, a fresh instance per request. A trap, a failed
-//! instantiation or a 5xx fails the test.
+//! The `.wasm` components in the wasm test host (built with spin.toml's build commands,
+//! componentized with the WASI preview1 adapter, run in wasmtime over a SQLite key-value
+//! store with Spin 4.0.2's semantics, a fresh instance per request), for what real `spin up`
+//! (tests/real_spin.rs) cannot show: scenarios that play other days, races made certain by a
+//! pause inside every compare-and-swap, loading checks, and a 10,000-member walk. A trap, a
+//! failed instantiation or a 5xx fails the test.
 
 use std::io::{Read, Write};
 
@@ -24,37 +26,11 @@ macro_rules! through_wasm {
     };
 }
 
-siyu_tests::each_scenario!(through_wasm);
 siyu_tests::each_clocked_scenario!(through_wasm);
-
-#[test]
-fn two_hundred_concurrent_orders_for_one_customer_are_all_counted_in_sqlite() {
-    scenarios::concurrent_orders_for_one_customer_are_all_counted(host(), 200);
-}
-
-#[test]
-fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred_in_sqlite() {
-    scenarios::concurrent_issues_never_pass_the_quota(host(), 500, 100);
-}
-
-#[test]
-fn fifty_concurrent_issues_for_one_customer_with_limit_one_issue_one_in_sqlite() {
-    scenarios::concurrent_issues_for_one_customer_keep_the_limit(host(), 50);
-}
-
-#[test]
-fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept_in_sqlite() {
-    scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(host(), 100);
-}
 
 #[test]
 fn paging_through_ten_thousand_tagged_customers_lists_each_once_in_sqlite() {
     scenarios::paging_through_ten_thousand_members_returns_each_once(host(), 10_000);
-}
-
-#[test]
-fn two_hundred_concurrent_scans_are_all_counted_in_sqlite() {
-    scenarios::concurrent_scans_are_all_counted(host(), 200);
 }
 
 #[test]
