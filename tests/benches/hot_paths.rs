@@ -17,9 +17,7 @@ use siyu::webhooks::{shopify, ParseContext, WebhookEffect};
 use siyu_tests::app::{request, OPERATOR_TOKEN, PEPPER};
 use siyu_tests::host::kv::SqliteSpinKv;
 use siyu_tests::host::{ExtraComponent, KvOps, WasmApp, WasmAppOptions, TEST_CLOCK_HEADER};
-use siyu_tests::platforms::{
-    shop_body, shopify_order, shopify_request, Buyer, SHOPIFY_SECRET, TEA,
-};
+use siyu_tests::platforms::{bench_order, shop_body, shopify_request, SHOPIFY_SECRET};
 
 /// How a benchmark case makes its n-th request.
 type MakeRequest = Arc<dyn Fn(u64) -> http::Request<Vec<u8>> + Send + Sync>;
@@ -30,19 +28,6 @@ struct Stats {
     p50: Duration,
     p99: Duration,
     ops: KvOps,
-}
-
-fn phone(customer: u64) -> String {
-    format!("+86139{:08}", customer)
-}
-
-/// A paid Shopify order `order` by customer number `customer`.
-fn order_body(order: u64, customer: u64) -> Value {
-    let mut body = shopify_order(order, &Buyer::default(), "paid", "59.90", &[TEA]);
-    body["phone"] = json!(phone(customer));
-    body["customer"] =
-        json!({"id": 1_000_000 + customer, "phone": phone(customer), "first_name": "Bench"});
-    body
 }
 
 async fn run(app: &Arc<WasmApp>, make: &MakeRequest, total: u64, concurrency: u64) -> Stats {
@@ -113,7 +98,7 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<S
     };
     let mut ids = Vec::new();
     for customer in from..to {
-        let body = serde_json::to_vec(&order_body(50_000_000 + customer, customer)).unwrap();
+        let body = serde_json::to_vec(&bench_order(50_000_000 + customer, customer)).unwrap();
         let WebhookEffect::Order(event) = shopify::parse("orders/create", &body, &ctx).unwrap()
         else {
             unreachable!("an order")
@@ -226,7 +211,7 @@ fn reminder_shop(
             .unwrap()
             .timestamp();
         let customer = 70_000_000 + i;
-        let mut body = order_body(80_000_000 + i, customer);
+        let mut body = bench_order(80_000_000 + i, customer);
         for field in ["created_at", "processed_at", "updated_at"] {
             body[field] = json!(paid.to_string());
         }
@@ -333,7 +318,7 @@ fn main() {
             shopify_request(
                 &shop_id,
                 "orders/create",
-                &order_body(id, n % 1_000),
+                &bench_order(id, n % 1_000),
                 SHOPIFY_SECRET,
                 &format!("b{id}"),
             )
@@ -456,22 +441,22 @@ fn main() {
     };
     one(
         "new customer, first order",
-        order_body(90_000_001, 999_999),
+        bench_order(90_000_001, 999_999),
         "k1",
     );
     one(
         "exact redelivery (same webhook id)",
-        order_body(90_000_001, 999_999),
+        bench_order(90_000_001, 999_999),
         "k1",
     );
     one(
         "same order, other webhook id",
-        order_body(90_000_001, 999_999),
+        bench_order(90_000_001, 999_999),
         "k2",
     );
     one(
         "repeat customer, new order",
-        order_body(90_000_002, 999_999),
+        bench_order(90_000_002, 999_999),
         "k3",
     );
 
@@ -498,7 +483,7 @@ fn main() {
                 shopify_request(
                     &shop_id,
                     "orders/create",
-                    &order_body(id, customer),
+                    &bench_order(id, customer),
                     SHOPIFY_SECRET,
                     &format!("s{id}"),
                 )

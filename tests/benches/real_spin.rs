@@ -17,7 +17,7 @@ use http::Method;
 use serde_json::{json, Value};
 use siyu_tests::app::{request, OPERATOR_TOKEN};
 use siyu_tests::client::Client;
-use siyu_tests::platforms::{shop_body, shopify_order, sign_shopify, Buyer, SHOPIFY_SECRET, TEA};
+use siyu_tests::platforms::{bench_order, bench_phone, shop_body, sign_shopify, SHOPIFY_SECRET};
 use siyu_tests::processes::on_path;
 use siyu_tests::redis_server::{self, RedisServer};
 use siyu_tests::routes::workspace_root;
@@ -130,7 +130,7 @@ fn prepare(
             let (shop_id, app) = (&shop_id, &*app);
             s.spawn(move || {
                 for customer in (worker..CUSTOMERS).step_by(16) {
-                    let body = order_body(customer, customer);
+                    let body = bench_order(customer, customer);
                     let reply = app.send(signed(shop_id, &body, &format!("seed-{customer}")));
                     assert_eq!(reply.status, 200);
                 }
@@ -139,7 +139,10 @@ fn prepare(
     });
     let customer = app
         .get(
-            &format!("/api/customers?phone={}", phone(0).replace('+', "%2B")),
+            &format!(
+                "/api/customers?phone={}",
+                bench_phone(0).replace('+', "%2B")
+            ),
             &api_key,
         )
         .1["id"]
@@ -191,7 +194,7 @@ fn prepare(
     let mut lines = String::new();
     for n in 0..expected {
         let order = 1_000_000 + n;
-        let body = order_body(order, n % CUSTOMERS).to_string();
+        let body = bench_order(order, n % CUSTOMERS).to_string();
         let signature = sign_shopify(body.as_bytes(), SHOPIFY_SECRET);
         writeln!(lines, "b{order}\t{signature}\t{body}").unwrap();
     }
@@ -261,18 +264,6 @@ function request()
   return r
 end
 "#;
-
-fn phone(customer: u64) -> String {
-    format!("+86139{customer:08}")
-}
-
-fn order_body(order: u64, customer: u64) -> Value {
-    let mut body = shopify_order(order, &Buyer::default(), "paid", "59.90", &[TEA]);
-    body["phone"] = json!(phone(customer));
-    body["customer"] =
-        json!({"id": 1_000_000 + customer, "phone": phone(customer), "first_name": "Bench"});
-    body
-}
 
 fn signed(shop_id: &str, body: &Value, delivery: &str) -> http::Request<Vec<u8>> {
     siyu_tests::platforms::shopify_request(shop_id, "orders/create", body, SHOPIFY_SECRET, delivery)

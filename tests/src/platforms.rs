@@ -120,6 +120,20 @@ pub fn shopify_refund(order_id: u64, refund_id: u64, amount: &str) -> Value {
     })
 }
 
+/// The phone of the benchmarks' repeat customer number `customer`.
+pub fn bench_phone(customer: u64) -> String {
+    format!("+86139{customer:08}")
+}
+
+/// A paid Shopify order `order` by the benchmarks' repeat customer number `customer`.
+pub fn bench_order(order: u64, customer: u64) -> Value {
+    let mut body = shopify_order(order, &Buyer::default(), "paid", "59.90", &[TEA]);
+    body["phone"] = json!(bench_phone(customer));
+    body["customer"] =
+        json!({"id": 1_000_000 + customer, "phone": bench_phone(customer), "first_name": "Bench"});
+    body
+}
+
 /// Shopify's X-Shopify-Hmac-Sha256: base64 HMAC-SHA256 of the raw body.
 pub fn sign_shopify(body: &[u8], secret: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(hmac_sha256(secret, &[body]))

@@ -156,15 +156,24 @@ fn each_flavour_imports_only_what_its_hosts_provide() {
                         key_value_imports(&imports).is_empty(),
                         "{what}: {imports:?}"
                     );
-                    assert!(missing_on_akamai_functions(&imports).is_empty(), "{what}");
-                    assert!(missing_on_fermyon_cloud(&imports).is_empty(), "{what}");
+                    assert!(
+                        missing_on(&imports, LACKING_ON_AKAMAI_FUNCTIONS).is_empty(),
+                        "{what}"
+                    );
+                    assert!(
+                        missing_on(&imports, LACKING_ON_FERMYON_CLOUD).is_empty(),
+                        "{what}"
+                    );
                 }
                 Flavour::Sqlite => {
                     assert!(
                         key_value_imports(&imports).is_empty(),
                         "{what}: {imports:?}"
                     );
-                    assert!(missing_on_fermyon_cloud(&imports).is_empty(), "{what}");
+                    assert!(
+                        missing_on(&imports, LACKING_ON_FERMYON_CLOUD).is_empty(),
+                        "{what}"
+                    );
                 }
             }
             if component.name == "ingest" {

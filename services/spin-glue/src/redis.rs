@@ -5,7 +5,7 @@
 
 use std::cell::OnceCell;
 
-use siyu::store::{check_key, decode_counter, Store, StoreError, StoreResult};
+use siyu::store::{check_key, counter_or_zero, Store, StoreError, StoreResult};
 use spin_sdk::redis::{Connection, RedisParameter, RedisResult};
 
 use crate::backend;
@@ -85,10 +85,7 @@ impl Store for RedisStore {
     }
 
     fn counter(&self, key: &str) -> StoreResult<i64> {
-        match self.get(key)? {
-            None => Ok(0),
-            Some(bytes) => decode_counter(key, &bytes),
-        }
+        counter_or_zero(key, self.get(key)?)
     }
 
     fn compare_and_swap(

@@ -80,6 +80,11 @@ pub fn decode_counter(key: &str, bytes: &[u8]) -> StoreResult<i64> {
     }
 }
 
+/// The counter under `key` from its stored bytes, 0 when the key is absent.
+pub fn counter_or_zero(key: &str, stored: Option<Vec<u8>>) -> StoreResult<i64> {
+    stored.map_or(Ok(0), |bytes| decode_counter(key, &bytes))
+}
+
 pub fn check_key(key: &str) -> StoreResult<()> {
     if key.len() > MAX_KEY_BYTES {
         return Err(StoreError::TooLarge(key.chars().take(64).collect()));

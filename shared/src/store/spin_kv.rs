@@ -17,7 +17,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{check_key, decode_counter, Store, StoreError, StoreResult};
+use super::{check_key, counter_or_zero, decode_counter, Store, StoreError, StoreResult};
 
 /// Reads of a register and its version before a reader gives up on a key that keeps moving.
 const MAX_READS: u32 = 16;
@@ -213,10 +213,7 @@ impl<K: SpinKv> Store for RegisterStore<K> {
 
     fn counter(&self, key: &str) -> StoreResult<i64> {
         check_key(key)?;
-        match self.kv.get(key)? {
-            None => Ok(0),
-            Some(bytes) => decode_counter(key, &bytes),
-        }
+        counter_or_zero(key, self.kv.get(key)?)
     }
 
     fn compare_and_swap(

@@ -114,28 +114,20 @@ pub const ATOMICS: &str = "wasi:keyvalue/atomics@0.2.0-draft2";
 /// Imports the hosted platforms lack (see ../shared/reference/spin-hosts.md): Fermyon Cloud
 /// has no key-value atomics or batch (and its key-value store holds 1,024 keys, so Siyu keeps
 /// nothing there); Akamai Functions has no atomics and no SQLite.
-pub fn missing_on_fermyon_cloud(imports: &[String]) -> Vec<String> {
-    imports
-        .iter()
-        .filter(|i| {
-            i.starts_with("wasi:keyvalue/atomics")
-                || i.starts_with("wasi:keyvalue/batch")
-                || beyond_spin3(std::slice::from_ref(i)).contains(i)
-        })
-        .cloned()
-        .collect()
-}
+pub const LACKING_ON_FERMYON_CLOUD: &[&str] = &["wasi:keyvalue/atomics", "wasi:keyvalue/batch"];
+pub const LACKING_ON_AKAMAI_FUNCTIONS: &[&str] = &["wasi:keyvalue/atomics", "fermyon:spin/sqlite"];
 
-pub fn missing_on_akamai_functions(imports: &[String]) -> Vec<String> {
-    imports
-        .iter()
-        .filter(|i| {
-            i.starts_with("wasi:keyvalue/atomics")
-                || i.starts_with("fermyon:spin/sqlite")
-                || beyond_spin3(std::slice::from_ref(i)).contains(i)
-        })
-        .cloned()
-        .collect()
+/// The imports a host lacking `lacking` (interface name prefixes) would not satisfy, beyond
+/// what Spin 3.x has.
+pub fn missing_on(imports: &[String], lacking: &[&str]) -> Vec<String> {
+    let mut missing = beyond_spin3(imports);
+    missing.extend(
+        imports
+            .iter()
+            .filter(|i| lacking.iter().any(|prefix| i.starts_with(prefix)))
+            .cloned(),
+    );
+    missing
 }
 
 /// Imports of Spin's key-value store in any form.
