@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::processes;
 
+const PASSWORD: &str = "test-redis-password";
+
 pub struct RedisServer {
     pub port: u16,
     pub log: PathBuf,
@@ -43,6 +45,8 @@ impl RedisServer {
         let process = processes::spawn(
             Command::new(program)
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                // A password, as managed Redis has: the app must carry it in `redis_url`.
+                .args(["--requirepass", PASSWORD])
                 .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
                 .stdin(Stdio::null())
                 .stdout(out.try_clone().expect("log file"))
@@ -69,7 +73,13 @@ impl RedisServer {
         );
     }
 
+    /// The connection URL, password included (`redis_url`).
     pub fn url(&self) -> String {
+        format!("redis://:{PASSWORD}@127.0.0.1:{}", self.port)
+    }
+
+    /// The server as Spin's allowed outbound host (`redis_host`): no credentials.
+    pub fn host(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
 

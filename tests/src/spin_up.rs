@@ -153,6 +153,7 @@ impl SpinUp {
             .stderr(out);
         if let Some(redis) = &redis {
             command.env("SPIN_VARIABLE_REDIS_URL", redis.url());
+            command.env("SPIN_VARIABLE_REDIS_HOST", redis.host());
         }
         if let Some(config) = runtime_config {
             command.arg("--runtime-config-file").arg(config);
@@ -496,7 +497,7 @@ pub fn manifest_with_fixtures(flavour: Flavour, fixtures: &[Fixture]) -> PathBuf
                 "key_value_stores = [\"default\"]\nallowed_outbound_hosts = []".to_string()
             }
             (true, Flavour::Redis) => format!(
-                "allowed_outbound_hosts = [\"{{{{ redis_url }}}}\"]\n\
+                "allowed_outbound_hosts = [\"{{{{ redis_host }}}}\"]\n\
                  [component.{}.variables]\nredis_url = \"{{{{ redis_url }}}}\"",
                 fixture.package
             ),

@@ -314,7 +314,7 @@ fn spin_toml_declares_every_component_completely() {
 }
 
 /// spin.redis.toml and spin.cloud.toml are spin.toml with another store: the same routes,
-/// components and variables (plus `redis_url`), each component built with its store's
+/// components and variables (plus `redis_url` and `redis_host`), each component built with its store's
 /// feature into its own profile folder, and given only its store.
 #[test]
 fn the_other_manifests_are_spin_toml_with_another_store() {
@@ -335,6 +335,7 @@ fn the_other_manifests_are_spin_toml_with_another_store() {
         let mut expected_variables = base.variables.clone();
         if feature == "redis" {
             expected_variables.push("redis_url".to_string());
+            expected_variables.push("redis_host".to_string());
         }
         let mut variables = other.variables.clone();
         expected_variables.sort();
@@ -368,7 +369,7 @@ fn the_other_manifests_are_spin_toml_with_another_store() {
                 "redis" => {
                     assert!(component.key_value_stores.is_empty(), "{file}");
                     assert!(component.sqlite_databases.is_empty(), "{file}");
-                    assert_eq!(component.allowed_outbound_hosts[0], "{{ redis_url }}");
+                    assert_eq!(component.allowed_outbound_hosts[0], "{{ redis_host }}");
                     assert!(component.variables.contains(&"redis_url".to_string()));
                 }
                 _ => {
