@@ -54,6 +54,27 @@ macro_rules! each_scenario {
     };
 }
 
+/// Scenarios that carry the test clock (`Client::call_at`) out of habit: their outcome does
+/// not depend on the day they play, so real Spin runs them on the real clock
+/// (`spin_up::RealClock`).
+#[macro_export]
+macro_rules! each_clock_tolerant_scenario {
+    ($runner:ident) => {
+        $runner!(
+            attributes_are_validated,
+            campaigns_are_validated_and_each_discount_type_priced,
+            csv_export_opens_in_a_spreadsheet,
+            issuing_keeps_idempotency_keys_limits_and_eligibility,
+            manual_tags_merge_ignore_case_and_keep_their_limits,
+            pool_codes_are_imported_once_and_handed_out_once,
+            print_batches_are_resumable_and_stable,
+            reminder_settings_are_validated_and_the_secret_is_shown_once,
+            rules_are_validated_on_save_and_write_nothing_when_wrong,
+            unsubscribe_links_withdraw_consent_and_cancel_reminders,
+        );
+    };
+}
+
 /// Scenarios that play other days through the test clock (`Client::call_at`): run
 /// in-process and in the wasm host, whose clocks tests may set; real Spin serves the real one.
 #[macro_export]
@@ -61,25 +82,15 @@ macro_rules! each_clocked_scenario {
     ($runner:ident) => {
         $runner!(
             each_condition_type_tags_the_right_customers,
-            rules_are_validated_on_save_and_write_nothing_when_wrong,
             remove_rules_win_and_a_refund_below_the_threshold_drops_the_tag,
             time_based_rules_flip_after_the_scheduled_pass,
             a_changed_rule_reaches_existing_customers_through_the_pass,
             rfm_groups_follow_recency_frequency_and_spend,
-            manual_tags_merge_ignore_case_and_keep_their_limits,
-            attributes_are_validated,
-            csv_export_opens_in_a_spreadsheet,
             shopify_customer_tags_are_imported_with_their_source,
-            campaigns_are_validated_and_each_discount_type_priced,
             every_rejection_reason_is_reported,
-            issuing_keeps_idempotency_keys_limits_and_eligibility,
-            pool_codes_are_imported_once_and_handed_out_once,
-            print_batches_are_resumable_and_stable,
             orders_redeem_coupons_on_every_platform_and_refunds_roll_back,
             welcome_and_tag_coupons_are_issued_once,
-            reminder_settings_are_validated_and_the_secret_is_shown_once,
             paid_orders_plan_reminders_and_cancellations_cancel_them,
-            unsubscribe_links_withdraw_consent_and_cancel_reminders,
             due_reminders_are_delivered_once_signed_and_merged,
             quiet_hours_and_the_frequency_cap_defer_then_send,
             a_receiver_that_is_down_gets_retries_then_the_message_fails,

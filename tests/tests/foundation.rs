@@ -20,6 +20,7 @@ macro_rules! in_process {
 }
 
 siyu_tests::each_scenario!(in_process);
+siyu_tests::each_clock_tolerant_scenario!(in_process);
 siyu_tests::each_clocked_scenario!(in_process);
 
 #[test]

@@ -13,7 +13,8 @@ fn on(flavour: Flavour, scenario: fn(&dyn Client)) {
     }
 }
 
-/// The same for a race, whose outcome does not depend on the day it plays.
+/// The same for a scenario whose outcome does not depend on the day it plays (the races, and
+/// `each_clock_tolerant_scenario`): the real clock serves.
 fn race_on(flavour: Flavour, race: impl FnOnce(&dyn Client)) {
     if let Some(app) = shared(flavour) {
         race(&RealClock(app));
@@ -53,6 +54,25 @@ macro_rules! on_real_spin {
 }
 
 siyu_tests::each_scenario!(on_real_spin);
+
+/// The scenarios that set the test clock out of habit, on every store with the real clock.
+macro_rules! on_real_spin_with_the_real_clock {
+    ($($name:ident),* $(,)?) => {
+        mod on_the_real_clock {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    for flavour in Flavour::ALL {
+                        race_on(flavour, scenarios::$name);
+                    }
+                }
+            )*
+        }
+    };
+}
+
+siyu_tests::each_clock_tolerant_scenario!(on_real_spin_with_the_real_clock);
 
 /// The races, on each store under real Spin (their outcome does not depend on the day, so
 /// the scenarios' habitual test clock gives way to the real one).

@@ -26,6 +26,7 @@ macro_rules! through_wasm {
     };
 }
 
+siyu_tests::each_clock_tolerant_scenario!(through_wasm);
 siyu_tests::each_clocked_scenario!(through_wasm);
 
 #[test]
