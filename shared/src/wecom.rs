@@ -4,6 +4,7 @@
 //! 16 random bytes, a 4-byte big-endian length, the message, then the corp id.
 
 use aes::Aes256;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
@@ -12,6 +13,16 @@ use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+
+/// Base64 as WeCom's own libraries read an EncodingAESKey: the 43 characters carry 258 bits,
+/// and the 2 bits past the 32-byte key may be anything (about three in four keys the console
+/// issues have them set, which strict decoding refuses).
+const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// A shop's WeCom callback settings (from the WeCom admin console).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,7 +37,7 @@ impl WecomCredentials {
     pub fn validate(&self) -> Result<(), ApiError> {
         if self.key().is_none() {
             return Err(ApiError::invalid(
-                "wecom.encoding_aes_key must be the 43-character key from the WeCom console",
+                "wecom.encoding_aes_key must be the 43-character EncodingAESKey from the WeCom console (letters and digits)",
             ));
         }
         if self.token.is_empty() || self.corp_id.is_empty() {
@@ -41,10 +52,11 @@ impl WecomCredentials {
         if self.encoding_aes_key.len() != 43 {
             return None;
         }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(format!("{}=", self.encoding_aes_key))
-            .ok()?;
-        bytes.try_into().ok()
+        KEY_BASE64
+            .decode(&self.encoding_aes_key)
+            .ok()?
+            .try_into()
+            .ok()
     }
 
     /// Checks `msg_signature` over (token, timestamp, nonce, encrypted), in constant time.
@@ -69,7 +81,8 @@ impl WecomCredentials {
         }
     }
 
-    /// Decrypts a message and checks it was meant for this corp.
+    /// Decrypts a message and checks it was meant for this corp. (An `echostr` whose `+` a
+    /// proxy turned into spaces is read as WeCom sent it: see `restore_plus`.)
     pub fn decrypt(&self, encrypted: &str) -> Result<String, ApiError> {
         let bad =
             || ApiError::bad_request("invalid_payload", "the encrypted message cannot be read");
@@ -98,6 +111,12 @@ impl WecomCredentials {
         }
         String::from_utf8(message.to_vec()).map_err(|_| bad())
     }
+}
+
+/// An encrypted query parameter as WeCom sent it: base64 never holds spaces, so a space is a
+/// `+` that a proxy or a form decoder read as one (WeCom's own samples undo it the same way).
+pub fn restore_plus(encrypted: &str) -> String {
+    encrypted.replace(' ', "+")
 }
 
 /// The `Encrypt` element of a callback's XML body.
@@ -143,4 +162,67 @@ pub fn contact_added(xml: &str) -> Result<Option<ContactAdded>, ApiError> {
         external_user_id: required("ExternalUserID")?,
         state: field(xml, "State")?.filter(|s| !s.is_empty()),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WeCom's own sample (`WXBizMsgCrypt` Sample.py): its EncodingAESKey ends in `t`, whose
+    /// low bits strict base64 refuses.
+    fn official() -> WecomCredentials {
+        WecomCredentials {
+            corp_id: "ww1436e0e65a779aee".into(),
+            token: "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo".into(),
+            encoding_aes_key: "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt".into(),
+        }
+    }
+
+    const ECHOSTR: &str =
+        "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==";
+
+    #[test]
+    fn the_console_keys_decode_as_wecom_decodes_them() {
+        let key = official().key().expect("the official sample key");
+        assert_eq!(
+            hex::encode(key),
+            "eaa91d32babaf274ca76ece72583b5037ed6da8120a64314be4b6d453a2a854b"
+        );
+        assert!(official().validate().is_ok());
+        for wrong in [
+            "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhU",   // 42
+            "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUtt", // 44
+            "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqh-t",  // not base64
+        ] {
+            let credentials = WecomCredentials {
+                encoding_aes_key: wrong.into(),
+                ..official()
+            };
+            assert!(credentials.validate().is_err(), "{wrong}");
+        }
+    }
+
+    #[test]
+    fn the_official_url_verification_vector_verifies_and_decrypts() {
+        let c = official();
+        c.verify(
+            "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb",
+            "1476416373",
+            "47744683",
+            ECHOSTR,
+        )
+        .unwrap();
+        assert_eq!(c.decrypt(ECHOSTR).unwrap(), "1288432023552776189");
+        // A forged signature or another corp's key is refused.
+        assert!(c
+            .verify("0".repeat(40).as_str(), "1476416373", "47744683", ECHOSTR)
+            .is_err());
+        let other = WecomCredentials {
+            corp_id: "ww0000000000000000".into(),
+            ..official()
+        };
+        assert!(other.decrypt(ECHOSTR).is_err());
+        // A proxy that turned `+` into spaces does not break it.
+        assert_eq!(restore_plus(&ECHOSTR.replace('+', " ")), ECHOSTR);
+    }
 }

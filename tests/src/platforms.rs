@@ -415,3 +415,24 @@ pub fn wecom_callback(shop: &str, encrypted: &str, signature_over: &str) -> Requ
         body.into_bytes(),
     )
 }
+
+/// WeCom's own sample vector (`WXBizMsgCrypt` Sample.py): settings, a URL verification that
+/// decrypts to `ECHO_PLAIN`, and an encrypted text message ("你好") from a member.
+pub mod wecom_official {
+    pub const CORP_ID: &str = "ww1436e0e65a779aee";
+    pub const TOKEN: &str = "hJqcu3uJ9Tn2gXPmxx2w9kkCkCE2EPYo";
+    /// Its last character carries non-zero trailing bits, as most console keys do.
+    pub const ENCODING_AES_KEY: &str = "6qkdMrq68nTKduznJYO1A37W2oEgpkMUvkttRToqhUt";
+
+    pub const VERIFY_SIGNATURE: &str = "012bc692d0a58dd4b10f8dfe5c4ac00ae211ebeb";
+    pub const VERIFY_TIMESTAMP: &str = "1476416373";
+    pub const VERIFY_NONCE: &str = "47744683";
+    pub const ECHOSTR: &str =
+        "fsi1xnbH4yQh0+PJxcOdhhK6TDXkjMyhEPA7xB2TGz6b+g7xyAbEkRxN/3cNXW9qdqjnoVzEtpbhnFyq6SVHyA==";
+    pub const ECHO_PLAIN: &str = "1288432023552776189";
+
+    pub const MESSAGE_SIGNATURE: &str = "0c3914025cb4b4d68103f6bfc8db550f79dcf48e";
+    pub const MESSAGE_TIMESTAMP: &str = "1476422779";
+    pub const MESSAGE_NONCE: &str = "1597212914";
+    pub const MESSAGE_BODY: &str = "<xml><ToUserName><![CDATA[ww1436e0e65a779aee]]></ToUserName>\n<Encrypt><![CDATA[Kl7kjoSf6DMD1zh7rtrHjFaDapSCkaOnwu3bqLc5tAybhhMl9pFeK8NslNPVdMwmBQTNoW4mY7AIjeLvEl3NyeTkAgGzBhzTtRLNshw2AEew+kkYcD+Fq72Kt00fT0WnN87hGrW8SqGc+NcT3mu87Ha3dz1pSDi6GaUA6A0sqfde0VJPQbZ9U+3JWcoD4Z5jaU0y9GSh010wsHF8KZD24YhmZH4ch4Ka7ilEbjbfvhKkNL65HHL0J6EYJIZUC2pFrdkJ7MhmEbU2qARR4iQHE7wy24qy0cRX3Mfp6iELcDNfSsPGjUQVDGxQDCWjayJOpcwocugux082f49HKYg84EpHSGXAyh+/oxwaWbvL6aSDPOYuPDGOCI8jmnKiypE+]]></Encrypt>\n<AgentID><![CDATA[1000002]]></AgentID>\n</xml>";
+}

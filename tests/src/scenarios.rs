@@ -47,6 +47,7 @@ macro_rules! each_scenario {
             lead_bursts_from_one_address_are_rate_limited,
             qr_images_scan_back_to_the_channel_url,
             wecom_contacts_added_through_a_channel_become_its_leads,
+            wecoms_official_sample_is_verified_and_acknowledged,
             a_channels_funnel_follows_its_leads_orders,
             deleted_channels_disappear_and_their_codes_retire,
             scans_count_on_the_shops_day_after_a_time_zone_change,
@@ -1900,6 +1901,77 @@ pub fn wecom_contacts_added_through_a_channel_become_its_leads(app: &dyn Client)
 // ------------------------------------------------------------------ channel funnel
 
 /// The channel's numbers for November 2026 (the sample orders' month).
+/// WeCom's own sample vector, end to end: its console-issued key (trailing bits set) is
+/// accepted in the shop's settings, the URL verification answers the decrypted `echostr`
+/// (also when a proxy turned its `+` into spaces), and the encrypted text message is
+/// acknowledged without becoming a lead.
+pub fn wecoms_official_sample_is_verified_and_acknowledged(app: &dyn Client) {
+    use crate::platforms::wecom_official as v;
+    let shop = app.shop_with_all_platforms();
+    let patch = json!({"credentials": {"wecom": {"corp_id": v::CORP_ID, "token": v::TOKEN,
+        "encoding_aes_key": v::ENCODING_AES_KEY}}});
+    let (status, settings) = app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        patch.to_string().into_bytes(),
+    ));
+    assert_eq!(status, 200, "{settings}");
+    for echostr in [v::ECHOSTR.to_string(), v::ECHOSTR.replace('+', " ")] {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("msg_signature", v::VERIFY_SIGNATURE)
+            .append_pair("timestamp", v::VERIFY_TIMESTAMP)
+            .append_pair("nonce", v::VERIFY_NONCE)
+            .append_pair("echostr", &echostr)
+            .finish();
+        let verified = app.send(request(
+            Method::GET,
+            &format!("/wecom/{}?{query}", shop.id),
+            None,
+            vec![],
+        ));
+        assert_eq!(
+            (verified.status, verified.body.as_slice()),
+            (200, v::ECHO_PLAIN.as_bytes())
+        );
+    }
+    let query = format!(
+        "msg_signature={}&timestamp={}&nonce={}",
+        v::MESSAGE_SIGNATURE,
+        v::MESSAGE_TIMESTAMP,
+        v::MESSAGE_NONCE
+    );
+    let mut message = request(
+        Method::POST,
+        &format!("/wecom/{}?{query}", shop.id),
+        None,
+        v::MESSAGE_BODY.as_bytes().to_vec(),
+    );
+    message
+        .headers_mut()
+        .insert("content-type", "text/xml".parse().unwrap());
+    let acknowledged = app.send(message);
+    assert_eq!(
+        (acknowledged.status, acknowledged.body.as_slice()),
+        (200, &b"success"[..])
+    );
+    assert_eq!(acknowledged.writes, 0, "a text message is not a lead");
+    // The same message with a forged signature is refused.
+    let forged = request(
+        Method::POST,
+        &format!(
+            "/wecom/{}?msg_signature={}&timestamp={}&nonce={}",
+            shop.id,
+            "0".repeat(40),
+            v::MESSAGE_TIMESTAMP,
+            v::MESSAGE_NONCE
+        ),
+        None,
+        v::MESSAGE_BODY.as_bytes().to_vec(),
+    );
+    assert_eq!(app.send(forged).status, 401);
+}
+
 pub fn november_stats(app: &dyn Client, shop: &TestShop, channel: &Value) -> Value {
     let (status, stats) = app.get(
         &format!(

@@ -208,7 +208,7 @@ fn wecom_callback(
         param("nonce")?,
     );
     if req.method() == Method::GET {
-        let echo = param("echostr")?;
+        let echo = crate::wecom::restore_plus(&param("echostr")?);
         credentials.verify(&signature, &timestamp, &nonce, &echo)?;
         return Ok(text_response(200, credentials.decrypt(&echo)?));
     }
