@@ -56,6 +56,12 @@ pub trait Client: Sync {
         false
     }
 
+    /// True where the app reads the real clock while a scenario runs (real Spin), so time
+    /// passes between requests.
+    fn clock_is_real(&self) -> bool {
+        false
+    }
+
     /// What the runner can tell about a failure (e.g. the server's log), for messages.
     fn diagnostics(&self) -> String {
         String::new()

@@ -1722,6 +1722,11 @@ pub fn lead_bursts_from_one_address_are_rate_limited(app: &dyn Client) {
         json!({"name": "Poster", "target_url": "https://tea.example.com/"}),
     );
     let code = card["code"].as_str().unwrap();
+    // The limit counts per clock minute: on a real clock, start the burst well inside one.
+    let second = app.now().as_second().rem_euclid(60);
+    if second >= 50 && app.clock_is_real() {
+        std::thread::sleep(std::time::Duration::from_secs((61 - second) as u64));
+    }
     for i in 0..siyu::leads::RATE_LIMIT_PER_MINUTE {
         let reply = submit_lead(
             app,

@@ -329,6 +329,10 @@ impl Client for SpinUp {
         true
     }
 
+    fn clock_is_real(&self) -> bool {
+        true
+    }
+
     fn diagnostics(&self) -> String {
         let mut out = format!(
             "spin up -f {}:\n{}",
@@ -409,6 +413,10 @@ impl Client for Alternating {
         true
     }
 
+    fn clock_is_real(&self) -> bool {
+        true
+    }
+
     fn diagnostics(&self) -> String {
         format!(
             "{}\n{}",
@@ -438,6 +446,10 @@ impl Client for RealClock {
 
     fn client_address_is_real(&self) -> bool {
         self.0.client_address_is_real()
+    }
+
+    fn clock_is_real(&self) -> bool {
+        true
     }
 
     fn diagnostics(&self) -> String {
