@@ -211,15 +211,23 @@ impl SpinUp {
 
     /// Everything the components wrote to stderr so far.
     pub fn component_stderr(&self) -> String {
-        let mut out = String::new();
-        if let Ok(entries) = std::fs::read_dir(self.state_dir.join("logs")) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().ends_with("stderr.txt") {
-                    out.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
-                }
-            }
-        }
-        out
+        self.stderr_files()
+            .iter()
+            .map(|path| std::fs::read_to_string(path).unwrap_or_default())
+            .collect()
+    }
+
+    /// The components' stderr logs Spin keeps under the state directory.
+    fn stderr_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.state_dir.join("logs"))
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .map(|entry| entry.path())
+                    .filter(|path| path.to_string_lossy().ends_with("stderr.txt"))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// A plain HTTP agent on this `spin up` (no redirects followed, any status returned).
@@ -339,16 +347,12 @@ impl Client for SpinUp {
             self.flavour.manifest(),
             processes::tail(&self.log, 20)
         );
-        if let Ok(entries) = std::fs::read_dir(self.state_dir.join("logs")) {
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().ends_with("stderr.txt") {
-                    out.push_str(&format!(
-                        "\n--- {}:\n{}",
-                        entry.file_name().to_string_lossy(),
-                        processes::tail(&entry.path(), 10)
-                    ));
-                }
-            }
+        for path in self.stderr_files() {
+            out.push_str(&format!(
+                "\n--- {}:\n{}",
+                path.display(),
+                processes::tail(&path, 10)
+            ));
         }
         out
     }
