@@ -110,6 +110,16 @@ pub fn mei() -> Buyer {
     }
 }
 
+/// `PATCH /api/shop` with the shop's own key: (status, answer).
+pub fn patch_shop(app: &dyn Client, shop: &TestShop, patch: &Value) -> (u16, Value) {
+    app.call(request(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        patch.to_string().into_bytes(),
+    ))
+}
+
 pub fn customer_by_phone(app: &dyn Client, shop: &TestShop, phone: &str) -> (u16, Value) {
     let query: String = form_urlencoded::Serializer::new(String::new())
         .append_pair("phone", phone)
@@ -190,12 +200,7 @@ pub fn shop_settings_are_validated_and_updated(app: &dyn Client) {
 
     let shop = app.shop_with_all_platforms();
     let patch = json!({"name": "Tea House Berlin", "time_zone": "Europe/Berlin", "credentials": {"shopify_secrets": ["rotated-secret-0001"]}});
-    let (status, updated) = app.call(request(
-        Method::PATCH,
-        "/api/shop",
-        Some(&shop.api_key),
-        patch.to_string().into_bytes(),
-    ));
+    let (status, updated) = patch_shop(app, &shop, &patch);
     assert_eq!(status, 200, "{updated}");
     assert_eq!(updated["time_zone"], "Europe/Berlin");
     assert_eq!(updated["credentials"]["shopify_secrets"], 1);
@@ -205,12 +210,7 @@ pub fn shop_settings_are_validated_and_updated(app: &dyn Client) {
     );
 
     let bad = json!({"currency": "EURO"});
-    let (status, _) = app.call(request(
-        Method::PATCH,
-        "/api/shop",
-        Some(&shop.api_key),
-        bad.to_string().into_bytes(),
-    ));
+    let (status, _) = patch_shop(app, &shop, &bad);
     assert_eq!(status, 422);
     let (_, after) = app.get("/api/shop", &shop.api_key);
     assert_eq!(
@@ -1817,12 +1817,7 @@ pub fn qr_images_scan_back_to_the_channel_url(app: &dyn Client) {
 pub fn wecom_contacts_added_through_a_channel_become_its_leads(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let patch = json!({"credentials": {"wecom": wecom_credentials()}});
-    let (status, settings) = app.call(request(
-        Method::PATCH,
-        "/api/shop",
-        Some(&shop.api_key),
-        patch.to_string().into_bytes(),
-    ));
+    let (status, settings) = patch_shop(app, &shop, &patch);
     assert_eq!(status, 200, "{settings}");
     assert!(
         !settings.to_string().contains(WECOM_AES_KEY),
@@ -1915,12 +1910,7 @@ pub fn wecoms_official_sample_is_verified_and_acknowledged(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let patch = json!({"credentials": {"wecom": {"corp_id": v::CORP_ID, "token": v::TOKEN,
         "encoding_aes_key": v::ENCODING_AES_KEY}}});
-    let (status, settings) = app.call(request(
-        Method::PATCH,
-        "/api/shop",
-        Some(&shop.api_key),
-        patch.to_string().into_bytes(),
-    ));
+    let (status, settings) = patch_shop(app, &shop, &patch);
     assert_eq!(status, 200, "{settings}");
     for echostr in [v::ECHOSTR.to_string(), v::ECHOSTR.replace('+', " ")] {
         let query = form_urlencoded::Serializer::new(String::new())
@@ -2167,12 +2157,7 @@ pub fn scans_count_on_the_shops_day_after_a_time_zone_change(app: &dyn Client) {
         json!({"name": "Card", "target_url": "https://tea.example.com/"}),
     );
     let patch = json!({"time_zone": "America/Los_Angeles"});
-    let (status, _) = app.call(request(
-        Method::PATCH,
-        "/api/shop",
-        Some(&shop.api_key),
-        patch.to_string().into_bytes(),
-    ));
+    let (status, _) = patch_shop(app, &shop, &patch);
     assert_eq!(status, 200);
     assert_eq!(scan(app, card["code"].as_str().unwrap(), None).status, 302);
     // The default window ends today in the shop's (new) zone; the scan is on that day.
