@@ -25,6 +25,7 @@ macro_rules! each_scenario {
             woocommerce_ping_orders_and_forgeries,
             youzan_messages_are_decoded_acknowledged_and_verified,
             youzan_older_scheme_signing_the_decoded_msg_is_accepted,
+            platform_payloads_are_read_as_the_platforms_send_them,
             generic_format_is_signed_and_replay_protected,
             duplicate_deliveries_change_nothing_the_second_time,
             a_refund_arriving_before_its_paid_event_ends_with_the_right_totals,
@@ -449,6 +450,98 @@ pub fn youzan_older_scheme_signing_the_decoded_msg_is_accepted(app: &dyn Client)
         customer_by_phone(app, &shop, PHONE).1["orders"]["order_count"],
         1
     );
+}
+
+/// The shapes the platforms document, each as sent: Shopify ids above 2^53 (beyond what a
+/// float carries) and refund line subtotals as JSON numbers; WooCommerce line prices as
+/// numbers beside string totals; Youzan's `msg` form-encoded with `+` for spaces and `%2B`
+/// for a real plus.
+pub fn platform_payloads_are_read_as_the_platforms_send_them(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    // 2^53 and 2^53 + 1 are one number to a float: two orders only if ids stay exact.
+    let (big, bigger) = (9_007_199_254_740_992_u64, 9_007_199_254_740_993_u64);
+    let mut buyer = mei();
+    buyer.platform_id = Some(bigger + 7);
+    for (id, hook) in [(big, "big-1"), (bigger, "big-2")] {
+        let mut order = shopify_order(id, &buyer, "paid", "59.90", &[TEA]);
+        order["line_items"][0]["id"] = json!(bigger + 100);
+        order["line_items"][0]["product_id"] = json!(bigger + 200);
+        order["line_items"][0]["variant_id"] = json!(bigger + 300);
+        order["total_tax"] = json!("0.00");
+        order["total_price_set"] =
+            json!({"shop_money": {"amount": "59.90", "currency_code": "CNY"}});
+        assert_eq!(send_shopify(app, &shop, "orders/paid", &order, hook).0, 200);
+    }
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["orders"]["order_count"], 2, "{customer}");
+    assert_eq!(customer["platform_ids"][0]["id"], (bigger + 7).to_string());
+    assert_eq!(
+        customer["products"][0]["product_id"],
+        (bigger + 200).to_string()
+    );
+    assert_eq!(
+        customer["products"][0]["variant_id"],
+        (bigger + 300).to_string()
+    );
+
+    // Shopify's refund: line subtotals and taxes are JSON numbers, the money moved is the
+    // transaction's string amount.
+    let mut refund = shopify_refund(bigger, bigger + 400, "19.90");
+    refund["refund_line_items"] = json!([{
+        "id": bigger + 500,
+        "line_item_id": bigger + 100,
+        "quantity": 1,
+        "restock_type": "no_restock",
+        "subtotal": 19.9,
+        "total_tax": 0.0,
+        "subtotal_set": {"shop_money": {"amount": "19.90", "currency_code": "CNY"}},
+    }]);
+    refund["transactions"][0]["parent_id"] = json!(bigger + 600);
+    let (status, ack) = send_shopify(app, &shop, "refunds/create", &refund, "big-r");
+    assert_eq!(status, 200, "{ack}");
+    assert_eq!(
+        customer_by_phone(app, &shop, PHONE).1["orders"]["spend"]["CNY"],
+        2 * 5990 - 1990
+    );
+
+    // WooCommerce: `price` is a number (and may carry float noise), every total a string.
+    let woo_buyer = Buyer {
+        platform_id: Some(43),
+        email: None,
+        phone: Some("+86 139 0000 1111"),
+    };
+    let mut order = woo_order(312, &woo_buyer, "processing", "39.80", &[]);
+    order["line_items"] = json!([{
+        "id": 901, "name": "Jasmine", "product_id": 7003, "variation_id": 0, "quantity": 2,
+        "sku": "JAS-100G", "price": 19.9, "subtotal": "39.80", "subtotal_tax": "0.00",
+        "total": "39.80", "total_tax": "0.00", "taxes": [], "meta_data": [],
+    }]);
+    order["shipping_total"] = json!("0.00");
+    order["total_tax"] = json!("0.00");
+    let (status, ack) = app.call(woo_request(&shop.id, "order.created", &order, WOO_SECRET));
+    assert_eq!(status, 200, "{ack}");
+    let woo = customer_by_phone(app, &shop, "+8613900001111").1;
+    assert_eq!(woo["orders"]["spend"]["CNY"], 3980, "{woo}");
+    assert_eq!(woo["products"][0]["quantity"], 2);
+    assert_eq!(woo["products"][0]["sku"], "JAS-100G");
+
+    // Youzan: `msg` is form-encoded, so a space arrives as `+` and a plus sign as `%2B`.
+    let msg = youzan_trade(
+        "E20261120100000777",
+        Some("+86 137 0000 2222"),
+        None,
+        "25.50",
+        &[(7004, 8004, "PU-ER 357G", "普洱 357 克 + 礼盒", 1, "25.50")],
+    );
+    let request = youzan_request(&shop.id, "trade_TradePaid", "E777", &msg, YOUZAN_SECRET);
+    let envelope: Value = serde_json::from_slice(request.body()).unwrap();
+    let sent = envelope["msg"].as_str().unwrap();
+    assert!(sent.contains('+') && sent.contains("%2B"), "{sent}");
+    assert_eq!(app.call(request).0, 200);
+    let yz = customer_by_phone(app, &shop, "+8613700002222").1;
+    assert_eq!(yz["orders"]["spend"]["CNY"], 2550, "{yz}");
+    assert_eq!(yz["products"][0]["title"], "普洱 357 克 + 礼盒");
+    assert_eq!(yz["products"][0]["sku"], "PU-ER 357G");
 }
 
 pub fn generic_format_is_signed_and_replay_protected(app: &dyn Client) {
