@@ -2,6 +2,7 @@
 //! codes come from, and what happens to a redemption when the order is cancelled or refunded.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
@@ -17,7 +18,7 @@ use crate::tags::TagName;
 pub const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKMNPQRSTUVWXYZ23456789";
 const MAX_PREFIX_CHARS: usize = 12;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Discount {
     /// Money off, minor units of `currency` (default: the shop's).
@@ -54,7 +55,7 @@ impl Discount {
 }
 
 /// Where a campaign's codes come from.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum CodeSource {
     /// A new random code per coupon: `prefix` then `length` characters of `CODE_ALPHABET`.
@@ -78,7 +79,7 @@ fn default_code_length() -> usize {
 
 /// Whether a cancellation or refund takes the redemption back (the coupon can be used again
 /// and stops counting in the campaign's stats).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollback {
     #[serde(default = "yes")]
@@ -103,7 +104,7 @@ impl Default for Rollback {
 
 /// Who may be issued a coupon: customers carrying one of `tags` (if any given) and in one of
 /// `rfm_groups` (if any given).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Eligibility {
     #[serde(default)]
@@ -112,7 +113,7 @@ pub struct Eligibility {
     pub rfm_groups: Vec<RfmGroup>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CouponCampaign {
     pub id: String,
     pub name: String,
@@ -139,7 +140,7 @@ pub struct CouponCampaign {
 
 /// `POST /api/campaigns` body; `PATCH` takes the same fields, all optional (the code source
 /// cannot change once coupons exist, so `codes` is accepted only on creation).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CampaignInput {
     #[serde(default)]

@@ -9,6 +9,7 @@
 
 use jiff::civil::Date;
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use std::collections::{BTreeMap, VecDeque};
@@ -19,7 +20,7 @@ use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
 use crate::domain::Currency;
 use crate::domain::ShopId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -28,7 +29,7 @@ const MAX_TAGS: usize = 20;
 /// Longest stats window one request may roll up.
 const MAX_STATS_DAYS: i32 = 366;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     PackageCard,
@@ -55,7 +56,7 @@ impl ChannelKind {
 }
 
 /// A shop's channel as stored and shown.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Channel {
     pub id: String,
     /// The public code in `/q/{code}`: 8 random characters, not sequential.
@@ -77,7 +78,7 @@ pub struct Channel {
 }
 
 /// What a scan needs, under the public code: one read serves the redirect.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanTarget {
     pub shop: ShopId,
     pub channel: String,
@@ -96,7 +97,7 @@ pub struct ScanTarget {
 }
 
 /// `POST /api/channels` body; `PATCH` takes the same fields, all optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelInput {
     #[serde(default)]
@@ -243,7 +244,7 @@ pub fn create(
         &channel.scan_target(shop),
     )?;
     if !claimed {
-        return Err(ApiError::new(503, "busy", "please retry"));
+        return Err(ApiError::new(503, ErrorCode::Busy, "please retry"));
     }
     create_json(store, &keys::channel(&shop.id, &channel.id), &channel)?;
     Ok(channel)
@@ -438,7 +439,7 @@ fn with_attribution(target: &ScanTarget, code: &str) -> String {
 }
 
 /// What a channel's captured customers did on one day, counted once per intent.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 struct FunnelDay {
     first_orders: i64,
     repurchases: i64,
@@ -476,7 +477,7 @@ pub fn record_funnel(
 }
 
 /// A channel's numbers over a day or a window.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Serialize, JsonSchema)]
 pub struct ChannelNumbers {
     pub scans: i64,
     pub unique_scanners: i64,
@@ -504,14 +505,14 @@ impl ChannelNumbers {
 }
 
 /// One day of a channel's numbers (funnel events on the day the order was placed).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct DayStats {
     pub date: Date,
     #[serde(flatten)]
     pub numbers: ChannelNumbers,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ChannelStats {
     pub channel: String,
     pub from: Date,
@@ -531,14 +532,14 @@ pub fn stats(
 ) -> Result<ChannelStats, ApiError> {
     if to < from {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "from must not be after to",
         ));
     }
     let span = from.until(to).map(|s| s.get_days()).unwrap_or(i32::MAX);
     if span >= MAX_STATS_DAYS {
         return Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             format!("a stats window spans at most {MAX_STATS_DAYS} days"),
         ));
     }
@@ -567,7 +568,7 @@ pub fn stats(
         }
         day = day
             .tomorrow()
-            .map_err(|_| ApiError::bad_request("invalid_query", "date out of range"))?;
+            .map_err(|_| ApiError::bad_request(ErrorCode::InvalidQuery, "date out of range"))?;
     }
     Ok(ChannelStats {
         channel: channel.id.clone(),

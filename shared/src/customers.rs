@@ -1,6 +1,7 @@
 //! Customers: one record per person across platforms, found by keyed hashes of their
 //! identifiers, with order aggregates that order events keep current, and erasure.
 
+use schemars::JsonSchema;
 use std::collections::{BTreeMap, VecDeque};
 
 use jiff::Timestamp;
@@ -25,7 +26,7 @@ const PLATFORM_IDS_KEPT: usize = 10;
 /// Recent funnel changes kept per customer for retries.
 const FUNNEL_KEPT: usize = 16;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Customer {
     pub id: CustomerId,
     pub created_at: Timestamp,
@@ -86,7 +87,7 @@ pub struct Customer {
 }
 
 /// How one applied intent moved the customer's capture channel's funnel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct FunnelDelta {
     /// The intent's id: the channel counts each id once.
     pub id: u64,
@@ -98,7 +99,7 @@ pub struct FunnelDelta {
 }
 
 /// Where and when a person was captured as a lead.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Capture {
     pub channel: String,
     #[serde(default)]
@@ -107,19 +108,19 @@ pub struct Capture {
 }
 
 /// One day's counted orders and net spend.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DayActivity {
     pub orders: i64,
     pub spend: BTreeMap<Currency, i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlatformCustomerId {
     pub platform: Platform,
     pub id: ExternalId,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Consent {
     /// None: never stated.
     pub marketing: Option<bool>,
@@ -127,7 +128,7 @@ pub struct Consent {
     pub updated_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderStats {
     pub order_count: i64,
     pub first_order_at: Option<Timestamp>,
@@ -137,14 +138,16 @@ pub struct OrderStats {
 }
 
 /// What identifies a product across a shop's orders.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 pub struct ProductRef {
     pub product_id: Option<String>,
     pub variant_id: Option<String>,
     pub sku: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ProductPurchase {
     #[serde(flatten)]
     pub product: ProductRef,
@@ -154,7 +157,7 @@ pub struct ProductPurchase {
 }
 
 /// What one order adds to its customer's aggregates in its current state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Contribution {
     pub counted: bool,
     pub currency: Option<Currency>,
@@ -163,7 +166,7 @@ pub struct Contribution {
     pub ordered_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContributedItem {
     pub product: ProductRef,
     pub title: Option<String>,
@@ -171,7 +174,7 @@ pub struct ContributedItem {
 }
 
 /// A change of one order's contribution, applied to the customer exactly once by its id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Intent {
     pub id: u64,
     pub from: Contribution,
@@ -602,7 +605,7 @@ fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
 }
 
 /// A customer as the API shows it: contact details masked, internals left out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CustomerView {
     pub id: CustomerId,
     pub created_at: Timestamp,
@@ -863,7 +866,7 @@ pub fn erase(
 }
 
 /// A privacy data request as listed for the merchant.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct DataRequestMarker {
     entry: serde_json::Value,
     listed: bool,

@@ -5,7 +5,7 @@
 use crate::customers::Customer;
 use crate::domain::money::format_minor;
 use crate::domain::{Currency, Platform};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 const HEADER: [&str; 14] = [
     "customer_id",
@@ -43,7 +43,7 @@ pub fn customers_csv(
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
-        let fail = |e: csv::Error| ApiError::new(500, "internal", format!("csv: {e}"));
+        let fail = |e: csv::Error| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}"));
         writer.write_record(HEADER).map_err(fail)?;
         for c in customers {
             writer
@@ -52,7 +52,7 @@ pub fn customers_csv(
         }
         writer
             .flush()
-            .map_err(|e| ApiError::new(500, "internal", format!("csv: {e}")))?;
+            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}")))?;
     }
     Ok(out)
 }

@@ -2,6 +2,7 @@
 //! channel code becomes — or joins — a customer, tagged by the channel, attributed to the
 //! first channel that captured them, and counted once per channel however often they submit.
 
+use schemars::JsonSchema;
 use std::collections::VecDeque;
 
 use jiff::Timestamp;
@@ -11,7 +12,7 @@ use crate::channels::{Channel, ScanTarget};
 use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -26,7 +27,7 @@ pub const RATE_LIMIT_PER_MINUTE: i64 = 10;
 const COUNTED_KEPT: usize = 256;
 
 /// A lead as submitted (JSON or an HTML form), before validation.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadSubmission {
     #[serde(default)]
@@ -43,7 +44,7 @@ pub struct LeadSubmission {
 }
 
 fn consent_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
+    #[derive(Deserialize, JsonSchema)]
     #[serde(untagged)]
     enum Raw {
         Flag(bool),
@@ -93,7 +94,7 @@ impl LeadSubmission {
     fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, ApiError> {
         if !self.consent {
             return Err(ApiError::bad_request(
-                "consent_required",
+                ErrorCode::ConsentRequired,
                 "marketing consent is required to sign up",
             ));
         }
@@ -160,7 +161,7 @@ impl ValidLead {
 }
 
 /// Whether the lead was new to the channel.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LeadOutcome {
     pub customer_id: CustomerId,
     pub new_lead: bool,
@@ -171,7 +172,7 @@ pub struct LeadOutcome {
 
 /// A channel's leads on one day: a count, and the recent lead ids so that a retried
 /// submission is counted once.
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 struct LeadDay {
     count: i64,
     counted: VecDeque<CustomerId>,

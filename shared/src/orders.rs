@@ -9,13 +9,14 @@
 //! platform's retry finishes it without applying anything twice.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::coupons::{self, CodeUse, OrderUse};
 use crate::customers::{self, ContributedItem, Contribution, Intent, ProductRef, ProfilePatch};
 use crate::domain::ids::{random_u64, ExternalId};
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::reminders;
 use crate::shops::Shop;
@@ -57,7 +58,7 @@ impl OrderEvent {
 }
 
 /// Facts that only ever become true; merging them is order-independent.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderFacts {
     pub placed_at: Option<Timestamp>,
     pub paid_at: Option<Timestamp>,
@@ -68,14 +69,14 @@ pub struct OrderFacts {
     pub refunds: Vec<Refund>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Refund {
     pub id: String,
     pub amount_minor: i64,
     pub currency: Currency,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderSnapshot {
     pub name: Option<String>,
     pub currency: Currency,
@@ -85,7 +86,7 @@ pub struct OrderSnapshot {
     pub discount_codes: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct LineItem {
     pub product_id: Option<String>,
     pub variant_id: Option<String>,
@@ -95,7 +96,7 @@ pub struct LineItem {
     pub unit_price_minor: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     Placed,
@@ -106,7 +107,7 @@ pub enum OrderStatus {
 }
 
 /// Everything known about one order, merged from all its events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OrderRecord {
     pub platform: Platform,
     pub order_id: ExternalId,
@@ -127,7 +128,7 @@ pub struct OrderRecord {
 }
 
 /// What ingesting an order event did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct OrderOutcome {
     pub order_id: ExternalId,
     pub status: OrderStatus,
@@ -405,7 +406,11 @@ pub fn ingest(
         }
         (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
             let Some(mut record) = current else {
-                return Err(ApiError::new(500, "internal", "order record vanished"));
+                return Err(ApiError::new(
+                    500,
+                    ErrorCode::Internal,
+                    "order record vanished",
+                ));
             };
             if record.pending.as_ref().map(|p| p.id) == Some(done.id) {
                 record.applied = done.to.clone();
@@ -421,14 +426,18 @@ pub fn ingest(
     }
     if record.pending.is_some() {
         // Other requests kept changing the order; the platform's retry will finish.
-        return Err(ApiError::new(503, "busy", "order still settling; retry"));
+        return Err(ApiError::new(
+            503,
+            ErrorCode::Busy,
+            "order still settling; retry",
+        ));
     }
     settle_effects(store, shop, &key, &record, now)?;
     Ok(outcome(&record, false))
 }
 
 /// What an order's state means for what it set off beyond the customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EffectState {
     /// Placed, not paid: its codes are used.

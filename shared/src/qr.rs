@@ -7,7 +7,7 @@ use image::Luma;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// How a QR image is drawn.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +27,7 @@ impl QrStyle {
             "H" => EcLevel::H,
             _ => {
                 return Err(ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     "ec must be one of L, M, Q, H",
                 ))
             }
@@ -40,7 +40,7 @@ impl QrStyle {
                 .filter(|m| (1..=40).contains(m))
                 .ok_or_else(|| {
                     ApiError::bad_request(
-                        "invalid_query",
+                        ErrorCode::InvalidQuery,
                         "module must be a whole number from 1 to 40",
                     )
                 })?,
@@ -72,7 +72,7 @@ impl QrStyle {
         let mut bytes = Vec::new();
         image
             .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|_| ApiError::new(500, "internal", "could not encode the PNG"))?;
+            .map_err(|_| ApiError::new(500, ErrorCode::Internal, "could not encode the PNG"))?;
         Ok(bytes)
     }
 }

@@ -4,11 +4,14 @@
 //! Scores use fixed thresholds rather than quintiles: a quintile needs every customer of the
 //! shop, a threshold needs only the one customer at hand, so groups stay current per event.
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RfmGroup {
     Champions,
@@ -80,7 +83,7 @@ impl RfmGroup {
 
 /// A shop's thresholds. Each list holds four bounds, for scores 5, 4, 3, 2 (recency: most
 /// days since the last order) or 2, 3, 4, 5 (frequency, monetary: at least this much).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RfmSettings {
     pub recency_days: [i64; 4],
@@ -160,7 +163,7 @@ pub struct RfmFacts {
     pub spend_minor: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RfmScore {
     pub recency: Option<u8>,
     pub frequency: Option<u8>,

@@ -2,6 +2,7 @@
 //! customer. Rules are checked on save (field types, ranges, cycles between tags) and
 //! evaluated one customer at a time, so the cost of an event is that customer's rules only.
 
+use schemars::JsonSchema;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::civil::Date;
@@ -11,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::channels::ChannelKind;
 use crate::customers::{Customer, ProductRef};
 use crate::domain::Currency;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::rfm::{RfmGroup, RfmScore};
 use crate::tags::TagName;
 
@@ -22,7 +23,7 @@ pub const MAX_WINDOW_DAYS: i64 = 730;
 const MAX_DEPTH: usize = 8;
 const MAX_LEAVES: usize = 64;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleAction {
     /// The tag is held while the condition is true.
@@ -31,7 +32,7 @@ pub enum RuleAction {
     Remove,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Rule {
     pub id: String,
     pub name: String,
@@ -44,7 +45,7 @@ pub struct Rule {
 }
 
 /// A condition tree. Each node is an object with exactly one key.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
     All(Vec<Condition>),
@@ -72,7 +73,7 @@ pub enum Condition {
 }
 
 /// Comparisons on a number; every one given must hold.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Measure {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,7 +92,7 @@ pub struct Measure {
     pub currency: Option<Currency>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductMatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,7 +105,7 @@ pub struct ProductMatch {
     pub within_days: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
     Granted,
@@ -113,14 +114,14 @@ pub enum ConsentState {
 }
 
 /// A month 1–12, or "current": the month it is now in the shop's zone.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum MonthSpec {
     Month(i64),
     Named(String),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttributeMatch {
     pub key: String,
@@ -412,7 +413,7 @@ impl CustomerFacts<'_> {
 }
 
 /// `POST /api/rules` body; `PATCH` takes the same fields, all optional.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleInput {
     #[serde(default)]
@@ -532,7 +533,7 @@ pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, ApiError> {
                 .collect();
             return Err(ApiError::new(
                 422,
-                "rule_cycle",
+                ErrorCode::RuleCycle,
                 format!(
                     "these rules depend on each other's tags in a cycle: {}",
                     stuck.into_iter().collect::<Vec<_>>().join(", ")

@@ -13,6 +13,7 @@
 //! next change of that customer, or the scheduled pass, finishes it.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
@@ -28,7 +29,7 @@ use crate::tags::{Segment, TagName};
 const SCAN_FACTOR: usize = 4;
 const MAX_SYNC_ATTEMPTS: u32 = 100;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 struct Membership {
     seq: u64,
     /// The slot listing the customer while a member; None after they left.
@@ -134,7 +135,7 @@ fn sync_one(
 
 /// A tag's entry in the shop's tag directory: its first spelling and the one slot of the
 /// directory list that shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct TagDirectoryEntry {
     name: TagName,
     slot: i64,
@@ -171,7 +172,7 @@ pub fn count(store: &dyn Store, shop: &ShopId, segment: &Segment) -> Result<i64,
 }
 
 /// A tag as the shop's directory lists it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct TagSummary {
     pub name: TagName,
     pub customers: i64,

@@ -1,6 +1,7 @@
 //! Shops (tenants): creation by the operator, settings, platform credentials and API keys.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -8,7 +9,7 @@ use subtle::ConstantTimeEq;
 use crate::domain::ids::new_secret;
 use crate::domain::time::time_zone;
 use crate::domain::{Currency, ShopId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::wecom::WecomCredentials;
@@ -17,7 +18,7 @@ const API_KEY_PREFIX: &str = "siyu";
 
 /// A shop as stored. Secrets are kept because webhook signatures must be recomputed;
 /// the API key is kept only as a hash.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Shop {
     pub id: ShopId,
     pub name: String,
@@ -37,7 +38,7 @@ pub struct Shop {
     pub redacted_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct Credentials {
     /// Up to two: during a rotation Shopify signs with the older secret for up to an hour.
     #[serde(default)]
@@ -53,7 +54,7 @@ pub struct Credentials {
     pub wecom: Option<WecomCredentials>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct YouzanCredentials {
     pub client_id: String,
@@ -64,7 +65,7 @@ pub struct YouzanCredentials {
 const MAX_EXTRA_KEYS: usize = 20;
 
 /// What a key may do beyond the shop's everyday API (which every key may use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyScope {
     /// Exports carry full phone numbers and emails instead of masked ones.
@@ -72,7 +73,7 @@ pub enum KeyScope {
 }
 
 /// An API key besides the owner's: only its hash is kept.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct ApiKeyRecord {
     id: String,
     name: String,
@@ -103,7 +104,7 @@ impl Caller {
         } else {
             Err(ApiError::new(
                 403,
-                "forbidden",
+                ErrorCode::Forbidden,
                 "only the shop's owner key manages API keys",
             ))
         }
@@ -111,7 +112,7 @@ impl Caller {
 }
 
 /// `POST /api/shop/keys` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
     pub name: String,
@@ -120,7 +121,7 @@ pub struct NewKey {
 }
 
 /// A key as listed (no secret), or as just created (with the key, shown this once).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct KeyView {
     pub id: String,
     pub name: String,
@@ -131,7 +132,7 @@ pub struct KeyView {
 }
 
 /// `POST /api/shops` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewShop {
     pub name: String,
@@ -145,7 +146,7 @@ pub struct NewShop {
 }
 
 /// Credentials as a request supplies them; every field optional so updates can be partial.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CredentialsInput {
     #[serde(default)]
@@ -161,7 +162,7 @@ pub struct CredentialsInput {
 }
 
 /// `PATCH /api/shop` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShopUpdate {
     #[serde(default)]
@@ -177,7 +178,7 @@ pub struct ShopUpdate {
 }
 
 /// What `POST /api/shops` answers: the only time the API key and generic secret are shown.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CreatedShop {
     pub shop: ShopView,
     pub api_key: String,
@@ -185,7 +186,7 @@ pub struct CreatedShop {
 }
 
 /// A shop as the API shows it: secrets reduced to whether they are set.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ShopView {
     pub id: ShopId,
     pub name: String,
@@ -369,7 +370,7 @@ pub fn create_shop(
     let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
     if !created {
         // 60 random bits collided: vanishingly rare, and safe to report as retryable.
-        return Err(ApiError::new(503, "busy", "please retry"));
+        return Err(ApiError::new(503, ErrorCode::Busy, "please retry"));
     }
     Ok(CreatedShop {
         shop: shop.view(),

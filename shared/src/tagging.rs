@@ -4,6 +4,7 @@
 //! resumable batches (time-dependent conditions change without any event, and a changed rule
 //! must reach existing customers).
 
+use schemars::JsonSchema;
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
@@ -13,7 +14,7 @@ use crate::applog;
 use crate::customers::{self, AttributePatch, Customer};
 use crate::domain::ids::{random_id, random_u64};
 use crate::domain::{Currency, CustomerId, ShopId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::rfm::{RfmFacts, RfmSettings};
 use crate::rules::{self, CustomerFacts, Rule, RuleAction, RuleInput};
@@ -23,7 +24,7 @@ use crate::store::{get_json, update_json, Change, Store};
 use crate::tags::{TagName, TagSource};
 
 /// A shop's rules and RFM settings, one record read once per customer change.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct TaggingConfig {
     /// Bumped by every change: a pass started under an older version starts over.
     pub version: u64,
@@ -365,7 +366,7 @@ pub fn change_tags(
     if names.len() > crate::tags::MAX_TAGS_PER_CUSTOMER {
         return Err(ApiError::new(
             422,
-            "too_many_tags",
+            ErrorCode::TooManyTags,
             format!(
                 "a customer carries at most {} tags",
                 crate::tags::MAX_TAGS_PER_CUSTOMER
@@ -412,7 +413,7 @@ fn existing(store: &dyn Store, shop: &Shop, id: &CustomerId) -> Result<Customer,
     if customer.erased_at.is_some() {
         return Err(ApiError::new(
             409,
-            "customer_erased",
+            ErrorCode::CustomerErased,
             "this customer was erased; their data cannot be changed",
         ));
     }
@@ -420,7 +421,7 @@ fn existing(store: &dyn Store, shop: &Shop, id: &CustomerId) -> Result<Customer,
 }
 
 /// Where the scheduled pass over every customer stands.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PassState {
     pub id: u64,
     /// The config version the pass evaluates under.
@@ -436,7 +437,7 @@ pub struct PassState {
 }
 
 /// What one call of the pass did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct PassReport {
     pub pass: PassState,
     pub evaluated: usize,

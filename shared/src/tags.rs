@@ -2,6 +2,7 @@
 //! platform) so the merchant can see why a customer carries it, and a short history of
 //! what changed.
 
+use schemars::JsonSchema;
 use std::collections::VecDeque;
 
 use jiff::Timestamp;
@@ -19,7 +20,7 @@ pub const HISTORY_KEPT: usize = 50;
 
 /// A tag name: trimmed, 1–255 characters, no control characters. Two names are the same tag
 /// when they match ignoring case; the first spelling seen is kept for display.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct TagName {
     text: String,
@@ -106,7 +107,7 @@ pub fn parse_tag_names(field: &str, names: &[String]) -> Result<Vec<TagName>, Ap
 }
 
 /// One reason a customer carries a tag.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TagSource {
     /// Applied when the person was captured through a channel code.
@@ -139,14 +140,14 @@ impl TagSource {
 }
 
 /// A tag on a customer for one reason. A tag held for two reasons is stored twice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CustomerTag {
     pub name: TagName,
     pub source: TagSource,
     pub added_at: Timestamp,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TagAction {
     Added,
@@ -156,7 +157,7 @@ pub enum TagAction {
 }
 
 /// One change of a customer's tags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct TagEvent {
     pub at: Timestamp,
     pub tag: TagName,
@@ -165,7 +166,7 @@ pub struct TagEvent {
 }
 
 /// A customer's tags with their reasons, and the recent changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(from = "StoredTagSet")]
 pub struct TagSet {
     #[serde(default)]
@@ -176,7 +177,7 @@ pub struct TagSet {
 
 /// How tag sets are stored, including the plain list of the first release (before rules,
 /// when every tag came from a channel), so records written then still read.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(untagged)]
 enum StoredTagSet {
     Current {
@@ -201,14 +202,14 @@ impl From<StoredTagSet> for TagSet {
 }
 
 /// A tag as the API shows it: the name once, with every reason it is held.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct TagView {
     pub name: TagName,
     pub added_at: Timestamp,
     pub sources: Vec<SourceView>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct SourceView {
     #[serde(flatten)]
     pub source: TagSource,
@@ -384,7 +385,7 @@ pub enum AddOutcome {
 
 /// A list of customers the merchant can page and export: a tag, an RFM group, or the super
 /// users.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Segment {
     Tag(TagName),

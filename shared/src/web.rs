@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
 use crate::store::Store;
 
 pub type Request = http::Request<Vec<u8>>;
@@ -108,7 +108,7 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
     };
     let (response, error_code) = match result {
         Ok(response) => (response, None),
-        Err(err) => (error_response(&err), Some(err.code)),
+        Err(err) => (error_response(&err), Some(err.code.as_str())),
     };
     eprintln!(
         "{}",
@@ -184,14 +184,20 @@ pub fn text_response(status: u16, text: String) -> Response {
 }
 
 pub fn error_response(err: &ApiError) -> Response {
-    let mut response = json_response(
-        err.status,
-        &serde_json::json!({"error": {"code": err.code, "message": err.message}}),
-    );
+    let body = ErrorBody {
+        error: ErrorDetail {
+            code: err.code,
+            message: err.message.clone(),
+        },
+    };
+    let mut response = json_response(err.status, &body);
     if err.status == 503 {
         response
             .headers_mut()
             .insert("retry-after", http::HeaderValue::from_static("1"));
+    }
+    if let Some(allow) = &err.allow {
+        response = with_header(response, "allow", allow);
     }
     response
 }
@@ -218,7 +224,7 @@ pub fn query_number(req: &Request, name: &str, default: i64) -> Result<i64, ApiE
         None => Ok(default),
         Some(text) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
             ApiError::bad_request(
-                "invalid_query",
+                ErrorCode::InvalidQuery,
                 format!("{name} must be a non-negative integer"),
             )
         }),
@@ -253,7 +259,7 @@ pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if std::str::from_utf8(bytes).is_err() {
         return Err(ApiError::bad_request(
-            "invalid_encoding",
+            ErrorCode::InvalidEncoding,
             "the body must be UTF-8 JSON",
         ));
     }
@@ -262,20 +268,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         match err.classify() {
             Category::Data => ApiError::invalid(err.to_string()),
             Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request("invalid_json", err.to_string())
+                ApiError::bad_request(ErrorCode::InvalidJson, err.to_string())
             }
         }
     })
-}
-
-/// Requires one of the given methods, answering 405 otherwise.
-pub fn require_method(req: &Request, allowed: &[http::Method]) -> Result<(), ApiError> {
-    if allowed.contains(req.method()) {
-        Ok(())
-    } else {
-        let names: Vec<&str> = allowed.iter().map(|m| m.as_str()).collect();
-        Err(ApiError::method_not_allowed(&names.join(", ")))
-    }
 }
 
 /// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
@@ -288,7 +284,7 @@ pub fn public_origin(req: &Request) -> Result<String, ApiError> {
     match header(req, "host") {
         Some(host) if host.parse::<http::uri::Authority>().is_ok() => Ok(format!("https://{host}")),
         _ => Err(ApiError::bad_request(
-            "missing_host",
+            ErrorCode::MissingHost,
             "the request names no host to build links from",
         )),
     }

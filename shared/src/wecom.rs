@@ -8,11 +8,12 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use cbc::cipher::block_padding::NoPadding;
 use cbc::cipher::{BlockDecryptMut, KeyIvInit};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 
 /// Base64 as WeCom's own libraries read an EncodingAESKey: the 43 characters carry 258 bits,
 /// and the 2 bits past the 32-byte key may be anything (about three in four keys the console
@@ -25,7 +26,7 @@ const KEY_BASE64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// A shop's WeCom callback settings (from the WeCom admin console).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WecomCredentials {
     pub corp_id: String,
@@ -84,8 +85,12 @@ impl WecomCredentials {
     /// Decrypts a message and checks it was meant for this corp. (An `echostr` whose `+` a
     /// proxy turned into spaces is read as WeCom sent it: see `restore_plus`.)
     pub fn decrypt(&self, encrypted: &str) -> Result<String, ApiError> {
-        let bad =
-            || ApiError::bad_request("invalid_payload", "the encrypted message cannot be read");
+        let bad = || {
+            ApiError::bad_request(
+                ErrorCode::InvalidPayload,
+                "the encrypted message cannot be read",
+            )
+        };
         let key = self.key().ok_or_else(bad)?;
         let mut buffer = base64::engine::general_purpose::STANDARD
             .decode(encrypted.trim())
@@ -121,14 +126,16 @@ pub fn restore_plus(encrypted: &str) -> String {
 
 /// The `Encrypt` element of a callback's XML body.
 pub fn encrypted_field(xml: &str) -> Result<String, ApiError> {
-    field(xml, "Encrypt")?
-        .ok_or_else(|| ApiError::bad_request("invalid_payload", "the body has no Encrypt element"))
+    field(xml, "Encrypt")?.ok_or_else(|| {
+        ApiError::bad_request(ErrorCode::InvalidPayload, "the body has no Encrypt element")
+    })
 }
 
 /// A child element's text of the `<xml>` root.
 pub fn field(xml: &str, name: &str) -> Result<Option<String>, ApiError> {
-    let doc = roxmltree::Document::parse(xml)
-        .map_err(|_| ApiError::bad_request("invalid_xml", "the body is not well-formed XML"))?;
+    let doc = roxmltree::Document::parse(xml).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidXml, "the body is not well-formed XML")
+    })?;
     Ok(doc
         .root_element()
         .children()
@@ -154,7 +161,10 @@ pub fn contact_added(xml: &str) -> Result<Option<ContactAdded>, ApiError> {
     }
     let required = |name: &str| -> Result<String, ApiError> {
         field(xml, name)?.filter(|v| !v.is_empty()).ok_or_else(|| {
-            ApiError::bad_request("invalid_payload", format!("the event has no {name}"))
+            ApiError::bad_request(
+                ErrorCode::InvalidPayload,
+                format!("the event has no {name}"),
+            )
         })
     };
     Ok(Some(ContactAdded {

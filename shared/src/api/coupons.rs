@@ -2,62 +2,232 @@
 //! batches, validation, redemption through the API, and campaign stats.
 
 use http::Method;
+use schemars::JsonSchema;
 use serde::Deserialize;
+use serde_json::json;
 
-use super::authenticated_shop;
-use crate::campaigns::{self, CampaignInput};
-use crate::coupons::{self, OrderUse};
+use super::router::{Access, Operation};
+use super::{accept, Page};
+use crate::campaigns::{self, CampaignInput, CouponCampaign};
+use crate::coupons::{
+    self, BatchPage, CampaignStats, Coupon, ImportReport, OrderUse, PrintBatch, Verdict,
+};
 use crate::domain::ids::ExternalId;
 use crate::domain::CustomerId;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::web::{
     body_response, header, json_body, json_response, paging, query_number, query_param,
-    require_method, segments, with_header, Env, Request, RequestLog, Response,
+    with_header, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
 const BATCH_PAGE_MAX: i64 = 1000;
 
+pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        method: Method::GET,
+        path: "/api/campaigns",
+        summary: "List the shop's coupon campaigns",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.paging(50, PAGE_LIMIT_MAX);
+            d.reply::<Page<CouponCampaign>>(200, "A page of campaigns, oldest first.");
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/campaigns",
+        summary: "Create a coupon campaign",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<CampaignInput>();
+            d.reply::<CouponCampaign>(201, "The campaign.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/campaigns/{id}",
+        summary: "Read a campaign",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<CouponCampaign>(200, "The campaign."),
+    },
+    Operation {
+        method: Method::PATCH,
+        path: "/api/campaigns/{id}",
+        summary: "Change a campaign (the whole input again)",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<CampaignInput>();
+            d.reply::<CouponCampaign>(200, "The changed campaign.");
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/campaigns/{id}/issue",
+        summary: "Issue a coupon of the campaign to a customer",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.text(
+                "Exactly once per Idempotency-Key: a repeat answers the same coupon and \
+                 changes nothing. Quotas and per-customer limits are exact under concurrency.",
+            );
+            d.header(
+                "Idempotency-Key",
+                "1 to 255 visible ASCII characters; repeats answer the first result.",
+                false,
+            );
+            d.json_body::<IssueRequest>();
+            d.reply::<Coupon>(201, "The coupon issued (or issued before under this key).");
+            d.errors(&[409, 422]);
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/campaigns/{id}/pool",
+        summary: "Import codes into a pool campaign",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.text("JSON `{\"codes\": […]}`, or CSV / plain text with one code per line.");
+            d.json_body::<PoolCodes>();
+            d.body_as(
+                "text/csv",
+                json!({"type": "string", "description": "One code per line, first column; a header row named code is skipped."}),
+            );
+            d.reply::<ImportReport>(200, "What was added and what was already there.");
+            d.errors(&[409]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/campaigns/{id}/stats",
+        summary: "A campaign's issued, redeemed and revenue figures",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<CampaignStats>(200, "The campaign's figures."),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/campaigns/{id}/batches",
+        summary: "Reserve a named print batch of codes",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<BatchRequest>();
+            d.reply::<PrintBatch>(201, "The batch.");
+            d.errors(&[409]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/campaigns/{id}/batches/{name}/codes",
+        summary: "A page of a print batch's codes as CSV",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.paging(500, BATCH_PAGE_MAX);
+            d.reply_as(
+                200,
+                "CSV: code, valid from, valid until. Stable pages: the same cursor gives the same codes.",
+                "text/csv",
+                json!({"type": "string"}),
+            );
+            d.reply_header(
+                200,
+                "X-Next-Cursor",
+                "The next page's cursor; absent on the last page.",
+            );
+            d.reply_header(
+                200,
+                "X-Quota-Reached",
+                "true when the campaign's quota ended the batch.",
+            );
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/coupons/{code}",
+        summary: "Check whether a code can be used",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.query::<String>("customer", "The customer id who would use it.");
+            d.query::<u64>("order_total", "The order's total in minor units.");
+            d.reply::<Verdict>(200, "Usable or not, why, and the discount it would give.");
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/coupons/{code}/redeem",
+        summary: "Redeem a code for an order",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.text("The same order redeeming again is answered as before and changes nothing.");
+            d.json_body::<RedeemRequest>();
+            d.reply::<Coupon>(200, "The redeemed coupon.");
+            d.errors(&[409, 422]);
+        },
+    },
+];
+
+/// `POST /api/campaigns/{id}/issue` body.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct IssueRequest {
+    customer_id: String,
+}
+
+/// `POST /api/campaigns/{id}/batches` body.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct BatchRequest {
+    /// A name for the batch, unique in the campaign.
+    name: String,
+    /// How many codes to reserve.
+    count: i64,
+}
+
+/// `POST /api/coupons/{code}/redeem` body.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct RedeemRequest {
+    /// The order's id on the shop's side.
+    order_id: String,
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    order_total_minor: Option<i64>,
+}
+
+/// `POST /api/campaigns/{id}/pool` JSON body.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct PoolCodes {
+    codes: Vec<String>,
+}
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
-    match segments(req).as_slice() {
-        ["api", "campaigns"] => {
-            log.route = "/api/campaigns";
-            require_method(req, &[Method::GET, Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            if req.method() == Method::GET {
-                let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
-                let (items, next) = campaigns::list(env.store, &shop.id, after, limit)?;
-                return Ok(json_response(
-                    200,
-                    &serde_json::json!({"items": items, "next_cursor": next}),
-                ));
-            }
+    let call = accept(req, env, log, OPERATIONS)?;
+    let shop = call.shop()?;
+    let id = call.param("id");
+    match call.operation() {
+        ("GET", "/api/campaigns") => {
+            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
+            let (items, next_cursor) = campaigns::list(env.store, &shop.id, after, limit)?;
+            Ok(json_response(200, &Page { items, next_cursor }))
+        }
+        ("POST", "/api/campaigns") => {
             let input: CampaignInput = json_body(req)?;
             let campaign = campaigns::create(env.store, &shop.id, shop.currency, input, env.now)?;
             Ok(json_response(201, &campaign))
         }
-        ["api", "campaigns", id] => {
-            log.route = "/api/campaigns/{id}";
-            require_method(req, &[Method::GET, Method::PATCH])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let campaign = if req.method() == Method::PATCH {
-                let input: CampaignInput = json_body(req)?;
-                campaigns::update(env.store, &shop.id, shop.currency, id, input, env.now)?
-            } else {
-                campaigns::load(env.store, &shop.id, id)?
-            };
+        ("GET", "/api/campaigns/{id}") => Ok(json_response(
+            200,
+            &campaigns::load(env.store, &shop.id, id)?,
+        )),
+        ("PATCH", "/api/campaigns/{id}") => {
+            let input: CampaignInput = json_body(req)?;
+            let campaign =
+                campaigns::update(env.store, &shop.id, shop.currency, id, input, env.now)?;
             Ok(json_response(200, &campaign))
         }
-        ["api", "campaigns", id, "issue"] => {
-            log.route = "/api/campaigns/{id}/issue";
-            require_method(req, &[Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Body {
-                customer_id: String,
-            }
-            let body: Body = json_body(req)?;
+        ("POST", "/api/campaigns/{id}/issue") => {
+            let body: IssueRequest = json_body(req)?;
             let customer = CustomerId::parse(&body.customer_id)
                 .ok_or_else(|| ApiError::not_found("customer"))?;
             let key = idempotency_key(req)?;
@@ -65,43 +235,27 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 coupons::issue(env.store, &shop.id, id, &customer, key.as_deref(), env.now)?;
             Ok(json_response(201, &coupon))
         }
-        ["api", "campaigns", id, "pool"] => {
-            log.route = "/api/campaigns/{id}/pool";
-            require_method(req, &[Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("POST", "/api/campaigns/{id}/pool") => {
             let codes = pool_codes(req)?;
             let report = coupons::import_pool(env.store, &shop.id, id, &codes)?;
             Ok(json_response(200, &report))
         }
-        ["api", "campaigns", id, "stats"] => {
-            log.route = "/api/campaigns/{id}/stats";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("GET", "/api/campaigns/{id}/stats") => {
             let campaign = campaigns::load(env.store, &shop.id, id)?;
             let stats = coupons::stats(env.store, &shop.id, &campaign, shop.currency)?;
             Ok(json_response(200, &stats))
         }
-        ["api", "campaigns", id, "batches"] => {
-            log.route = "/api/campaigns/{id}/batches";
-            require_method(req, &[Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Body {
-                name: String,
-                count: i64,
-            }
-            let body: Body = json_body(req)?;
+        ("POST", "/api/campaigns/{id}/batches") => {
+            let body: BatchRequest = json_body(req)?;
             let batch =
                 coupons::create_batch(env.store, &shop.id, id, &body.name, body.count, env.now)?;
             Ok(json_response(201, &batch))
         }
-        ["api", "campaigns", id, "batches", name, "codes"] => {
-            log.route = "/api/campaigns/{id}/batches/{name}/codes";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("GET", "/api/campaigns/{id}/batches/{name}/codes") => {
             let (after, limit) = paging(req, 500, BATCH_PAGE_MAX)?;
-            let page = coupons::batch_codes(env.store, &shop.id, id, name, after, limit, env.now)?;
+            let name = call.param("name");
+            let page: BatchPage =
+                coupons::batch_codes(env.store, &shop.id, id, name, after, limit, env.now)?;
             let mut response = body_response(200, "text/csv; charset=utf-8", page.csv);
             if let Some(next) = page.next {
                 response = with_header(response, "x-next-cursor", &next.to_string());
@@ -111,13 +265,10 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             }
             Ok(response)
         }
-        ["api", "coupons", code] => {
-            log.route = "/api/coupons/{code}";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("GET", "/api/coupons/{code}") => {
             let customer = match query_param(req, "customer") {
                 Some(c) => Some(CustomerId::parse(&c).ok_or_else(|| {
-                    ApiError::bad_request("invalid_query", "customer is a customer id")
+                    ApiError::bad_request(ErrorCode::InvalidQuery, "customer is a customer id")
                 })?),
                 None => None,
             };
@@ -125,24 +276,13 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 Some(_) => Some(query_number(req, "order_total", 0)?),
                 None => None,
             };
+            let code = call.param("code");
             let verdict =
                 coupons::validate(env.store, &shop.id, code, customer.as_ref(), total, env.now)?;
             Ok(json_response(200, &verdict))
         }
-        ["api", "coupons", code, "redeem"] => {
-            log.route = "/api/coupons/{code}/redeem";
-            require_method(req, &[Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Body {
-                order_id: String,
-                #[serde(default)]
-                customer_id: Option<String>,
-                #[serde(default)]
-                order_total_minor: Option<i64>,
-            }
-            let body: Body = json_body(req)?;
+        ("POST", "/api/coupons/{code}/redeem") => {
+            let body: RedeemRequest = json_body(req)?;
             let order = ExternalId::parse(&body.order_id).map_err(ApiError::invalid)?;
             let customer = body
                 .customer_id
@@ -160,7 +300,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 total_minor: body.order_total_minor,
                 currency: Some(shop.currency),
             };
-            let coupon = coupons::redeem(env.store, &shop.id, code, &use_, env.now)?;
+            let coupon = coupons::redeem(env.store, &shop.id, call.param("code"), &use_, env.now)?;
             Ok(json_response(200, &coupon))
         }
         _ => Err(ApiError::unknown_route()),
@@ -178,7 +318,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
             Ok(Some(key.to_string()))
         }
         Some(_) => Err(ApiError::bad_request(
-            "invalid_header",
+            ErrorCode::InvalidHeader,
             "Idempotency-Key is 1 to 255 visible ASCII characters",
         )),
     }
@@ -189,12 +329,7 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
 fn pool_codes(req: &Request) -> Result<Vec<String>, ApiError> {
     let content_type = header(req, "content-type").unwrap_or("application/json");
     if content_type.starts_with("application/json") {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Body {
-            codes: Vec<String>,
-        }
-        return Ok(json_body::<Body>(req)?.codes);
+        return Ok(json_body::<PoolCodes>(req)?.codes);
     }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -202,8 +337,9 @@ fn pool_codes(req: &Request) -> Result<Vec<String>, ApiError> {
         .from_reader(req.body().as_slice());
     let mut codes = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record
-            .map_err(|e| ApiError::bad_request("invalid_csv", format!("line {}: {e}", i + 1)))?;
+        let record = record.map_err(|e| {
+            ApiError::bad_request(ErrorCode::InvalidCsv, format!("line {}: {e}", i + 1))
+        })?;
         let Some(first) = record
             .get(0)
             .map(|f| f.trim().trim_start_matches('\u{feff}'))

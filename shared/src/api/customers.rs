@@ -1,36 +1,121 @@
 //! The `customers` component: read, look up and erase a shop's customers, and list the
 //! privacy data requests platforms sent.
 
-use http::Method;
-
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use http::Method;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 
-use super::{authenticated_caller, authenticated_shop};
+use super::router::{Access, Operation};
+use super::{accept, Page};
 use crate::applog;
-use crate::customers;
-use crate::customers::AttributePatch;
+use crate::customers::{self, AttributePatch, CustomerView};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
+use crate::reminders::ReminderSchedule;
 use crate::tagging::{self, ManualTagChange};
 use crate::tags::parse_tag_names;
 use crate::web::{
-    json_body, json_response, paging, query_param, require_method, segments, Env, Request,
-    RequestLog, Response,
+    json_body, json_response, paging, query_param, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: usize = 200;
 
+pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        method: Method::GET,
+        path: "/api/customers",
+        summary: "Find a customer by phone, email or WeCom external id",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.text("Exactly one of the three query parameters. Matched by keyed hash.");
+            d.query::<String>(
+                "phone",
+                "A phone number; without +, the shop's calling code.",
+            );
+            d.query::<String>("email", "An email address, any case.");
+            d.query::<String>("wecom_external_id", "A WeCom external contact id.");
+            d.reply::<CustomerView>(200, "The customer, contacts masked.");
+            d.errors(&[404]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/customers/{id}",
+        summary: "Read a customer",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<CustomerView>(200, "The customer, contacts masked."),
+    },
+    Operation {
+        method: Method::PATCH,
+        path: "/api/customers/{id}",
+        summary: "Set or clear a customer's attributes",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<CustomerPatch>();
+            d.reply::<CustomerView>(200, "The customer.");
+            d.errors(&[409]);
+        },
+    },
+    Operation {
+        method: Method::DELETE,
+        path: "/api/customers/{id}",
+        summary: "Erase a customer's personal data",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.text("Contacts, names, attributes and tags go; anonymous order totals stay.");
+            d.reply::<CustomerView>(200, "What remains of the customer.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/customers/{id}/reminders",
+        summary: "A customer's repurchase reminders and unsubscribe link",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<CustomerReminders>(200, "Planned, sent and cancelled reminders."),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/customers/{id}/tags",
+        summary: "Add and remove manual tags",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<TagChangeBody>();
+            d.reply::<CustomerView>(200, "The customer with its tags.");
+            d.errors(&[409]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/data-requests",
+        summary: "Privacy data requests platforms sent (Shopify customers/data_request)",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.paging(50, PAGE_LIMIT_MAX as i64);
+            d.reply::<Page<serde_json::Value>>(200, "A page of recorded requests.");
+        },
+    },
+];
+
+#[derive(Serialize, JsonSchema)]
+struct CustomerReminders {
+    items: Vec<ReminderSchedule>,
+    /// The customer's unsubscribe link, relative to this deployment.
+    unsubscribe_path: String,
+}
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
-    match segments(req).as_slice() {
-        ["api", "customers"] => {
-            log.route = "/api/customers";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+    let call = accept(req, env, log, OPERATIONS)?;
+    let caller = call.caller()?;
+    let shop = &caller.shop;
+    let customer_id =
+        || CustomerId::parse(call.param("id")).ok_or_else(|| ApiError::not_found("customer"));
+    match call.operation() {
+        ("GET", "/api/customers") => {
             let identity = lookup_identity(req, &shop.default_calling_code)?;
             let pepper = env.secrets.pepper()?;
             let id = customers::find(env.store, &shop.id, pepper, &[identity])?
@@ -38,56 +123,43 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let customer = customers::load(env.store, &shop.id, &id)?;
             Ok(json_response(200, &customer.view()))
         }
-        ["api", "customers", id] => {
-            log.route = "/api/customers/{id}";
-            require_method(req, &[Method::GET, Method::PATCH, Method::DELETE])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
-            let customer = match *req.method() {
-                Method::DELETE => customers::erase(env.store, &shop.id, &id, env.now)?,
-                Method::PATCH => {
-                    let body: CustomerPatch = json_body(req)?;
-                    let patch = AttributePatch::parse(body.attributes)?;
-                    tagging::set_attributes(env.store, &shop, &id, &patch, env.now)?
-                }
-                _ => customers::load(env.store, &shop.id, &id)?,
-            };
+        ("GET", "/api/customers/{id}") => {
+            let customer = customers::load(env.store, &shop.id, &customer_id()?)?;
             Ok(json_response(200, &customer.view()))
         }
-        ["api", "customers", id, "reminders"] => {
-            log.route = "/api/customers/{id}/reminders";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
+        ("PATCH", "/api/customers/{id}") => {
+            let id = customer_id()?;
+            let body: CustomerPatch = json_body(req)?;
+            let patch = AttributePatch::parse(body.attributes)?;
+            let customer = tagging::set_attributes(env.store, shop, &id, &patch, env.now)?;
+            Ok(json_response(200, &customer.view()))
+        }
+        ("DELETE", "/api/customers/{id}") => {
+            let customer = customers::erase(env.store, &shop.id, &customer_id()?, env.now)?;
+            Ok(json_response(200, &customer.view()))
+        }
+        ("GET", "/api/customers/{id}/reminders") => {
+            let id = customer_id()?;
             customers::load(env.store, &shop.id, &id)?;
             let items = crate::reminders::customer_schedules(env.store, &shop.id, &id)?;
             let token = crate::reminders::unsubscribe_token(env.secrets.pepper()?, &shop.id, &id);
             Ok(json_response(
                 200,
-                &serde_json::json!({"items": items, "unsubscribe_path": format!("/r/u/{token}")}),
+                &CustomerReminders {
+                    items,
+                    unsubscribe_path: format!("/r/u/{token}"),
+                },
             ))
         }
-        ["api", "customers", id, "tags"] => {
-            log.route = "/api/customers/{id}/tags";
-            require_method(req, &[Method::POST])?;
-            let caller = authenticated_caller(req, env, log)?;
-            let id = CustomerId::parse(id).ok_or_else(|| ApiError::not_found("customer"))?;
+        ("POST", "/api/customers/{id}/tags") => {
+            let id = customer_id()?;
             let body: TagChangeBody = json_body(req)?;
             let change = body.parse()?;
-            let customer = tagging::change_tags(
-                env.store,
-                &caller.shop,
-                &id,
-                &change,
-                &caller.key_id,
-                env.now,
-            )?;
+            let customer =
+                tagging::change_tags(env.store, shop, &id, &change, &caller.key_id, env.now)?;
             Ok(json_response(200, &customer.view()))
         }
-        ["api", "data-requests"] => {
-            log.route = "/api/data-requests";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("GET", "/api/data-requests") => {
             let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX as i64)?;
             let page = applog::page::<serde_json::Value>(
                 env.store,
@@ -96,10 +168,13 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 after,
                 limit,
             )?;
-            let items: Vec<_> = page.entries.into_iter().map(|(_, v)| v).collect();
+            let items = page.entries.into_iter().map(|(_, v)| v).collect();
             Ok(json_response(
                 200,
-                &serde_json::json!({"items": items, "next_cursor": page.next}),
+                &Page {
+                    items,
+                    next_cursor: page.next,
+                },
             ))
         }
         _ => Err(ApiError::unknown_route()),
@@ -107,14 +182,14 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
 }
 
 /// `PATCH /api/customers/{id}` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct CustomerPatch {
     attributes: BTreeMap<String, Option<String>>,
 }
 
 /// `POST /api/customers/{id}/tags` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct TagChangeBody {
     #[serde(default)]
@@ -145,7 +220,7 @@ impl TagChangeBody {
 }
 
 fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiError> {
-    let invalid = |e: String| ApiError::bad_request("invalid_query", e);
+    let invalid = |e: String| ApiError::bad_request(ErrorCode::InvalidQuery, e);
     match (
         query_param(req, "phone"),
         query_param(req, "email"),
@@ -161,7 +236,7 @@ fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiErr
             .map(|id| Identity::PlatformCustomer(Platform::Wecom, id))
             .map_err(invalid),
         _ => Err(ApiError::bad_request(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "look customers up by exactly one of ?phone=, ?email= or ?wecom_external_id=",
         )),
     }

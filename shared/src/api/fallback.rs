@@ -1,9 +1,39 @@
-//! Answers every path no component claims, in the same JSON error shape.
+//! The `fallback` component: the API's OpenAPI document, and the same JSON error shape for
+//! every path no component claims.
 
+use http::Method;
+use serde_json::json;
+
+use super::accept;
+use super::router::{Access, Operation};
 use crate::error::ApiError;
-use crate::web::{Env, Request, RequestLog, Response};
+use crate::web::{json_response, public_origin, Env, Request, RequestLog, Response};
 
-pub fn handle(_req: &Request, _env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
+pub static OPERATIONS: &[Operation] = &[Operation {
+    method: Method::GET,
+    path: "/api/openapi.json",
+    summary: "This API's OpenAPI 3.1 document",
+    access: Access::Public,
+    describe: |d| {
+        d.text("Load it into Swagger UI, Postman or a client generator.");
+        d.reply_as(
+            200,
+            "The document.",
+            "application/json",
+            json!({"type": "object", "description": "An OpenAPI 3.1 document."}),
+        );
+    },
+}];
+
+pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     log.route = "fallback";
-    Err(ApiError::unknown_route())
+    let call = accept(req, env, log, OPERATIONS)?;
+    match call.operation() {
+        ("GET", "/api/openapi.json") => {
+            let origin = public_origin(req).ok();
+            let document = super::openapi::document(origin.as_deref());
+            Ok(json_response(200, &document))
+        }
+        _ => Err(ApiError::unknown_route()),
+    }
 }

@@ -4,7 +4,12 @@
 //! the platform retry, and the retry completes only what is missing.
 
 use http::Method;
+use schemars::JsonSchema;
 use serde::Serialize;
+use serde_json::json;
+
+use super::accept;
+use super::router::{Access, Operation};
 
 use crate::customers;
 use crate::domain::ids::ExternalId;
@@ -12,29 +17,87 @@ use crate::domain::{CustomerId, Platform, ShopId};
 use crate::error::ApiError;
 use crate::orders::{self, OrderOutcome};
 use crate::shops::{self, Shop};
-use crate::web::{
-    header, json_response, require_method, segments, Env, Request, RequestLog, Response,
-};
+use crate::web::{header, json_response, Env, Request, RequestLog, Response};
 use crate::webhooks::{generic, shopify, woocommerce, youzan, ParseContext, WebhookEffect};
 
 /// Customers erased inside a `shop/redact` delivery; the operator's redact route goes on.
 const ERASE_BATCH: usize = 200;
 
+/// A platform's delivery endpoint: each platform signs and acknowledges its own way.
+macro_rules! webhook {
+    ($platform:literal, $scheme:literal, $summary:literal, $body:expr, $ack:ty) => {
+        Operation {
+            method: Method::POST,
+            path: concat!("/webhooks/", $platform, "/{shop}"),
+            summary: $summary,
+            access: Access::Signed($scheme),
+            describe: |d| {
+                d.text(
+                    "Verified, applied exactly once (duplicates, retries and out-of-order \
+                     deliveries included) and acknowledged only once every effect is stored; \
+                     any other answer makes the platform retry.",
+                );
+                d.body_as("application/json", $body);
+                d.reply::<$ack>(200, "Recorded (or already recorded, or ignored).");
+            },
+        }
+    };
+}
+
+pub static OPERATIONS: &[Operation] = &[
+    webhook!(
+        "shopify",
+        "shopifySignature",
+        "Shopify webhooks: orders, refunds, customers, privacy topics",
+        json!({"type": "object", "description": "Shopify's payload for the X-Shopify-Topic header's topic."}),
+        Ack<'static>
+    ),
+    webhook!(
+        "woocommerce",
+        "woocommerceSignature",
+        "WooCommerce webhooks: orders (and the activation ping)",
+        json!({"type": "object", "description": "WooCommerce's order for the X-WC-Webhook-Topic header's topic."}),
+        Ack<'static>
+    ),
+    webhook!(
+        "youzan",
+        "youzanSignature",
+        "Youzan push messages: trades and refunds",
+        json!({"type": "object", "description": "Youzan's push envelope; msg is the form-encoded business JSON."}),
+        YouzanAck
+    ),
+    Operation {
+        method: Method::POST,
+        path: "/webhooks/generic/{shop}",
+        summary: "Orders in Siyu's own format, from any system",
+        access: Access::Signed("genericSignature"),
+        describe: |d| {
+            d.text("Signed with X-Siyu-Timestamp and X-Siyu-Signature; X-Siyu-Delivery-Id makes exact redeliveries cheap.");
+            d.header(
+                "X-Siyu-Timestamp",
+                "Unix seconds when sent; within 5 minutes of the server's clock.",
+                true,
+            );
+            d.header(
+                "X-Siyu-Delivery-Id",
+                "The delivery's id, kept to answer redeliveries.",
+                false,
+            );
+            d.json_body::<crate::webhooks::generic::GenericOrder>();
+            d.reply::<Ack<'static>>(200, "Recorded (or already recorded).");
+        },
+    },
+];
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
-    let path = segments(req);
-    let ["webhooks", platform, shop_id] = path.as_slice() else {
-        return Err(ApiError::unknown_route());
+    let call = accept(req, env, log, OPERATIONS)?;
+    let platform = match call.operation().1 {
+        "/webhooks/shopify/{shop}" => Platform::Shopify,
+        "/webhooks/woocommerce/{shop}" => Platform::WooCommerce,
+        "/webhooks/youzan/{shop}" => Platform::Youzan,
+        _ => Platform::Generic,
     };
-    let platform = Platform::parse(platform)
-        .filter(|p| *p != Platform::Wecom)
-        .ok_or_else(ApiError::unknown_route)?;
-    log.route = match platform {
-        Platform::Shopify => "/webhooks/shopify/{shop}",
-        Platform::WooCommerce => "/webhooks/woocommerce/{shop}",
-        Platform::Youzan => "/webhooks/youzan/{shop}",
-        Platform::Generic | Platform::Wecom => "/webhooks/generic/{shop}",
-    };
-    require_method(req, &[Method::POST])?;
+    let shop_id = call.param("shop");
     let shop_id = ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
     let shop = shops::load_shop(env.store, &shop_id)?;
     log.shop = Some(shop.id.to_string());
@@ -141,7 +204,7 @@ fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<De
     })
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "effect")]
 enum Applied {
     Order(OrderOutcome),
@@ -214,20 +277,33 @@ fn apply(
 fn acknowledge(platform: Platform, applied: &Applied) -> Response {
     match platform {
         // Youzan redelivers unless it reads exactly this acknowledgement.
-        Platform::Youzan => json_response(200, &serde_json::json!({"code": 0, "msg": "success"})),
-        _ => {
-            #[derive(Serialize)]
-            struct Ack<'a> {
-                ok: bool,
-                result: &'a Applied,
-            }
-            json_response(
-                200,
-                &Ack {
-                    ok: true,
-                    result: applied,
-                },
-            )
-        }
+        Platform::Youzan => json_response(
+            200,
+            &YouzanAck {
+                code: 0,
+                msg: "success",
+            },
+        ),
+        _ => json_response(
+            200,
+            &Ack {
+                ok: true,
+                result: applied,
+            },
+        ),
     }
+}
+
+/// The acknowledgement of Shopify, WooCommerce and generic deliveries.
+#[derive(Serialize, JsonSchema)]
+struct Ack<'a> {
+    ok: bool,
+    result: &'a Applied,
+}
+
+/// The acknowledgement Youzan requires, exactly.
+#[derive(Serialize, JsonSchema)]
+struct YouzanAck {
+    code: i32,
+    msg: &'static str,
 }

@@ -3,41 +3,279 @@
 
 use http::Method;
 use jiff::civil::Date;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::json;
 
-use super::authenticated_shop;
-use crate::channels::{self, ChannelInput, ScanOutcome};
-use crate::error::ApiError;
-use crate::leads::{self, LeadSubmission};
+use super::router::{Access, Operation};
+use super::{accept, Page};
+use crate::channels::{self, Channel, ChannelInput, ChannelKind, ChannelStats, ScanOutcome};
+use crate::error::{ApiError, ErrorCode};
+use crate::leads::{self, LeadOutcome, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
     body_response, header, html_response, json_body, json_response, message_page, paging,
-    public_origin, query_param, require_method, segments, text_response, with_header, Env, Request,
-    RequestLog, Response,
+    public_origin, query_param, text_response, with_header, Env, Request, RequestLog, Response,
 };
 
 const PAGE_LIMIT_MAX: i64 = 200;
 /// Default stats window, in days up to today.
 const DEFAULT_STATS_DAYS: i64 = 30;
 
+fn page_for_people() -> serde_json::Value {
+    json!({"type": "string", "description": "An HTML page for people."})
+}
+
+/// `GET` and `HEAD` of a scan: the same contract.
+macro_rules! scan {
+    ($method:expr) => {
+        Operation {
+            method: $method,
+            path: "/q/{code}",
+            summary: "Scan a channel code: counted once per browser, then redirected",
+            access: Access::Public,
+            describe: |d| {
+                d.redirect(302, "To the channel's landing URL with its UTM parameters.");
+                d.reply_as(
+                    404,
+                    "No such code (a page for people).",
+                    "text/html",
+                    page_for_people(),
+                );
+                d.reply_as(
+                    410,
+                    "The code was retired (a page for people).",
+                    "text/html",
+                    page_for_people(),
+                );
+            },
+        }
+    };
+}
+
+pub static OPERATIONS: &[Operation] = &[
+    scan!(Method::GET),
+    scan!(Method::HEAD),
+    Operation {
+        method: Method::GET,
+        path: "/q/{code}/form",
+        summary: "The hosted sign-up form of a channel (works without JavaScript)",
+        access: Access::Public,
+        describe: |d| {
+            d.reply_as(200, "The form.", "text/html", page_for_people());
+            d.reply_as(404, "No such code.", "text/html", page_for_people());
+            d.reply_as(410, "The code was retired.", "text/html", page_for_people());
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/q/{code}/lead",
+        summary: "Submit a lead: contact details and consent",
+        access: Access::Public,
+        describe: |d| {
+            d.text("JSON answers JSON; the hosted form (form-encoded) answers a page, errors included.");
+            d.json_body::<LeadSubmission>();
+            d.body_as(
+                "application/x-www-form-urlencoded",
+                json!({"type": "object", "properties": {
+                    "name": {"type": "string"}, "phone": {"type": "string"},
+                    "email": {"type": "string"}, "consent": {"type": "string"}}}),
+            );
+            d.reply::<LeadOutcome>(
+                201,
+                "A new lead: the customer, tagged, maybe with a welcome coupon.",
+            );
+            d.reply::<LeadOutcome>(200, "The same person again: nothing doubled.");
+            d.reply_as(
+                200,
+                "From the form: a thank-you page.",
+                "text/html",
+                page_for_people(),
+            );
+            d.errors(&[404, 410, 429]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/wecom/{shop}",
+        summary: "WeCom callback URL verification",
+        access: Access::Signed("wecomSignature"),
+        describe: |d| {
+            d.query::<String>("timestamp", "WeCom's timestamp.");
+            d.query::<String>("nonce", "WeCom's nonce.");
+            d.query::<String>("echostr", "The encrypted text to decrypt and answer.");
+            d.reply_as(
+                200,
+                "The decrypted echostr.",
+                "text/plain",
+                json!({"type": "string"}),
+            );
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/wecom/{shop}",
+        summary: "WeCom events: a contact added through a channel code becomes its lead",
+        access: Access::Signed("wecomSignature"),
+        describe: |d| {
+            d.query::<String>("timestamp", "WeCom's timestamp.");
+            d.query::<String>("nonce", "WeCom's nonce.");
+            d.body_as(
+                "application/xml",
+                json!({"type": "string", "description": "WeCom's XML with the Encrypt element."}),
+            );
+            d.reply_as(
+                200,
+                "success, which WeCom requires.",
+                "text/plain",
+                json!({"type": "string"}),
+            );
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels",
+        summary: "List the shop's channels",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.paging(50, PAGE_LIMIT_MAX);
+            d.reply::<Page<Channel>>(200, "A page of channels.");
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/channels",
+        summary: "Create a channel (a QR code on a package card, poster, SMS…)",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<ChannelInput>();
+            d.reply::<Channel>(201, "The channel with its code.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels/stats",
+        summary: "The funnel of every channel over a window",
+        access: Access::ShopKey,
+        describe: |d| {
+            window_params(d);
+            d.paging(20, 50);
+            d.reply::<ChannelStatsPage>(200, "A page of channels with their funnels.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels/{id}",
+        summary: "Read a channel",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<Channel>(200, "The channel."),
+    },
+    Operation {
+        method: Method::PATCH,
+        path: "/api/channels/{id}",
+        summary: "Change a channel (the whole input again)",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<ChannelInput>();
+            d.reply::<Channel>(200, "The changed channel.");
+        },
+    },
+    Operation {
+        method: Method::DELETE,
+        path: "/api/channels/{id}",
+        summary: "Delete a channel; its code retires",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<ChannelDeleted>(200, "Deleted."),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels/{id}/qr.svg",
+        summary: "The channel's QR code as SVG",
+        access: Access::ShopKey,
+        describe: |d| {
+            qr_params(d);
+            d.reply_as(
+                200,
+                "The QR code.",
+                "image/svg+xml",
+                json!({"type": "string"}),
+            );
+            d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels/{id}/qr.png",
+        summary: "The channel's QR code as PNG",
+        access: Access::ShopKey,
+        describe: |d| {
+            qr_params(d);
+            d.reply_as(
+                200,
+                "The QR code.",
+                "image/png",
+                json!({"type": "string", "contentMediaType": "image/png"}),
+            );
+            d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/channels/{id}/stats",
+        summary: "A channel's funnel over a window: scans, leads, orders",
+        access: Access::ShopKey,
+        describe: |d| {
+            window_params(d);
+            d.reply::<ChannelStats>(200, "The funnel, day by day and in total.");
+        },
+    },
+];
+
+fn window_params(d: &mut super::openapi::OperationDoc) {
+    d.query::<Date>(
+        "from",
+        "First day (the shop's calendar); 29 days before `to` by default.",
+    );
+    d.query::<Date>("to", "Last day; today in the shop's zone by default.");
+}
+
+fn qr_params(d: &mut super::openapi::OperationDoc) {
+    d.query::<String>("ec", "Error correction: L, M, Q or H.");
+    d.query::<String>("module", "Module size in pixels.");
+    d.errors(&[400]);
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ChannelDeleted {
+    deleted: bool,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct ChannelStatsPage {
+    from: Date,
+    to: Date,
+    items: Vec<NamedChannelStats>,
+    next_cursor: Option<i64>,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct NamedChannelStats {
+    name: String,
+    kind: ChannelKind,
+    stats: ChannelStats,
+}
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
-    match segments(req).as_slice() {
-        ["q", code] => {
-            log.route = "/q/{code}";
-            require_method(req, &[Method::GET, Method::HEAD])?;
-            scan(req, env, code)
-        }
-        ["q", code, "form"] => {
-            log.route = "/q/{code}/form";
-            require_method(req, &[Method::GET])?;
-            lead_form(env, code)
-        }
-        ["q", code, "lead"] => {
-            log.route = "/q/{code}/lead";
-            require_method(req, &[Method::POST])?;
+    let call = accept(req, env, log, OPERATIONS)?;
+    let (method, path) = call.operation();
+    match (method, path) {
+        (_, "/q/{code}") => scan(req, env, call.param("code")),
+        ("GET", "/q/{code}/form") => lead_form(env, call.param("code")),
+        ("POST", "/q/{code}/lead") => {
             let from_form = header(req, "content-type")
                 .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-            match submit_lead(req, env, log, code, from_form) {
+            match submit_lead(req, env, log, call.param("code"), from_form) {
                 // People filling in the hosted form see a page, not JSON.
                 Err(err) if from_form && err.status < 500 => Ok(message_page(
                     err.status,
@@ -47,73 +285,64 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 other => other,
             }
         }
-        ["wecom", shop_id] => {
-            log.route = "/wecom/{shop}";
-            require_method(req, &[Method::GET, Method::POST])?;
-            wecom_callback(req, env, log, shop_id)
-        }
-        ["api", "channels"] => {
-            log.route = "/api/channels";
-            require_method(req, &[Method::GET, Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            if req.method() == Method::POST {
-                let input: ChannelInput = json_body(req)?;
-                let channel = channels::create(env.store, &shop, input, env.now)?;
-                return Ok(json_response(201, &channel));
-            }
+        (_, "/wecom/{shop}") => wecom_callback(req, env, log, call.param("shop")),
+        ("GET", "/api/channels") => {
+            let shop = call.shop()?;
             let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
-            let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
-            Ok(json_response(
-                200,
-                &serde_json::json!({"items": items, "next_cursor": next}),
-            ))
+            let (items, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
+            Ok(json_response(200, &Page { items, next_cursor }))
         }
-        ["api", "channels", "stats"] => {
-            log.route = "/api/channels/stats";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let (from, to) = window(req, env, &shop)?;
+        ("POST", "/api/channels") => {
+            let input: ChannelInput = json_body(req)?;
+            let channel = channels::create(env.store, call.shop()?, input, env.now)?;
+            Ok(json_response(201, &channel))
+        }
+        ("GET", "/api/channels/stats") => {
+            let shop = call.shop()?;
+            let (from, to) = window(req, env, shop)?;
             let (after, limit) = paging(req, 20, 50)?;
-            let (items, next) = channels::list(env.store, &shop.id, after, limit)?;
-            let mut stats = Vec::with_capacity(items.len());
-            for channel in &items {
-                let one = channels::stats(env.store, &shop.id, channel, from, to)?;
-                stats.push(
-                    serde_json::json!({"name": channel.name, "kind": channel.kind, "stats": one}),
-                );
+            let (channels, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
+            let mut items = Vec::with_capacity(channels.len());
+            for channel in channels {
+                let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
+                items.push(NamedChannelStats {
+                    name: channel.name,
+                    kind: channel.kind,
+                    stats,
+                });
             }
             Ok(json_response(
                 200,
-                &serde_json::json!({"from": from, "to": to, "items": stats, "next_cursor": next}),
+                &ChannelStatsPage {
+                    from,
+                    to,
+                    items,
+                    next_cursor,
+                },
             ))
         }
-        ["api", "channels", id] => {
-            log.route = "/api/channels/{id}";
-            require_method(req, &[Method::GET, Method::PATCH, Method::DELETE])?;
-            let shop = authenticated_shop(req, env, log)?;
-            if req.method() == Method::DELETE {
-                channels::delete(env.store, &shop, id, env.now)?;
-                return Ok(json_response(200, &serde_json::json!({"deleted": true})));
-            }
-            let channel = if req.method() == Method::PATCH {
-                let input: ChannelInput = json_body(req)?;
-                channels::update(env.store, &shop, id, input, env.now)?
-            } else {
-                channels::load(env.store, &shop.id, id)?
-            };
+        ("GET", "/api/channels/{id}") => {
+            let channel = channels::load(env.store, &call.shop()?.id, call.param("id"))?;
             Ok(json_response(200, &channel))
         }
-        ["api", "channels", id, image @ ("qr.svg" | "qr.png")] => {
-            log.route = "/api/channels/{id}/qr";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let channel = channels::load(env.store, &shop.id, id)?;
+        ("PATCH", "/api/channels/{id}") => {
+            let input: ChannelInput = json_body(req)?;
+            let channel =
+                channels::update(env.store, call.shop()?, call.param("id"), input, env.now)?;
+            Ok(json_response(200, &channel))
+        }
+        ("DELETE", "/api/channels/{id}") => {
+            channels::delete(env.store, call.shop()?, call.param("id"), env.now)?;
+            Ok(json_response(200, &ChannelDeleted { deleted: true }))
+        }
+        ("GET", image @ ("/api/channels/{id}/qr.svg" | "/api/channels/{id}/qr.png")) => {
+            let channel = channels::load(env.store, &call.shop()?.id, call.param("id"))?;
             let style = QrStyle::parse(
                 query_param(req, "ec").as_deref(),
                 query_param(req, "module").as_deref(),
             )?;
             let url = format!("{}/q/{}", public_origin(req)?, channel.code);
-            let (content_type, body) = if *image == "qr.svg" {
+            let (content_type, body) = if image.ends_with("svg") {
                 ("image/svg+xml", style.svg(&url)?.into_bytes())
             } else {
                 ("image/png", style.png(&url)?)
@@ -124,12 +353,10 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 &url,
             ))
         }
-        ["api", "channels", id, "stats"] => {
-            log.route = "/api/channels/{id}/stats";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let channel = channels::load(env.store, &shop.id, id)?;
-            let (from, to) = window(req, env, &shop)?;
+        ("GET", "/api/channels/{id}/stats") => {
+            let shop = call.shop()?;
+            let channel = channels::load(env.store, &shop.id, call.param("id"))?;
+            let (from, to) = window(req, env, shop)?;
             let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
             Ok(json_response(200, &stats))
         }
@@ -212,8 +439,9 @@ fn wecom_callback(
         credentials.verify(&signature, &timestamp, &nonce, &echo)?;
         return Ok(text_response(200, credentials.decrypt(&echo)?));
     }
-    let body = std::str::from_utf8(req.body())
-        .map_err(|_| ApiError::bad_request("invalid_encoding", "the body must be UTF-8 XML"))?;
+    let body = std::str::from_utf8(req.body()).map_err(|_| {
+        ApiError::bad_request(ErrorCode::InvalidEncoding, "the body must be UTF-8 XML")
+    })?;
     let encrypted = crate::wecom::encrypted_field(body)?;
     credentials.verify(&signature, &timestamp, &nonce, &encrypted)?;
     let event = credentials.decrypt(&encrypted)?;
@@ -246,7 +474,7 @@ fn submit_lead(
     if !target.active {
         return Err(ApiError::new(
             410,
-            "inactive",
+            ErrorCode::Inactive,
             "this code is no longer active",
         ));
     }
@@ -265,7 +493,7 @@ fn submit_lead(
     if !leads::within_rate_limit(env.store, pepper, code, client, env.now)? {
         return Err(ApiError::new(
             429,
-            "rate_limited",
+            ErrorCode::RateLimited,
             "too many sign-ups from this address; try again in a minute",
         ));
     }
@@ -340,7 +568,7 @@ fn window(req: &Request, env: &Env, shop: &crate::shops::Shop) -> Result<(Date, 
         Some(from) => from,
         None => to
             .checked_sub(jiff::Span::new().days(DEFAULT_STATS_DAYS - 1))
-            .map_err(|_| ApiError::bad_request("invalid_query", "to is out of range"))?,
+            .map_err(|_| ApiError::bad_request(ErrorCode::InvalidQuery, "to is out of range"))?,
     };
     Ok((from, to))
 }
@@ -350,7 +578,7 @@ fn date(req: &Request, name: &str) -> Result<Option<Date>, ApiError> {
         .map(|text| {
             text.parse::<Date>().map_err(|_| {
                 ApiError::bad_request(
-                    "invalid_query",
+                    ErrorCode::InvalidQuery,
                     format!("{name} must be a date like 2026-11-22"),
                 )
             })

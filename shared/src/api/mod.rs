@@ -1,4 +1,5 @@
-//! Request handlers, one module per component. Each parses the request, calls one domain
+//! Request handlers, one module per component. Each module's `OPERATIONS` table is what it
+//! serves and what the OpenAPI document says; its handler parses the request, calls one domain
 //! function and maps the result; errors become responses only in `web::serve`.
 
 pub mod coupons;
@@ -6,25 +7,149 @@ pub mod customers;
 pub mod fallback;
 pub mod ingest;
 pub mod lead_capture;
+pub mod openapi;
 pub mod reminders;
+pub mod router;
 pub mod shops;
 pub mod tagging;
+
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::shops::{authenticate_caller, Caller, Shop};
 use crate::web::{bearer_token, Env, Request, RequestLog};
+use router::{route, Access, Operation, Route};
 
-/// The shop whose API key the request carries.
-pub fn authenticated_shop(
-    req: &Request,
+/// A Spin component's share of the API.
+pub struct Component {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub operations: &'static [Operation],
+}
+
+/// Every operation Siyu serves, by component (the document's tags).
+pub static COMPONENTS: &[Component] = &[
+    Component {
+        name: "shops",
+        description: "Shops (operator), a shop's settings and API keys.",
+        operations: shops::OPERATIONS,
+    },
+    Component {
+        name: "customers",
+        description: "Customers: look-up, attributes, manual tags, erasure; privacy requests.",
+        operations: customers::OPERATIONS,
+    },
+    Component {
+        name: "ingest",
+        description: "Shop platform webhooks: orders, refunds, customers, privacy.",
+        operations: ingest::OPERATIONS,
+    },
+    Component {
+        name: "lead-capture",
+        description: "Channel QR codes, scans, leads, the hosted form, WeCom callbacks.",
+        operations: lead_capture::OPERATIONS,
+    },
+    Component {
+        name: "tagging",
+        description: "Tag rules, RFM groups, segments and their exports.",
+        operations: tagging::OPERATIONS,
+    },
+    Component {
+        name: "coupons",
+        description: "Coupon campaigns: issuing, pools, print batches, validation, redemption.",
+        operations: coupons::OPERATIONS,
+    },
+    Component {
+        name: "reminders",
+        description: "Repurchase reminders: settings, dispatch, stats, unsubscribe links.",
+        operations: reminders::OPERATIONS,
+    },
+    Component {
+        name: "meta",
+        description: "This document.",
+        operations: fallback::OPERATIONS,
+    },
+];
+
+/// One page of a list; `next_cursor` is null on the last page.
+#[derive(Debug, Serialize, JsonSchema)]
+#[schemars(rename = "{T}Page")]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<i64>,
+}
+
+/// A request that reached an operation and passed its access check.
+pub struct Call<'r> {
+    pub route: Route<'r>,
+    caller: Option<Caller>,
+}
+
+impl<'r> Call<'r> {
+    /// The path parameter `name`.
+    pub fn param(&self, name: &str) -> &'r str {
+        self.route.param(name)
+    }
+
+    /// `(method, path template)`, for the handler to match on.
+    pub fn operation(&self) -> (&'static str, &'static str) {
+        let op = self.route.operation;
+        (op.method.as_str(), op.path)
+    }
+
+    /// The key that called a shop-key operation.
+    pub fn caller(&self) -> Result<&Caller, ApiError> {
+        self.caller
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthorized("this route needs a shop API key"))
+    }
+
+    pub fn shop(&self) -> Result<&Shop, ApiError> {
+        self.caller().map(|c| &c.shop)
+    }
+}
+
+/// Routes `req` through `operations` and enforces the operation's `Access`: the one place
+/// keys and tokens are checked. Signed and public operations check what they need inside.
+pub fn accept<'r>(
+    req: &'r Request,
     env: &Env,
     log: &mut RequestLog,
-) -> Result<Shop, ApiError> {
-    authenticated_caller(req, env, log).map(|c| c.shop)
+    operations: &'static [Operation],
+) -> Result<Call<'r>, ApiError> {
+    let route = route(req, operations, log)?;
+    let caller = match route.operation.access {
+        Access::ShopKey => Some(authenticated_caller(req, env, log)?),
+        Access::OwnerKey => {
+            let caller = authenticated_caller(req, env, log)?;
+            caller.require_owner()?;
+            Some(caller)
+        }
+        Access::Operator => {
+            require_operator(req, env)?;
+            None
+        }
+        Access::Scheduler => {
+            require_scheduler(req, env)?;
+            None
+        }
+        Access::Public | Access::Signed(_) => None,
+    };
+    Ok(Call { route, caller })
+}
+
+fn require_scheduler(req: &Request, env: &Env) -> Result<(), ApiError> {
+    match bearer_token(req) {
+        Some(token) if env.secrets.is_scheduler(token) => Ok(()),
+        _ => Err(ApiError::unauthorized(
+            "this route needs the scheduler token as Authorization: Bearer <token>",
+        )),
+    }
 }
 
 /// The shop and which of its keys the request carries.
-pub fn authenticated_caller(
+fn authenticated_caller(
     req: &Request,
     env: &Env,
     log: &mut RequestLog,
@@ -37,7 +162,7 @@ pub fn authenticated_caller(
     Ok(caller)
 }
 
-pub fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
+fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
     match bearer_token(req) {
         Some(token) if env.secrets.is_operator(token) => Ok(()),
         _ => Err(ApiError::unauthorized(

@@ -2,51 +2,132 @@
 //! public unsubscribe link. (Dispatch and delivery follow in the next steps of issue 7.)
 
 use http::Method;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::json;
 
-use super::authenticated_shop;
+use super::accept;
+use super::router::{Access, Operation};
 use crate::domain::ShopId;
 use crate::error::ApiError;
-use crate::reminders::{self, ReminderSettings};
+use crate::reminders::{self, DispatchReport, ReminderSettings, ReminderStats, SettingsView};
 use crate::web::{
-    bearer_token, json_body, json_response, message_page, paging, public_origin, query_number,
-    query_param, require_method, segments, Env, Request, RequestLog, Response,
+    json_body, json_response, message_page, paging, public_origin, query_number, query_param, Env,
+    Request, RequestLog, Response,
 };
 
+pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        method: Method::GET,
+        path: "/api/reminders/settings",
+        summary: "Read the reminder settings (cycles, quiet hours, caps, delivery)",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<SettingsView>(200, "The settings, the delivery secret masked."),
+    },
+    Operation {
+        method: Method::PUT,
+        path: "/api/reminders/settings",
+        summary: "Replace the reminder settings",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.json_body::<ReminderSettings>();
+            d.reply::<SettingsView>(200, "The settings saved.");
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/reminders/secret",
+        summary: "Create or replace the secret reminder deliveries are signed with",
+        access: Access::ShopKey,
+        describe: |d| d.reply::<DeliverySecret>(200, "The secret, shown this once."),
+    },
+    Operation {
+        method: Method::POST,
+        path: "/api/reminders/dispatch",
+        summary: "Deliver due reminders (the scheduler calls this every minute)",
+        access: Access::Scheduler,
+        describe: |d| {
+            d.query::<String>("shop", "Only this shop; all shops by default.");
+            d.query::<u32>(
+                "limit",
+                "Reminders to handle in this call (1 to 5000, 500 by default).",
+            );
+            d.reply::<DispatchReport>(200, "What was sent, deferred, retried or failed.");
+            d.errors(&[404]);
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/reminders/stats",
+        summary: "Reminder figures, overall and per product",
+        access: Access::ShopKey,
+        describe: |d| {
+            d.paging(50, 200);
+            d.reply::<StatsPage>(200, "Overall figures and a page of products.");
+        },
+    },
+    Operation {
+        method: Method::GET,
+        path: "/r/u/{token}",
+        summary: "The unsubscribe page a reminder links to",
+        access: Access::Public,
+        describe: |d| {
+            d.text("A page with one button; opening the link alone changes nothing.");
+            d.reply_as(200, "The page.", "text/html", json!({"type": "string"}));
+            d.reply_as(
+                404,
+                "The link is not valid.",
+                "text/html",
+                json!({"type": "string"}),
+            );
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/r/u/{token}",
+        summary: "Unsubscribe: withdraw marketing consent, cancel planned reminders",
+        access: Access::Public,
+        describe: |d| {
+            d.reply_as(200, "Unsubscribed.", "text/html", json!({"type": "string"}));
+            d.reply_as(
+                404,
+                "The link is not valid.",
+                "text/html",
+                json!({"type": "string"}),
+            );
+        },
+    },
+];
+
+#[derive(Serialize, JsonSchema)]
+struct DeliverySecret {
+    delivery_secret: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+struct StatsPage {
+    overall: ReminderStats,
+    products: Vec<serde_json::Value>,
+    next_cursor: Option<i64>,
+}
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
-    match segments(req).as_slice() {
-        ["api", "reminders", "settings"] => {
-            log.route = "/api/reminders/settings";
-            require_method(req, &[Method::GET, Method::PUT])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let view = if req.method() == Method::PUT {
-                let settings: ReminderSettings = json_body(req)?;
-                reminders::save_settings(env.store, &shop.id, settings)?
-            } else {
-                reminders::load_settings(env.store, &shop.id)?
-            };
+    let call = accept(req, env, log, OPERATIONS)?;
+    match call.operation() {
+        ("GET", "/api/reminders/settings") => {
+            let view = reminders::load_settings(env.store, &call.shop()?.id)?;
             Ok(json_response(200, &view))
         }
-        ["api", "reminders", "secret"] => {
-            log.route = "/api/reminders/secret";
-            require_method(req, &[Method::POST])?;
-            let shop = authenticated_shop(req, env, log)?;
-            let secret = reminders::rotate_secret(env.store, &shop.id)?;
-            Ok(json_response(
-                200,
-                &serde_json::json!({"delivery_secret": secret}),
-            ))
+        ("PUT", "/api/reminders/settings") => {
+            let settings: ReminderSettings = json_body(req)?;
+            let view = reminders::save_settings(env.store, &call.shop()?.id, settings)?;
+            Ok(json_response(200, &view))
         }
-        ["api", "reminders", "dispatch"] => {
-            log.route = "/api/reminders/dispatch";
-            require_method(req, &[Method::POST])?;
-            match bearer_token(req) {
-                Some(token) if env.secrets.is_scheduler(token) => {}
-                _ => {
-                    return Err(ApiError::unauthorized(
-                        "dispatch needs the scheduler token as Authorization: Bearer <token>",
-                    ))
-                }
-            }
+        ("POST", "/api/reminders/secret") => {
+            let delivery_secret = reminders::rotate_secret(env.store, &call.shop()?.id)?;
+            Ok(json_response(200, &DeliverySecret { delivery_secret }))
+        }
+        ("POST", "/api/reminders/dispatch") => {
             let pepper = env.secrets.pepper()?;
             let origin = public_origin(req)?;
             let limit = query_number(req, "limit", 500)?.clamp(1, 5_000) as usize;
@@ -76,28 +157,30 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             };
             Ok(json_response(200, &report))
         }
-        ["api", "reminders", "stats"] => {
-            log.route = "/api/reminders/stats";
-            require_method(req, &[Method::GET])?;
-            let shop = authenticated_shop(req, env, log)?;
+        ("GET", "/api/reminders/stats") => {
+            let shop = call.shop()?;
             let (after, limit) = paging(req, 50, 200)?;
             let overall = reminders::stats(env.store, &shop.id, None)?;
-            let (products, next) = reminders::product_stats(env.store, &shop.id, after, limit)?;
+            let (products, next_cursor) =
+                reminders::product_stats(env.store, &shop.id, after, limit)?;
             Ok(json_response(
                 200,
-                &serde_json::json!({"overall": overall, "products": products, "next_cursor": next}),
+                &StatsPage {
+                    overall,
+                    products,
+                    next_cursor,
+                },
             ))
         }
-        ["r", "u", token] => {
-            log.route = "/r/u/{token}";
-            require_method(req, &[Method::GET, Method::POST])?;
+        (method, "/r/u/{token}") => {
             let pepper = env.secrets.pepper()?;
-            let found =
-                reminders::parse_unsubscribe_token(pepper, token).and_then(|(shop, customer)| {
+            let found = reminders::parse_unsubscribe_token(pepper, call.param("token")).and_then(
+                |(shop, customer)| {
                     crate::shops::load_shop(env.store, &shop)
                         .ok()
                         .map(|s| (s, customer))
-                });
+                },
+            );
             let Some((shop, customer)) = found else {
                 return Ok(message_page(
                     404,
@@ -106,7 +189,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 ));
             };
             log.shop = Some(shop.id.to_string());
-            if req.method() == Method::GET {
+            if method == "GET" {
                 // A link opened by a preview or a scanner must not unsubscribe: one button.
                 return Ok(message_page(
                     200,

@@ -1,10 +1,11 @@
 //! Print batches: runs of codes for package cards and flyers, made as they are downloaded.
 
 use super::*;
+use schemars::JsonSchema;
 
 /// A run of codes for print (package cards, flyers): made page by page as they are
 /// downloaded, each page the same codes every time it is fetched.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PrintBatch {
     pub name: String,
     pub count: i64,
@@ -44,7 +45,7 @@ pub fn create_batch(
     if stored.count != count {
         return Err(ApiError::new(
             409,
-            "batch_exists",
+            ErrorCode::BatchExists,
             "a batch of that name has another count",
         ));
     }
@@ -129,7 +130,7 @@ pub fn batch_codes(
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut csv);
-        let fail = |e: csv::Error| ApiError::new(500, "internal", format!("csv: {e}"));
+        let fail = |e: csv::Error| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}"));
         writer.write_record(["code", "valid_until"]).map_err(fail)?;
         for (code, until) in &rows {
             let until = until.map(|u| u.to_string()).unwrap_or_default();
@@ -139,7 +140,7 @@ pub fn batch_codes(
         }
         writer
             .flush()
-            .map_err(|e| ApiError::new(500, "internal", format!("csv: {e}")))?;
+            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}")))?;
     }
     Ok(BatchPage {
         csv,

@@ -2,13 +2,14 @@
 //! idempotency key.
 
 use super::*;
+use schemars::JsonSchema;
 /// How long an unfinished issue keeps its idempotency key before a retry takes over.
 const ISSUE_LEASE_SECONDS: i64 = 10;
 /// How long a request waits for a concurrent one with the same idempotency key.
 const WAIT_FOR_TWIN_MS: u64 = 3_000;
 
 /// Progress of one issue request, under its idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 struct IssueRecord {
     /// Names this attempt in the customer's record, so a retry is not counted twice.
     token: String,
@@ -55,7 +56,7 @@ pub fn issue(
     if record.customer != *customer_id {
         return Err(ApiError::new(
             422,
-            "idempotency_key_reused",
+            ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used for another customer",
         ));
     }
@@ -113,7 +114,7 @@ fn wait_for_twin(
             // Taking over a live request could hand out a second pool code under one key.
             return Err(ApiError::new(
                 409,
-                "idempotency_key_in_use",
+                ErrorCode::IdempotencyKeyInUse,
                 "a request with this Idempotency-Key is still running; retry shortly",
             ));
         }
@@ -136,7 +137,8 @@ fn wait_for_twin(
             std::thread::sleep(std::time::Duration::from_millis(20));
             waited += 20;
         }
-        record = get_json(store, key)?.ok_or_else(|| ApiError::new(503, "busy", "retry"))?;
+        record =
+            get_json(store, key)?.ok_or_else(|| ApiError::new(503, ErrorCode::Busy, "retry"))?;
     }
 }
 
@@ -146,7 +148,7 @@ fn finished(
     outcome: Result<String, Rejection>,
 ) -> Result<Coupon, ApiError> {
     let code = outcome.map_err(Rejection::error)?;
-    load_coupon(store, shop, &code)?.ok_or_else(|| ApiError::new(503, "busy", "retry"))
+    load_coupon(store, shop, &code)?.ok_or_else(|| ApiError::new(503, ErrorCode::Busy, "retry"))
 }
 
 enum IssueError {
@@ -287,7 +289,7 @@ fn create_generated(
     }
     Err(IssueError::Store(ApiError::new(
         503,
-        "busy",
+        ErrorCode::Busy,
         "could not find a free code; retry",
     )))
 }

@@ -11,6 +11,7 @@
 //! it with the same coupon. A crash after a slot is taken can leave that slot unused: never
 //! one coupon too many, at worst one too few.
 
+use schemars::JsonSchema;
 use std::collections::BTreeMap;
 
 use jiff::Timestamp;
@@ -20,7 +21,7 @@ use crate::applog;
 use crate::campaigns::{self, CodeSource, CouponCampaign};
 use crate::customers::{self, Customer};
 use crate::domain::{Currency, CustomerId, ShopId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
 
@@ -36,7 +37,7 @@ pub use pool::{
 };
 pub use redeem::{apply_order_codes, redeem, validate, CodeUse, OrderUse, Verdict};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CouponState {
     /// An imported pool code not yet handed out.
@@ -47,7 +48,7 @@ pub enum CouponState {
     Shared,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Redemption {
     /// `{platform}/{order id}`, or `api/{order id}` when redeemed through the API.
     pub order: String,
@@ -57,7 +58,7 @@ pub struct Redemption {
     pub currency: Option<Currency>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Coupon {
     pub code: String,
     pub campaign: String,
@@ -71,7 +72,7 @@ pub struct Coupon {
 }
 
 /// Why a code cannot be used now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Rejection {
     NotFound,
@@ -111,14 +112,14 @@ impl Rejection {
         };
         ApiError::new(
             status,
-            self.as_str(),
+            self.into(),
             format!("coupon refused: {}", self.as_str()),
         )
     }
 }
 
 /// A customer's coupons of one campaign (tokens of the issues that gave them).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct Holdings {
     pub(crate) tokens: Vec<String>,
 }
@@ -195,7 +196,7 @@ pub fn load_coupon(
 
 // ------------------------------------------------------------------ stats
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct CampaignStats {
     pub issued: i64,
     pub redeemed: i64,

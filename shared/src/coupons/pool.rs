@@ -2,11 +2,12 @@
 //! issue when a customer gains a tag.
 
 use super::*;
+use schemars::JsonSchema;
 /// Pool codes one import request may add.
 pub const MAX_IMPORT: usize = 1_000;
 
 /// What an import did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ImportReport {
     pub imported: usize,
     pub duplicates: usize,
@@ -97,7 +98,7 @@ pub fn claim_shared_code(
     if stored.campaign != campaign.id {
         return Err(ApiError::new(
             409,
-            "code_taken",
+            ErrorCode::CodeTaken,
             "this code is already in use in the shop",
         ));
     }
@@ -105,7 +106,7 @@ pub fn claim_shared_code(
 }
 
 /// Campaigns that issue a coupon when a customer gains a tag: tag (folded) → campaign ids.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 struct TagTriggers {
     campaigns: BTreeMap<String, String>,
 }

@@ -2,9 +2,10 @@
 //! rollback when the order is cancelled or refunded.
 
 use super::*;
+use schemars::JsonSchema;
 
 /// What `GET /api/coupons/{code}` answers: usable or not, and why not.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Verdict {
     pub code: String,
     pub valid: bool,
@@ -112,7 +113,7 @@ pub struct OrderUse {
 }
 
 /// A shared code's use by one order; `counted` flips once, so counters move once.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct SharedUse {
     customer: Option<CustomerId>,
     total_minor: Option<i64>,
@@ -285,7 +286,7 @@ fn flip_counted(store: &dyn Store, key: &str, to: bool) -> Result<bool, ApiError
 }
 
 /// What an order's state means for the codes it used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CodeUse {
     Redeemed,

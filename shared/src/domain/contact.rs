@@ -1,12 +1,13 @@
 //! Phone numbers (E.164) and email addresses: normalised so one person matches across
 //! platforms, and masked for display.
 
+use schemars::JsonSchema;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
 /// A phone number in E.164 form: `+` and 8 to 15 digits, the first not 0.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct PhoneNumber(String);
 
@@ -82,7 +83,7 @@ impl fmt::Display for PhoneNumber {
 }
 
 /// An email address, trimmed and lower-cased so that one person matches across platforms.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
 

@@ -1,6 +1,7 @@
 //! Identifiers: shop and customer ids (random, not sequential), platforms, and the
 //! platform's own ids made safe to use inside store keys.
 
+use schemars::JsonSchema;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,9 @@ fn is_id_text(text: &str, prefix: &str, len: usize) -> bool {
 
 macro_rules! random_id_type {
     ($name:ident, $prefix:literal, $len:literal) => {
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(
+            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+        )]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
 
@@ -105,7 +108,9 @@ random_id_type!(ShopId, "shp_", 12);
 random_id_type!(CustomerId, "cus_", 16);
 
 /// A shop platform that sends Siyu webhooks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Platform {
     Shopify,
@@ -147,7 +152,9 @@ impl fmt::Display for Platform {
 }
 
 /// An id issued by a platform (order, customer, refund): non-empty text, at most 128 bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct ExternalId(String);
 

@@ -1,11 +1,14 @@
 //! Money as integer minor units, parsed exactly from the decimal strings platforms send.
 
+use schemars::JsonSchema;
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// An ISO 4217 code with the number of digits its minor unit has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(try_from = "String", into = "String")]
 pub struct Currency([u8; 3]);
 
@@ -125,9 +128,22 @@ impl DecimalText {
     }
 }
 
+impl JsonSchema for DecimalText {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "DecimalText".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "description": "A decimal amount in major units, as text (\"59.99\") or a JSON number.",
+            "type": ["string", "number"],
+        })
+    }
+}
+
 impl<'de> Deserialize<'de> for DecimalText {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
+        #[derive(Deserialize, JsonSchema)]
         #[serde(untagged)]
         enum Raw {
             Text(String),

@@ -8,6 +8,7 @@
 //! frequency cap move a step later by queueing it again; several of a customer's steps that
 //! are due together go out as one message.
 
+use schemars::JsonSchema;
 use std::collections::HashMap;
 
 use jiff::{SignedDuration, Timestamp};
@@ -19,7 +20,7 @@ use super::{
 };
 use crate::customers::Customer;
 use crate::domain::{CustomerId, Platform, ShopId};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, put_json, update_json, Change, Store};
@@ -31,7 +32,7 @@ const MAX_HOURS_WALKED: i64 = 24 * 60;
 const BACKOFF_MINUTES: [i64; 6] = [1, 5, 30, 120, 360, 720];
 
 /// Where a shop's dispatch stands: the hour list and the slots done in it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 struct Cursor {
     hour: i64,
     after: i64,
@@ -55,7 +56,7 @@ pub(crate) fn register(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Resu
 }
 
 /// What a dispatch call did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct DispatchReport {
     pub examined: usize,
     /// Messages delivered (a message may carry several steps).
@@ -202,7 +203,7 @@ struct Sender<'a> {
 }
 
 /// The message a shop's delivery URL receives (documented in the README).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct Message {
     message_id: String,
     shop_id: ShopId,
@@ -213,7 +214,7 @@ struct Message {
     unsubscribe_url: String,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct MessageCustomer {
     id: CustomerId,
     first_name: Option<String>,
@@ -223,7 +224,7 @@ struct MessageCustomer {
     wecom_external_id: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct MessageItem {
     product_id: Option<String>,
     variant_id: Option<String>,
@@ -234,7 +235,7 @@ struct MessageItem {
     runs_out_on: jiff::civil::Date,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 struct MessageCoupon {
     code: String,
     valid_until: Option<Timestamp>,
@@ -565,7 +566,7 @@ impl Sender<'_> {
             unsubscribe_url: format!("{}/r/u/{token}", self.origin),
         };
         let body = serde_json::to_vec(&message)
-            .map_err(|e| ApiError::new(500, "internal", format!("message: {e}")))?;
+            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("message: {e}")))?;
         let timestamp = self.now.as_second().to_string();
         let secret = self.secret.unwrap_or_default();
         let signature = hex::encode(crate::webhooks::hmac_sha256(
@@ -668,7 +669,7 @@ pub(crate) fn count(
 }
 
 /// The numbers a shop sees, overall and per product.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct ReminderStats {
     pub scheduled: i64,
     pub sent: i64,

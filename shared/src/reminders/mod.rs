@@ -9,6 +9,7 @@
 use jiff::civil::{Date, Time};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Span, Timestamp};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
@@ -24,7 +25,7 @@ pub const MAX_DAYS_PER_UNIT: i64 = 730;
 const MAX_REMINDERS: i64 = 5;
 
 /// How long one unit of a product lasts and how to remind about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsumptionProfile {
     pub days_per_unit: i64,
@@ -96,7 +97,7 @@ impl ConsumptionProfile {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum StepKind {
     /// The n-th reminder before running out, from 1.
@@ -107,7 +108,7 @@ pub enum StepKind {
 }
 
 /// One planned message about one product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlannedStep {
     #[serde(flatten)]
     pub kind: StepKind,
@@ -173,7 +174,7 @@ pub fn plan(
 }
 
 /// Which products a profile is for: a variant, a SKU or a whole product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductProfile {
     #[serde(default)]
@@ -187,7 +188,7 @@ pub struct ProductProfile {
 
 /// A shop's reminder settings: profiles, where messages are delivered, and the rules of
 /// sending (quiet hours, frequency cap, conversion window, delivery attempts).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReminderSettings {
     /// The profile of products without one of their own.
@@ -287,7 +288,7 @@ impl ReminderSettings {
 }
 
 /// Settings as stored: with the secret that signs deliveries (never shown after it is made).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub(crate) struct StoredSettings {
     pub(crate) settings: ReminderSettings,
     #[serde(default)]
@@ -295,7 +296,7 @@ pub(crate) struct StoredSettings {
 }
 
 /// What the API shows: the settings, and whether a signing secret exists.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct SettingsView {
     #[serde(flatten)]
     pub settings: ReminderSettings,
@@ -544,7 +545,7 @@ mod dispatch;
 pub use dispatch::{dispatch, dispatch_all, stats, DispatchReport, ReminderStats};
 
 /// What became of one planned message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum StepState {
     Pending,
@@ -564,7 +565,7 @@ pub enum StepState {
     },
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReminderStep {
     #[serde(flatten)]
     pub planned: PlannedStep,
@@ -575,7 +576,7 @@ pub struct ReminderStep {
     pub attempts: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum ScheduleStatus {
     Active,
@@ -587,7 +588,7 @@ pub enum ScheduleStatus {
 }
 
 /// The reminders about one product for one customer, planned from their newest order of it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ReminderSchedule {
     pub customer: CustomerId,
     pub product: ProductRef,
@@ -607,7 +608,7 @@ pub struct ReminderSchedule {
 }
 
 /// One queued step, in the shop's list of the hour it is due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct QueuedStep {
     pub customer: CustomerId,
     pub product: String,

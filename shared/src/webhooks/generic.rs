@@ -4,6 +4,7 @@
 //! Siyu's clock are refused so a captured delivery cannot be replayed later.
 
 use jiff::{SignedDuration, Timestamp};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -11,7 +12,7 @@ use super::{external_id, hmac_sha256, ParseContext, ProfileFields, WebhookEffect
 use crate::domain::money::DecimalText;
 use crate::domain::time::{parse_rfc3339, parse_unix_seconds};
 use crate::domain::{Currency, Platform};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
 use crate::web::parse_json;
 
@@ -40,7 +41,7 @@ pub fn verify(
     if now.duration_since(sent).abs() > MAX_SKEW {
         return Err(ApiError::new(
             401,
-            "stale_timestamp",
+            ErrorCode::StaleTimestamp,
             "the delivery timestamp is more than 5 minutes from the server's clock",
         ));
     }
@@ -48,9 +49,9 @@ pub fn verify(
 }
 
 /// The generic order document (see README, "Generic webhook format").
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct GenericOrder {
+pub struct GenericOrder {
     order_id: String,
     #[serde(default)]
     name: Option<String>,
@@ -79,7 +80,7 @@ struct GenericOrder {
     refunds: Vec<GenericRefund>,
 }
 
-#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 enum GenericStatus {
     Placed,
@@ -88,7 +89,7 @@ enum GenericStatus {
     Refunded,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GenericCustomer {
     #[serde(default)]
@@ -105,7 +106,7 @@ struct GenericCustomer {
     accepts_marketing: Option<bool>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GenericLineItem {
     #[serde(default)]
@@ -120,7 +121,7 @@ struct GenericLineItem {
     unit_price: DecimalText,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct GenericRefund {
     id: String,

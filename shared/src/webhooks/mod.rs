@@ -9,6 +9,7 @@ pub mod youzan;
 
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -17,7 +18,7 @@ use crate::customers::{PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::money::DecimalText;
 use crate::domain::{Currency, EmailAddress, PhoneNumber, Platform};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::orders::{LineItem, OrderEvent};
 
 /// What a verified webhook asks Siyu to do.
@@ -77,7 +78,7 @@ pub fn verify_base64_hmac(
 }
 
 pub fn invalid_payload(message: impl Into<String>) -> ApiError {
-    ApiError::new(422, "invalid_payload", message)
+    ApiError::new(422, ErrorCode::InvalidPayload, message)
 }
 
 pub fn external_id(field: &str, text: &str) -> Result<ExternalId, ApiError> {
@@ -85,7 +86,7 @@ pub fn external_id(field: &str, text: &str) -> Result<ExternalId, ApiError> {
 }
 
 /// A platform id given as a JSON number or string.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum IdValue {
     Number(serde_json::Number),

@@ -1,6 +1,7 @@
 //! Shopify webhooks: base64 HMAC-SHA256 over the raw body in `X-Shopify-Hmac-Sha256`
 //! (`Shopify-Hmac-Sha256` in the newer events delivery), REST-shaped JSON payloads.
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
@@ -19,7 +20,7 @@ pub fn header_names(name: &str) -> [String; 2] {
     [format!("x-shopify-{name}"), format!("shopify-{name}")]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyOrder {
     id: IdValue,
     name: Option<String>,
@@ -43,7 +44,7 @@ struct ShopifyOrder {
     refunds: Vec<ShopifyRefund>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyCustomer {
     id: Option<IdValue>,
     email: Option<String>,
@@ -57,12 +58,12 @@ struct ShopifyCustomer {
     tags: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct MarketingConsent {
     state: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyLineItem {
     product_id: Option<IdValue>,
     variant_id: Option<IdValue>,
@@ -72,12 +73,12 @@ struct ShopifyLineItem {
     price: DecimalText,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyDiscountCode {
     code: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyRefund {
     id: IdValue,
     order_id: Option<IdValue>,
@@ -85,7 +86,7 @@ struct ShopifyRefund {
     transactions: Vec<ShopifyTransaction>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct ShopifyTransaction {
     amount: DecimalText,
     kind: Option<String>,
@@ -93,13 +94,13 @@ struct ShopifyTransaction {
     currency: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct PrivacyPayload {
     customer: Option<ShopifyCustomer>,
     data_request: Option<DataRequestId>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct DataRequestId {
     id: IdValue,
 }

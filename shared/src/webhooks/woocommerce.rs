@@ -2,6 +2,7 @@
 //! an unsigned form-encoded `webhook_id=N` ping when a webhook is saved.
 
 use jiff::tz::TimeZone;
+use schemars::JsonSchema;
 use serde::Deserialize;
 
 use super::{
@@ -24,7 +25,7 @@ pub fn is_ping(body: &[u8], signature: Option<&str>) -> bool {
     fields.len() == 1 && fields[0].0 == "webhook_id"
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooOrder {
     id: IdValue,
     number: Option<String>,
@@ -46,7 +47,7 @@ struct WooOrder {
     refunds: Vec<WooRefund>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooContact {
     email: Option<String>,
     phone: Option<String>,
@@ -54,7 +55,7 @@ struct WooContact {
     last_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooLineItem {
     product_id: Option<IdValue>,
     variation_id: Option<IdValue>,
@@ -64,18 +65,18 @@ struct WooLineItem {
     price: Option<DecimalText>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooCoupon {
     code: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooRefund {
     id: IdValue,
     total: DecimalText,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct WooCustomer {
     id: IdValue,
     email: Option<String>,
@@ -194,7 +195,7 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiErr
     })
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct DeletedOrder {
     id: IdValue,
 }

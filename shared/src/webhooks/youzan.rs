@@ -3,6 +3,7 @@
 //! is URL-encoded JSON in `msg`; Youzan wants `{"code":0,"msg":"success"}` back.
 
 use md5::{Digest, Md5};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
@@ -19,7 +20,7 @@ use crate::shops::YouzanCredentials;
 use crate::web::parse_json;
 
 /// The push envelope.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub struct Envelope {
     pub client_id: Option<String>,
     #[serde(rename = "type")]
@@ -84,7 +85,7 @@ pub fn decode_msg(msg: &str) -> String {
         .unwrap_or_default()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct TradeMessage {
     full_order_info: FullOrderInfo,
     order_promotion: Option<OrderPromotion>,
@@ -92,19 +93,19 @@ struct TradeMessage {
 
 /// The order's discounts; a coupon or code used at checkout has `promotion_type` `coupon`
 /// and its number (the code, for 优惠码) in `coupon_id`.
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct OrderPromotion {
     #[serde(default)]
     order: Vec<Promotion>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct Promotion {
     promotion_type: Option<String>,
     coupon_id: Option<IdValue>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct FullOrderInfo {
     order_info: OrderInfo,
     buyer_info: Option<BuyerInfo>,
@@ -114,7 +115,7 @@ struct FullOrderInfo {
     pay_info: Option<PayInfo>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct OrderInfo {
     tid: String,
     created: Option<String>,
@@ -122,19 +123,19 @@ struct OrderInfo {
     update_time: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct BuyerInfo {
     buyer_phone: Option<String>,
     yz_open_id: Option<String>,
     fans_nickname: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct AddressInfo {
     receiver_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct YouzanItem {
     item_id: Option<IdValue>,
     sku_id: Option<IdValue>,
@@ -145,13 +146,13 @@ struct YouzanItem {
     price: Option<DecimalText>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct PayInfo {
     payment: Option<DecimalText>,
     total_fee: Option<DecimalText>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct RefundMessage {
     tid: String,
     refund_id: IdValue,
