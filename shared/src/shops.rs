@@ -564,8 +564,9 @@ pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<
 /// Closes a shop for good: credentials and key removed so no request reaches it again.
 pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), ApiError> {
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        // An unknown id is the caller's mistake, not a shop to report closed.
         let Some(mut shop) = current else {
-            return Ok(Change::Keep(()));
+            return Err(ApiError::not_found("shop"));
         };
         if shop.redacted_at.is_some() {
             return Ok(Change::Keep(()));

@@ -4,8 +4,10 @@
 use std::time::Instant;
 
 use jiff::Timestamp;
+use schemars::{JsonSchema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 use crate::error::{ApiError, ErrorBody, ErrorCode, ErrorDetail};
@@ -252,26 +254,120 @@ pub fn bearer_token(req: &Request) -> Option<&str> {
 }
 
 /// Parses a JSON body into `T`, answering 400 for malformed JSON and 422 for wrong shapes.
-pub fn json_body<T: DeserializeOwned>(req: &Request) -> Result<T, ApiError> {
+pub fn json_body<T: DeserializeOwned + JsonSchema>(req: &Request) -> Result<T, ApiError> {
     parse_json(req.body())
 }
 
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+/// Parses JSON into `T` as its published schema has it: besides what serde checks, an array
+/// is refused where the schema wants an object (serde would fill a struct from an array by
+/// position).
+pub fn parse_json<T: DeserializeOwned + JsonSchema>(bytes: &[u8]) -> Result<T, ApiError> {
     if std::str::from_utf8(bytes).is_err() {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidEncoding,
             "the body must be UTF-8 JSON",
         ));
     }
-    serde_json::from_slice(bytes).map_err(|err| {
-        use serde_json::error::Category;
-        match err.classify() {
-            Category::Data => ApiError::invalid(err.to_string()),
-            Category::Syntax | Category::Eof | Category::Io => {
-                ApiError::bad_request(ErrorCode::InvalidJson, err.to_string())
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|err| ApiError::bad_request(ErrorCode::InvalidJson, err.to_string()))?;
+    let schema = SchemaGenerator::default().into_root_schema_for::<T>();
+    let root = schema.as_value();
+    if let Some(path) = misplaced_array(&value, root, root, "body") {
+        return Err(ApiError::invalid(format!("{path} must not be an array")));
+    }
+    serde_json::from_value(value).map_err(|err| ApiError::invalid(err.to_string()))
+}
+
+/// The path of the first array in `value` where `schema` takes no array.
+fn misplaced_array(value: &Value, schema: &Value, root: &Value, path: &str) -> Option<String> {
+    match value {
+        Value::Array(items) => {
+            if !accepts_array(schema, root, 0) {
+                return Some(path.to_string());
             }
+            let items_schema = single(schema, root, 0, &|s| s.get("items"))?;
+            items.iter().enumerate().find_map(|(i, item)| {
+                misplaced_array(item, items_schema, root, &format!("{path}[{i}]"))
+            })
         }
-    })
+        Value::Object(fields) => {
+            let object = single(schema, root, 0, &|s| {
+                (s.get("properties").is_some() || s.get("additionalProperties").is_some())
+                    .then_some(s)
+            })?;
+            fields.iter().find_map(|(name, field)| {
+                let field_schema = object
+                    .get("properties")
+                    .and_then(|p| p.get(name))
+                    .or_else(|| object.get("additionalProperties").filter(|a| a.is_object()))?;
+                misplaced_array(field, field_schema, root, &format!("{path}.{name}"))
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Follows `$ref`s within the root schema.
+fn resolve<'s>(schema: &'s Value, root: &'s Value) -> &'s Value {
+    let mut schema = schema;
+    for _ in 0..16 {
+        match schema.get("$ref").and_then(Value::as_str) {
+            Some(r) => match root.pointer(r.trim_start_matches('#')) {
+                Some(target) => schema = target,
+                None => break,
+            },
+            None => break,
+        }
+    }
+    schema
+}
+
+const ALTERNATIVES: [&str; 2] = ["anyOf", "oneOf"];
+
+fn accepts_array(schema: &Value, root: &Value, depth: usize) -> bool {
+    let schema = resolve(schema, root);
+    if depth > 16 || schema.as_bool().is_some() {
+        return true;
+    }
+    if let Some(kind) = schema.get("type") {
+        return match kind {
+            Value::String(t) => t == "array",
+            Value::Array(ts) => ts.iter().any(|t| t == "array"),
+            _ => true,
+        };
+    }
+    match ALTERNATIVES.iter().find_map(|k| schema.get(*k)?.as_array()) {
+        Some(alternatives) => alternatives
+            .iter()
+            .any(|a| accepts_array(a, root, depth + 1)),
+        None => true,
+    }
+}
+
+/// The one schema among `schema` and its alternatives for which `pick` gives something.
+fn single<'s>(
+    schema: &'s Value,
+    root: &'s Value,
+    depth: usize,
+    pick: &dyn Fn(&'s Value) -> Option<&'s Value>,
+) -> Option<&'s Value> {
+    let schema = resolve(schema, root);
+    if let Some(found) = pick(schema) {
+        return Some(found);
+    }
+    if depth > 16 {
+        return None;
+    }
+    let alternatives = ALTERNATIVES
+        .iter()
+        .find_map(|k| schema.get(*k)?.as_array())?;
+    let mut found = alternatives
+        .iter()
+        .filter_map(|a| single(a, root, depth + 1, pick));
+    match (found.next(), found.next()) {
+        (Some(one), None) => Some(one),
+        _ => None,
+    }
 }
 
 /// The origin people reach this deployment at: from Spin's `spin-full-url`, else `Host`.
@@ -312,5 +408,43 @@ mod tests {
         for secret in ["8613812345678", "secret", "mei@example.com", "phone"] {
             assert!(!line.contains(secret), "{line}");
         }
+    }
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[allow(dead_code)] // Fields are read by the schema and by serde, not by the test.
+    struct Inner {
+        a: Option<String>,
+        b: Option<String>,
+    }
+
+    #[derive(Debug, serde::Deserialize, JsonSchema)]
+    #[allow(dead_code)]
+    struct Outer {
+        #[serde(default)]
+        inner: Option<Inner>,
+        #[serde(default)]
+        list: Vec<Inner>,
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+
+    #[test]
+    fn arrays_are_refused_where_objects_belong() {
+        let refused = |body: &str| parse_json::<Outer>(body.as_bytes()).unwrap_err();
+        for (body, path) in [
+            ("[null, null, null]", "body"),
+            (r#"{"inner": ["x", "y"]}"#, "body.inner"),
+            (r#"{"list": [{"a": "x"}, ["y"]]}"#, "body.list[1]"),
+        ] {
+            let err = refused(body);
+            assert_eq!(err.status, 422, "{body}");
+            assert_eq!(err.message, format!("{path} must not be an array"));
+        }
+        let ok =
+            parse_json::<Outer>(br#"{"inner": {"a": "x"}, "list": [{"b": "y"}], "tags": ["t"]}"#)
+                .unwrap();
+        assert_eq!((ok.list.len(), ok.tags.len()), (1, 1));
+        assert_eq!(refused("{").status, 400);
+        assert_eq!(refused(r#"{"tags": "t"}"#).status, 422);
     }
 }

@@ -146,8 +146,8 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Check whether a code can be used",
         access: Access::ShopKey,
         describe: |d| {
-            d.query::<String>("customer", "The customer id who would use it.");
-            d.query::<u64>("order_total", "The order's total in minor units.");
+            d.query::<CustomerId>("customer", "The customer id who would use it.");
+            d.query_number("order_total", "The order's total in minor units.");
             d.reply::<Verdict>(200, "Usable or not, why, and the discount it would give.");
         },
     },

@@ -93,7 +93,11 @@ pub static OPERATIONS: &[Operation] = &[
                 "text/html",
                 page_for_people(),
             );
-            d.errors(&[404, 410, 429]);
+            // The form's errors are pages too; JSON requests get the JSON error.
+            for status in [400, 404, 410, 413, 422, 429] {
+                let text = "Not recorded (see the page, or `error.code`).";
+                d.reply_as(status, text, "text/html", page_for_people());
+            }
         },
     },
     Operation {

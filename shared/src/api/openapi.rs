@@ -43,18 +43,21 @@ impl OperationDoc {
         self.parameter("header", name, description, required, schema);
     }
 
+    /// An optional whole-number query parameter (`web::query_number`: 0 to 2^63 − 1).
+    pub fn query_number(&mut self, name: &str, description: &str) {
+        let schema = json!({"type": "integer", "minimum": 0, "maximum": i64::MAX});
+        self.parameter("query", name, description, false, schema);
+    }
+
     /// `?cursor=&limit=` of a paged list.
     pub fn paging(&mut self, default: i64, max: i64) {
-        self.query::<u32>(
+        self.query_number(
             "cursor",
             "Where the previous page ended (its `next_cursor`).",
         );
-        self.parameter(
-            "query",
+        self.query_number(
             "limit",
             &format!("Page size, {default} when absent; larger values give {max}."),
-            false,
-            json!({"type": "integer", "minimum": 0}),
         );
     }
 
@@ -423,6 +426,10 @@ mod tests {
     #[test]
     fn dump() {
         let doc = document(Some("http://localhost:3000"));
-        std::fs::write("/tmp/openapi.json", serde_json::to_string_pretty(&doc).unwrap()).unwrap();
+        std::fs::write(
+            "/tmp/openapi.json",
+            serde_json::to_string_pretty(&doc).unwrap(),
+        )
+        .unwrap();
     }
 }

@@ -48,7 +48,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::Scheduler,
         describe: |d| {
             d.query::<String>("shop", "Only this shop; all shops by default.");
-            d.query::<u32>(
+            d.query_number(
                 "limit",
                 "Reminders to handle in this call (1 to 5000, 500 by default).",
             );

@@ -154,7 +154,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Run a batch of the scheduled tagging pass for this shop",
         access: Access::ShopKey,
         describe: |d| {
-            d.query::<u32>(
+            d.query_number(
                 "limit",
                 "Customers to look at in this call (1 to 1000, 200 by default).",
             );

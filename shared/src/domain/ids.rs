@@ -63,11 +63,21 @@ fn is_id_text(text: &str, prefix: &str, len: usize) -> bool {
 
 macro_rules! random_id_type {
     ($name:ident, $prefix:literal, $len:literal) => {
-        #[derive(
-            Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
-        )]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
         pub struct $name(String);
+
+        impl JsonSchema for $name {
+            fn schema_name() -> std::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                let alphabet = std::str::from_utf8(ID_ALPHABET).unwrap_or_default();
+                let pattern = format!("^{}[{}]{{{}}}$", $prefix, alphabet, $len);
+                schemars::json_schema!({"type": "string", "pattern": pattern})
+            }
+        }
 
         impl $name {
             pub fn random() -> Self {
