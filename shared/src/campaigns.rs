@@ -33,7 +33,9 @@ pub enum Discount {
         #[serde(default)]
         cap_minor: Option<i64>,
     },
-    FreeShipping,
+    // A struct variant, not a unit one: serde lets unknown fields through on unit variants
+    // of internally tagged enums even with deny_unknown_fields.
+    FreeShipping {},
 }
 
 impl Discount {
@@ -49,7 +51,7 @@ impl Discount {
                 let off = (i128::from(total) * i128::from(*basis_points) / 10_000) as i64;
                 cap_minor.map_or(off, |cap| off.min(cap))
             }
-            Discount::FreeShipping => 0,
+            Discount::FreeShipping {} => 0,
         }
     }
 }
@@ -66,8 +68,9 @@ pub enum CodeSource {
         length: usize,
     },
     /// Codes the merchant made on the platform (e.g. Shopify bulk discount codes) and
-    /// imported, each handed out once, so they work at that checkout.
-    Pool,
+    /// imported, each handed out once, so they work at that checkout. (A struct variant so
+    /// that unknown fields are refused, as for `Discount::FreeShipping`.)
+    Pool {},
     /// One public code for everyone (e.g. printed on a poster); the quota and the
     /// per-customer limit count redemptions.
     Shared { code: String },
@@ -312,7 +315,7 @@ impl CouponCampaign {
             CodeSource::Shared { code } => {
                 normalize_code(code).map_err(ApiError::invalid)?;
             }
-            CodeSource::Pool => {}
+            CodeSource::Pool {} => {}
         }
         Ok(())
     }

@@ -93,7 +93,8 @@ impl LeadSubmission {
 
     fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, ApiError> {
         if !self.consent {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::new(
+                422,
                 ErrorCode::ConsentRequired,
                 "marketing consent is required to sign up",
             ));

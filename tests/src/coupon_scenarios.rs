@@ -107,6 +107,12 @@ pub fn campaigns_are_validated_and_each_discount_type_priced(app: &dyn Client) {
         json!({"name": "x", "discount": {"type": "free_shipping"}, "codes": {"type": "generated", "length": 3}}),
         json!({"name": "x", "discount": {"type": "free_shipping"}, "quota": -1}),
         json!({"name": "x", "discount": {"type": "free_shipping"}, "colour": "red"}),
+        // Found by schemathesis: unknown fields in a field-less variant, and arrays where
+        // objects belong, were let through.
+        json!({"name": "x", "discount": {"type": "free_shipping", "colour": "red"}}),
+        json!({"name": "x", "discount": {"type": "free_shipping"}, "codes": {"type": "pool", "size": 5}}),
+        json!({"name": "x", "discount": ["fixed_amount", 100]}),
+        json!(["x", {"type": "free_shipping"}]),
     ];
     for body in wrong {
         refused(app, Method::POST, "/api/campaigns", &shop, &body, 422);

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod client;
 pub mod conformance;
+pub mod contract;
 pub mod coupon_scenarios;
 pub mod host;
 pub mod platforms;

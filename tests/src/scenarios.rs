@@ -1723,10 +1723,10 @@ pub fn leads_without_consent_or_identity_are_refused(app: &dyn Client) {
     );
     let code = card["code"].as_str().unwrap();
     for (body, status, code_text) in [
-        (json!({"phone": PHONE}), 400, "consent_required"),
+        (json!({"phone": PHONE}), 422, "consent_required"),
         (
             json!({"phone": PHONE, "consent": false}),
-            400,
+            422,
             "consent_required",
         ),
         (
@@ -1750,7 +1750,7 @@ pub fn leads_without_consent_or_identity_are_refused(app: &dyn Client) {
         assert_eq!(refused.json()["error"]["code"], code_text, "{body}");
     }
     let form = submit_form(app, code, "phone=13812345678&name=Mei", "10.0.0.2:1");
-    assert_eq!((form.status, form.writes), (400, 0));
+    assert_eq!((form.status, form.writes), (422, 0));
     assert!(form.headers["content-type"]
         .to_str()
         .unwrap()

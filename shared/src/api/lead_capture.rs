@@ -245,8 +245,16 @@ fn window_params(d: &mut super::openapi::OperationDoc) {
 }
 
 fn qr_params(d: &mut super::openapi::OperationDoc) {
-    d.query::<String>("ec", "Error correction: L, M, Q or H.");
-    d.query::<String>("module", "Module size in pixels.");
+    d.query_with(
+        "ec",
+        "Error correction: L, M (default), Q or H.",
+        json!({"enum": ["L", "M", "Q", "H"]}),
+    );
+    d.query_with(
+        "module",
+        "Module size in pixels (PNG) or units (SVG).",
+        json!({"type": "integer", "minimum": 1, "maximum": 40}),
+    );
     d.errors(&[400]);
 }
 

@@ -23,6 +23,7 @@ use router::{route, Access, Operation, Route};
 
 /// A Spin component's share of the API.
 pub struct Component {
+    /// The component's name in spin.toml (and the document's tag).
     pub name: &'static str,
     pub description: &'static str,
     pub operations: &'static [Operation],
@@ -66,8 +67,8 @@ pub static COMPONENTS: &[Component] = &[
         operations: reminders::OPERATIONS,
     },
     Component {
-        name: "meta",
-        description: "This document.",
+        name: "fallback",
+        description: "This document; the JSON 404 for every path no component claims.",
         operations: fallback::OPERATIONS,
     },
 ];

@@ -43,6 +43,11 @@ impl OperationDoc {
         self.parameter("header", name, description, required, schema);
     }
 
+    /// An optional query parameter described by `schema`.
+    pub fn query_with(&mut self, name: &str, description: &str, schema: Value) {
+        self.parameter("query", name, description, false, schema);
+    }
+
     /// An optional whole-number query parameter (`web::query_number`: 0 to 2^63 − 1).
     pub fn query_number(&mut self, name: &str, description: &str) {
         let schema = json!({"type": "integer", "minimum": 0, "maximum": i64::MAX});

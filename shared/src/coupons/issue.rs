@@ -240,13 +240,15 @@ fn issue_steps(
         redemption: None,
     };
     let code = match &campaign.codes {
-        CodeSource::Pool => match take_pool_code(store, shop, campaign, record, idem, &coupon)? {
-            Some(code) => code,
-            None => {
-                release(store)?;
-                return Err(IssueError::Refused(Rejection::QuotaReached));
+        CodeSource::Pool {} => {
+            match take_pool_code(store, shop, campaign, record, idem, &coupon)? {
+                Some(code) => code,
+                None => {
+                    release(store)?;
+                    return Err(IssueError::Refused(Rejection::QuotaReached));
+                }
             }
-        },
+        }
         _ => create_generated(store, shop, campaign, record, idem, &coupon)?,
     };
     Ok(code)

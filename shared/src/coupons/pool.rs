@@ -23,7 +23,7 @@ pub fn import_pool(
     codes: &[String],
 ) -> Result<ImportReport, ApiError> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
-    if campaign.codes != CodeSource::Pool {
+    if campaign.codes != (CodeSource::Pool {}) {
         return Err(ApiError::invalid("only pool campaigns take imported codes"));
     }
     if codes.len() > MAX_IMPORT {
