@@ -37,6 +37,7 @@ macro_rules! each_scenario {
             shopify_privacy_webhooks_erase_record_and_close,
             one_shop_never_sees_or_changes_another_shops_data,
             bad_input_gets_a_clear_json_error_and_writes_nothing,
+            the_api_contract_is_served_and_what_fuzzing_found_stays_fixed,
             customer_webhooks_create_profiles_that_orders_join,
             closed_and_deleted_orders_stop_counting,
             channels_are_created_validated_listed_and_isolated,
@@ -1005,6 +1006,49 @@ pub fn one_shop_never_sees_or_changes_another_shops_data(app: &dyn Client) {
 }
 
 // ------------------------------------------------------------------ bad input
+
+/// `GET /api/openapi.json` is public and describes this deployment; and what schemathesis
+/// found (tests/tests/contract.rs) stays fixed.
+pub fn the_api_contract_is_served_and_what_fuzzing_found_stays_fixed(app: &dyn Client) {
+    let mut get = request(Method::GET, "/api/openapi.json", None, Vec::new());
+    get.headers_mut()
+        .insert("host", "siyu.example.com".parse().unwrap());
+    let reply = app.send(get);
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.headers["access-control-allow-origin"], "*");
+    let document = reply.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/campaigns/{id}/issue"]["post"].is_object());
+    // Where this deployment is reached (Spin's own URL under Spin, else the Host header).
+    let server = document["servers"][0]["url"].as_str().unwrap();
+    assert!(server.starts_with("http"), "{server}");
+
+    let shop = app.shop_with_all_platforms();
+    let send = |method: Method, path: &str, bearer: Option<&str>, body: &str| {
+        app.send(request(method, path, bearer, body.as_bytes().to_vec()))
+    };
+    // Redacting a shop that does not exist was answered {"closed": true}.
+    let refused = send(
+        Method::POST,
+        "/api/shops/shp_aaaaaaaaaaaa/redact",
+        Some(OPERATOR_TOKEN),
+        "",
+    );
+    assert_eq!((refused.status, refused.writes), (404, 0));
+    // serde fills a struct from an array by position: `[null, null]` was a valid update.
+    for body in [r#"[null, null]"#, r#"{"credentials": ["x", "y"]}"#] {
+        let refused = send(Method::PATCH, "/api/shop", Some(&shop.api_key), body);
+        assert_eq!((refused.status, refused.writes), (422, 0), "{body}");
+        assert!(refused.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("must not be an array"));
+    }
+    // A method a path does not take: 405 with the ones it does in `Allow`.
+    let refused = send(Method::PUT, "/api/channels", Some(&shop.api_key), "{}");
+    assert_eq!(refused.status, 405);
+    assert_eq!(refused.headers["allow"], "GET, POST");
+}
 
 pub fn bad_input_gets_a_clear_json_error_and_writes_nothing(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();

@@ -7,7 +7,7 @@ use serde_json::json;
 use super::accept;
 use super::router::{Access, Operation};
 use crate::error::ApiError;
-use crate::web::{json_response, public_origin, Env, Request, RequestLog, Response};
+use crate::web::{json_response, public_origin, with_header, Env, Request, RequestLog, Response};
 
 pub static OPERATIONS: &[Operation] = &[Operation {
     method: Method::GET,
@@ -32,7 +32,12 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("GET", "/api/openapi.json") => {
             let origin = public_origin(req).ok();
             let document = super::openapi::document(origin.as_deref());
-            Ok(json_response(200, &document))
+            // Public, and loaded by Swagger UI and other tools from their own origins.
+            Ok(with_header(
+                json_response(200, &document),
+                "access-control-allow-origin",
+                "*",
+            ))
         }
         _ => Err(ApiError::unknown_route()),
     }

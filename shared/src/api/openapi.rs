@@ -428,13 +428,120 @@ fn rename_refs(value: &mut Value, renamed: &BTreeMap<String, String>) {
 mod tests {
     use super::*;
 
+    fn every_ref(value: &Value, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map {
+                    match (key.as_str(), v.as_str()) {
+                        ("$ref", Some(target)) => found.push(target.to_string()),
+                        _ => every_ref(v, found),
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|v| every_ref(v, found)),
+            _ => {}
+        }
+    }
+
     #[test]
-    fn dump() {
-        let doc = document(Some("http://localhost:3000"));
-        std::fs::write(
-            "/tmp/openapi.json",
-            serde_json::to_string_pretty(&doc).unwrap(),
-        )
-        .unwrap();
+    fn every_operation_is_in_the_document_once_with_a_unique_id() {
+        let document = document(Some("https://siyu.example.com"));
+        let mut ids = BTreeSet::new();
+        let mut count = 0;
+        for component in COMPONENTS {
+            for op in component.operations {
+                let method = op.method.as_str().to_ascii_lowercase();
+                let object = &document["paths"][op.path][&method];
+                assert_eq!(object["summary"], op.summary, "{method} {}", op.path);
+                assert!(ids.insert(object["operationId"].to_string()), "{}", op.path);
+                assert!(object["responses"]
+                    .as_object()
+                    .is_some_and(|r| !r.is_empty()));
+                count += 1;
+            }
+        }
+        let listed: usize = document["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|item| item.as_object().unwrap().len())
+            .sum();
+        assert_eq!(listed, count);
+        assert_eq!(document["servers"][0]["url"], "https://siyu.example.com");
+    }
+
+    #[test]
+    fn every_reference_resolves() {
+        let document = document(None);
+        let mut refs = Vec::new();
+        every_ref(&document, &mut refs);
+        assert!(refs.len() > 100);
+        for target in refs {
+            let pointer = target.trim_start_matches('#');
+            assert!(
+                document.pointer(pointer).is_some(),
+                "{target} resolves nowhere"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_are_documented_with_every_code() {
+        let document = document(None);
+        let codes = &document["components"]["schemas"]["ErrorCode"];
+        let listed: Vec<&str> = codes["oneOf"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|variant| variant["const"].as_str())
+            .collect();
+        for code in [
+            "invalid_json",
+            "quota_reached",
+            "rule_cycle",
+            "busy",
+            "consent_required",
+        ] {
+            assert!(listed.contains(&code), "{code} missing from {listed:?}");
+        }
+        // A shop-key route answers 401 and 503 with the error shape; a public one no 401.
+        let issue = &document["paths"]["/api/campaigns/{id}/issue"]["post"]["responses"];
+        assert_eq!(issue["401"]["$ref"], "#/components/responses/Error401");
+        assert_eq!(issue["409"]["$ref"], "#/components/responses/Error409");
+        let scan = &document["paths"]["/q/{code}"]["get"]["responses"];
+        assert!(scan.get("401").is_none());
+        assert!(scan["404"]["content"]["text/html"].is_object());
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, JsonSchema)]
+    struct Threshold {
+        #[serde(default)]
+        days: i64,
+    }
+
+    #[derive(serde::Serialize, serde::Deserialize, JsonSchema)]
+    struct Plain {
+        name: String,
+    }
+
+    #[test]
+    fn a_type_read_and_written_differently_gets_an_input_schema() {
+        let mut requests = generator(SchemaSettings::draft2020_12().for_deserialize());
+        let mut replies = generator(SchemaSettings::draft2020_12().for_serialize());
+        let body = requests.subschema_for::<Threshold>().to_value();
+        requests.subschema_for::<Plain>();
+        replies.subschema_for::<Threshold>();
+        replies.subschema_for::<Plain>();
+        let mut paths = json!({"/x": {"put": {"parameters": [], "requestBody": {"content":
+            {"application/json": {"schema": body}}}}}});
+        let schemas = merge_definitions(&mut requests, &mut replies, &mut paths);
+        // Written, `days` is always there; read, it may be left out.
+        assert_eq!(schemas["Threshold"]["required"], json!(["days"]));
+        assert!(schemas["ThresholdInput"].get("required").is_none());
+        assert!(!schemas.contains_key("PlainInput"));
+        assert_eq!(
+            paths["/x"]["put"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ThresholdInput"
+        );
     }
 }
