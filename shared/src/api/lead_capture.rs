@@ -23,10 +23,6 @@ const PAGE_LIMIT_MAX: i64 = 200;
 /// Default stats window, in days up to today.
 const DEFAULT_STATS_DAYS: i64 = 30;
 
-fn page_for_people() -> serde_json::Value {
-    json!({"type": "string", "description": "An HTML page for people."})
-}
-
 /// `GET` and `HEAD` of a scan: the same contract.
 macro_rules! scan {
     ($method:expr) => {
@@ -37,18 +33,8 @@ macro_rules! scan {
             access: Access::Public,
             describe: |d| {
                 d.redirect(302, "To the channel's landing URL with its UTM parameters.");
-                d.reply_as(
-                    404,
-                    "No such code (a page for people).",
-                    "text/html",
-                    page_for_people(),
-                );
-                d.reply_as(
-                    410,
-                    "The code was retired (a page for people).",
-                    "text/html",
-                    page_for_people(),
-                );
+                d.page(404, "No such code (a page for people).");
+                d.page(410, "The code was retired (a page for people).");
             },
         }
     };
@@ -63,9 +49,9 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "The hosted sign-up form of a channel (works without JavaScript)",
         access: Access::Public,
         describe: |d| {
-            d.reply_as(200, "The form.", "text/html", page_for_people());
-            d.reply_as(404, "No such code.", "text/html", page_for_people());
-            d.reply_as(410, "The code was retired.", "text/html", page_for_people());
+            d.page(200, "The form.");
+            d.page(404, "No such code.");
+            d.page(410, "The code was retired.");
         },
     },
     Operation {
@@ -87,16 +73,11 @@ pub static OPERATIONS: &[Operation] = &[
                 "A new lead: the customer, tagged, maybe with a welcome coupon.",
             );
             d.reply::<LeadOutcome>(200, "The same person again: nothing doubled.");
-            d.reply_as(
-                200,
-                "From the form: a thank-you page.",
-                "text/html",
-                page_for_people(),
-            );
+            d.page(200, "From the form: a thank-you page.");
             // The form's errors are pages too; JSON requests get the JSON error.
             for status in [400, 404, 410, 413, 422, 429] {
                 let text = "Not recorded (see the page, or `error.code`).";
-                d.reply_as(status, text, "text/html", page_for_people());
+                d.page(status, text);
             }
         },
     },
@@ -106,8 +87,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "WeCom callback URL verification",
         access: Access::Signed("wecomSignature"),
         describe: |d| {
-            d.query::<String>("timestamp", "WeCom's timestamp.");
-            d.query::<String>("nonce", "WeCom's nonce.");
+            wecom_params(d);
             d.query::<String>("echostr", "The encrypted text to decrypt and answer.");
             d.reply_as(
                 200,
@@ -123,8 +103,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "WeCom events: a contact added through a channel code becomes its lead",
         access: Access::Signed("wecomSignature"),
         describe: |d| {
-            d.query::<String>("timestamp", "WeCom's timestamp.");
-            d.query::<String>("nonce", "WeCom's nonce.");
+            wecom_params(d);
             d.body_as(
                 "application/xml",
                 json!({"type": "string", "description": "WeCom's XML with the Encrypt element."}),
@@ -242,6 +221,12 @@ fn window_params(d: &mut super::openapi::OperationDoc) {
         "First day (the shop's calendar); 29 days before `to` by default.",
     );
     d.query::<Date>("to", "Last day; today in the shop's zone by default.");
+}
+
+/// What WeCom signs a callback with, besides `msg_signature` (the security scheme).
+fn wecom_params(d: &mut super::openapi::OperationDoc) {
+    d.query::<String>("timestamp", "WeCom's timestamp.");
+    d.query::<String>("nonce", "WeCom's nonce.");
 }
 
 fn qr_params(d: &mut super::openapi::OperationDoc) {

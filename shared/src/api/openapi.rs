@@ -105,6 +105,12 @@ impl OperationDoc {
         response["content"][content_type] = json!({ "schema": schema });
     }
 
+    /// An HTML page for people (a scan, a form, an unsubscribe link), not for programs.
+    pub fn page(&mut self, status: u16, description: &str) {
+        let schema = json!({"type": "string", "description": "An HTML page for people."});
+        self.reply_as(status, description, "text/html", schema);
+    }
+
     /// A redirect (no body).
     pub fn redirect(&mut self, status: u16, description: &str) {
         self.responses.insert(

@@ -4,7 +4,6 @@
 use http::Method;
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::json;
 
 use super::accept;
 use super::router::{Access, Operation};
@@ -73,13 +72,8 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::Public,
         describe: |d| {
             d.text("A page with one button; opening the link alone changes nothing.");
-            d.reply_as(200, "The page.", "text/html", json!({"type": "string"}));
-            d.reply_as(
-                404,
-                "The link is not valid.",
-                "text/html",
-                json!({"type": "string"}),
-            );
+            d.page(200, "The page.");
+            d.page(404, "The link is not valid.");
         },
     },
     Operation {
@@ -88,13 +82,8 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Unsubscribe: withdraw marketing consent, cancel planned reminders",
         access: Access::Public,
         describe: |d| {
-            d.reply_as(200, "Unsubscribed.", "text/html", json!({"type": "string"}));
-            d.reply_as(
-                404,
-                "The link is not valid.",
-                "text/html",
-                json!({"type": "string"}),
-            );
+            d.page(200, "Unsubscribed.");
+            d.page(404, "The link is not valid.");
         },
     },
 ];
