@@ -4,8 +4,7 @@
 use http::Method;
 use serde_json::json;
 
-use super::accept;
-use super::router::{Access, Operation};
+use super::router::{route, Access, Operation};
 use crate::error::ApiError;
 use crate::web::{json_response, public_origin, with_header, Env, Request, RequestLog, Response};
 
@@ -25,10 +24,12 @@ pub static OPERATIONS: &[Operation] = &[Operation {
     },
 }];
 
-pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
+/// Public routes only, so this component never opens the store (and imports no key-value
+/// atomics: it loads on every host).
+pub fn handle(req: &Request, _env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     log.route = "fallback";
-    let call = accept(req, env, log, OPERATIONS)?;
-    match call.operation() {
+    let route = route(req, OPERATIONS, log)?;
+    match (route.operation.method.as_str(), route.path()) {
         ("GET", "/api/openapi.json") => {
             let origin = public_origin(req).ok();
             let document = super::openapi::document(origin.as_deref());
