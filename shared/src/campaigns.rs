@@ -418,3 +418,37 @@ pub fn list(
     }
     Ok((out, page.next))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discounts_price_in_whole_minor_units_and_never_exceed_the_order() {
+        let fixed = Discount::FixedAmount {
+            amount_minor: 2000,
+            currency: None,
+        };
+        assert_eq!(
+            (fixed.amount_off(5990), fixed.amount_off(1500)),
+            (2000, 1500)
+        );
+        let tenth = Discount::Percent {
+            basis_points: 1000,
+            cap_minor: None,
+        };
+        // 10 % of 59.99 is 5.999: rounded down, the shop never gives more than it said.
+        assert_eq!(tenth.amount_off(5999), 599);
+        let capped = Discount::Percent {
+            basis_points: 1000,
+            cap_minor: Some(1500),
+        };
+        assert_eq!(
+            (capped.amount_off(10000), capped.amount_off(50000)),
+            (1000, 1500)
+        );
+        // No overflow on the largest totals.
+        assert_eq!(tenth.amount_off(i64::MAX), i64::MAX / 10);
+        assert_eq!(Discount::FreeShipping {}.amount_off(5990), 0);
+    }
+}

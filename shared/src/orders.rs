@@ -578,3 +578,199 @@ pub fn load(
 ) -> Result<Option<OrderRecord>, ApiError> {
     Ok(get_json(store, &keys::order(shop, platform, order_id))?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn refund(id: &str, amount_minor: i64) -> Refund {
+        Refund {
+            id: id.into(),
+            amount_minor,
+            currency: Currency::cny(),
+        }
+    }
+
+    fn snapshot(total_minor: i64) -> OrderSnapshot {
+        let line = |sku: &str, quantity| LineItem {
+            product_id: Some("p1".into()),
+            variant_id: None,
+            sku: Some(sku.into()),
+            title: Some("Oolong".into()),
+            quantity,
+            unit_price_minor: 5990,
+        };
+        OrderSnapshot {
+            name: Some("#1001".into()),
+            currency: Currency::cny(),
+            total_minor,
+            discount_minor: 0,
+            line_items: vec![line("TEA", 2), line("GONE", 0)],
+            discount_codes: Vec::new(),
+        }
+    }
+
+    fn event(facts: OrderFacts, contents: Option<(i64, &str)>) -> OrderEvent {
+        OrderEvent {
+            snapshot: contents.map(|(total, _)| snapshot(total)),
+            version: contents.map(|(_, version)| at(version)),
+            ..OrderEvent::facts_only(Platform::Shopify, ExternalId::parse("9001").unwrap(), facts)
+        }
+    }
+
+    fn record_of(events: &[&OrderEvent]) -> OrderRecord {
+        let mut record = OrderRecord::new(events[0], at("2026-11-20T02:00:00Z"));
+        for e in events {
+            record.merge(e, &[]);
+        }
+        record
+    }
+
+    fn paid() -> OrderFacts {
+        OrderFacts {
+            placed_at: Some(at("2026-11-20T02:00:00Z")),
+            paid_at: Some(at("2026-11-20T02:01:00Z")),
+            ..OrderFacts::default()
+        }
+    }
+
+    #[test]
+    fn facts_merge_the_same_in_any_order_and_count_a_refund_once() {
+        let created = event(paid(), Some((11980, "2026-11-20T02:01:00Z")));
+        let refunded = event(
+            OrderFacts {
+                refunds: vec![refund("r1", 1990)],
+                ..OrderFacts::default()
+            },
+            None,
+        );
+        let later_paid = event(
+            OrderFacts {
+                paid_at: Some(at("2026-11-20T03:00:00Z")),
+                refunds: vec![refund("r1", 1990), refund("r2", 1000)],
+                ..OrderFacts::default()
+            },
+            None,
+        );
+        let forward = record_of(&[&created, &refunded, &later_paid]);
+        let backward = record_of(&[&later_paid, &refunded, &created]);
+        assert_eq!(forward.facts.paid_at, backward.facts.paid_at);
+        assert_eq!(forward.facts.paid_at, Some(at("2026-11-20T02:01:00Z")));
+        let total = |r: &OrderRecord| r.facts.refunds.iter().map(|r| r.amount_minor).sum::<i64>();
+        assert_eq!((total(&forward), total(&backward)), (2990, 2990));
+        assert_eq!(
+            forward.desired_contribution(),
+            backward.desired_contribution()
+        );
+        assert_eq!(forward.desired_contribution().net_minor, 11980 - 2990);
+    }
+
+    #[test]
+    fn older_contents_never_replace_newer_ones() {
+        let newer = event(paid(), Some((20000, "2026-11-21T00:00:00Z")));
+        let older = event(paid(), Some((10000, "2026-11-20T00:00:00Z")));
+        let unversioned = event(paid(), None);
+        for order in [[&newer, &older], [&older, &newer]] {
+            let record = record_of(&order);
+            assert_eq!(record.snapshot.as_ref().unwrap().total_minor, 20000);
+        }
+        let mut record = record_of(&[&newer]);
+        let mut no_version = unversioned.clone();
+        no_version.snapshot = Some(snapshot(1));
+        record.merge(&no_version, &[]);
+        assert_eq!(record.snapshot.as_ref().unwrap().total_minor, 20000);
+    }
+
+    #[test]
+    fn only_paid_uncancelled_not_wholly_refunded_orders_count() {
+        let contents = Some((11980, "2026-11-20T02:01:00Z"));
+        let placed = record_of(&[&event(
+            OrderFacts {
+                placed_at: Some(at("2026-11-20T02:00:00Z")),
+                ..OrderFacts::default()
+            },
+            contents,
+        )]);
+        assert_eq!(placed.status(), OrderStatus::Placed);
+        assert!(!placed.desired_contribution().counted);
+
+        let counted = record_of(&[&event(paid(), contents)]).desired_contribution();
+        assert!(counted.counted);
+        assert_eq!(counted.net_minor, 11980);
+        assert_eq!(counted.ordered_at, Some(at("2026-11-20T02:00:00Z")));
+        assert_eq!(counted.items.len(), 1, "a zero-quantity line adds nothing");
+        assert_eq!(counted.items[0].quantity, 2);
+
+        let mut in_dollars = refund("usd", 5000);
+        in_dollars.currency = Currency::parse("USD").unwrap();
+        let other_currency = OrderFacts {
+            refunds: vec![in_dollars],
+            ..paid()
+        };
+        let record = record_of(&[&event(other_currency, contents)]);
+        assert_eq!(
+            record.status(),
+            OrderStatus::Paid,
+            "another currency's refund"
+        );
+
+        for (facts, status) in [
+            (
+                OrderFacts {
+                    refunds: vec![refund("all", 11980)],
+                    ..paid()
+                },
+                OrderStatus::Refunded,
+            ),
+            (
+                OrderFacts {
+                    fully_refunded: true,
+                    ..paid()
+                },
+                OrderStatus::Refunded,
+            ),
+            (
+                OrderFacts {
+                    cancelled_at: Some(at("2026-11-20T05:00:00Z")),
+                    ..paid()
+                },
+                OrderStatus::Cancelled,
+            ),
+        ] {
+            let record = record_of(&[&event(facts, contents)]);
+            assert_eq!(record.status(), status);
+            assert_eq!(record.desired_contribution(), Contribution::default());
+        }
+    }
+
+    #[test]
+    fn a_change_is_planned_once_and_only_for_a_known_customer() {
+        let mut record = record_of(&[&event(paid(), Some((11980, "2026-11-20T02:01:00Z")))]);
+        assert!(record.plan().is_none(), "no customer yet");
+        record.customer_id = Some(CustomerId::random());
+        let intent = record.plan().unwrap();
+        assert_eq!(intent.from, Contribution::default());
+        assert_eq!(intent.to.net_minor, 11980);
+        // Until it is marked applied, the same intent (same id) is planned again.
+        assert_eq!(record.plan().unwrap().id, intent.id);
+        record.applied = intent.to;
+        record.pending = None;
+        assert!(record.plan().is_none(), "the customer is up to date");
+    }
+
+    #[test]
+    fn the_latest_delivery_ids_are_kept() {
+        let e = event(paid(), None);
+        let mut record = OrderRecord::new(&e, at("2026-11-20T02:00:00Z"));
+        for n in 0..40 {
+            record.merge(&e, &[format!("w:{n}"), format!("w:{n}")]);
+        }
+        assert_eq!(record.deliveries.len(), DELIVERIES_KEPT);
+        assert_eq!(record.deliveries.last().unwrap(), "w:39");
+        assert_eq!(record.deliveries[0], format!("w:{}", 40 - DELIVERIES_KEPT));
+    }
+}
