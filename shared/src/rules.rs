@@ -547,3 +547,114 @@ pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, ApiError> {
     }
     Ok(order)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::customers::ProductPurchase;
+    use crate::domain::CustomerId;
+    use serde_json::json;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// A customer of 3 orders, 250.00 CNY, last order 10 days before "today", who bought
+    /// oolong 40 days before, with attributes and consent.
+    fn customer() -> Customer {
+        let mut c = Customer::new(CustomerId::random(), at("2026-01-01T00:00:00Z"));
+        c.stats.order_count = 3;
+        c.stats.spend.insert(Currency::cny(), 25000);
+        c.stats.first_order_at = Some(at("2026-06-01T04:00:00Z"));
+        c.stats.last_order_at = Some(at("2026-11-20T04:00:00Z"));
+        c.consent.marketing = Some(true);
+        c.attributes.insert("gender".into(), "female".into());
+        c.attributes.insert("city".into(), "Hangzhou".into());
+        c.attributes.insert("birthday".into(), "1990-12-05".into());
+        c.products.push(ProductPurchase {
+            product: ProductRef {
+                product_id: Some("7001".into()),
+                variant_id: None,
+                sku: Some("TEA-250G".into()),
+            },
+            title: Some("Oolong".into()),
+            quantity: 2,
+            last_purchased_at: Some(at("2026-10-21T04:00:00Z")),
+        });
+        c
+    }
+
+    fn holds(condition: serde_json::Value) -> bool {
+        let condition: Condition = serde_json::from_value(condition.clone())
+            .unwrap_or_else(|e| panic!("{condition}: {e}"));
+        condition.validate().unwrap();
+        let customer = customer();
+        let zone = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        let facts = CustomerFacts {
+            customer: &customer,
+            today: Date::new(2026, 11, 30).unwrap(),
+            currency: Currency::cny(),
+            rfm: RfmScore {
+                recency: Some(5),
+                frequency: Some(3),
+                monetary: Some(2),
+                group: RfmGroup::parse("loyal").unwrap(),
+            },
+            super_user: false,
+            tags: ["vip".to_string()].into_iter().collect(),
+            zone: &zone,
+        };
+        condition.holds(&facts)
+    }
+
+    #[test]
+    fn measures_compare_every_bound_given() {
+        assert!(holds(json!({"order_count": {"gte": 3}})));
+        assert!(!holds(json!({"order_count": {"gt": 3}})));
+        assert!(holds(json!({"order_count": {"gte": 2, "lt": 4}})));
+        assert!(holds(json!({"net_spend": {"eq": 25000}})));
+        assert!(!holds(json!({"net_spend": {"gte": 1, "currency": "USD"}})));
+        assert!(holds(json!({"days_since_last_order": {"eq": 10}})));
+        assert!(holds(json!({"days_since_first_order": {"gte": 180}})));
+    }
+
+    #[test]
+    fn products_people_and_segments_are_matched() {
+        assert!(holds(json!({"bought": {"sku": "TEA-250G"}})));
+        assert!(holds(
+            json!({"bought": {"product_id": "7001", "within_days": 60}})
+        ));
+        assert!(!holds(
+            json!({"bought": {"product_id": "7001", "within_days": 30}})
+        ));
+        assert!(!holds(json!({"bought": {"sku": "CUP-SET"}})));
+        assert!(holds(json!({"consent": "granted"})));
+        assert!(holds(json!({"gender": "FEMALE"})), "case-insensitive");
+        assert!(holds(json!({"city": "hangzhou"})));
+        assert!(holds(json!({"birthday_month": 12})));
+        assert!(
+            !holds(json!({"birthday_month": "current"})),
+            "today is 30 November"
+        );
+        assert!(holds(json!({"attribute": {"key": "city", "exists": true}})));
+        assert!(!holds(
+            json!({"attribute": {"key": "vip_level", "exists": true}})
+        ));
+        assert!(holds(json!({"rfm_group": "loyal"})));
+        assert!(holds(json!({"tag": "VIP"})));
+        assert!(holds(json!({"super_user": false})));
+        assert!(!holds(json!({"channel": "ch_anything"})));
+    }
+
+    #[test]
+    fn all_any_and_not_combine() {
+        let big = json!({"net_spend": {"gte": 20000}});
+        let many = json!({"order_count": {"gte": 5}});
+        assert!(!holds(json!({"all": [big, many]})));
+        assert!(holds(json!({"any": [big, many]})));
+        assert!(holds(json!({"not": many})));
+        assert!(holds(
+            json!({"all": [{"any": [many, {"tag": "vip"}]}, {"not": {"consent": "withdrawn"}}]})
+        ));
+    }
+}
