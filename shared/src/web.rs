@@ -233,11 +233,28 @@ pub fn query_number(req: &Request, name: &str, default: i64) -> Result<i64, ApiE
     }
 }
 
-/// `?cursor=&limit=` of a paged list: where to continue, and a page size clamped to 1..=`max`.
-pub fn paging(req: &Request, default: i64, max: i64) -> Result<(i64, usize), ApiError> {
+/// A page or batch size from the query: `default` when absent, clamped to 1..=`max`. One
+/// value per list serves both the handler that reads it and the document that states it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub default: i64,
+    pub max: i64,
+}
+
+impl Limit {
+    pub const fn new(default: i64, max: i64) -> Self {
+        Self { default, max }
+    }
+
+    pub fn read(self, req: &Request, name: &str) -> Result<usize, ApiError> {
+        Ok(query_number(req, name, self.default)?.clamp(1, self.max) as usize)
+    }
+}
+
+/// `?cursor=&limit=` of a paged list: where to continue, and the page size.
+pub fn paging(req: &Request, limit: Limit) -> Result<(i64, usize), ApiError> {
     let after = query_number(req, "cursor", 0)?;
-    let limit = query_number(req, "limit", default)?.clamp(1, max) as usize;
-    Ok((after, limit))
+    Ok((after, limit.read(req, "limit")?))
 }
 
 pub fn header<'r>(req: &'r Request, name: &str) -> Option<&'r str> {
@@ -449,5 +466,22 @@ mod tests {
         assert_eq!((ok.list.len(), ok.tags.len()), (1, 1));
         assert_eq!(refused("{").status, 400);
         assert_eq!(refused(r#"{"tags": "t"}"#).status, 422);
+    }
+
+    #[test]
+    fn limits_default_clamp_and_refuse_what_is_not_a_number() {
+        let read = |query: &str| {
+            let req = http::Request::builder()
+                .uri(format!("/api/tags{query}"))
+                .body(Vec::new())
+                .unwrap();
+            paging(&req, Limit::new(50, 200))
+        };
+        assert_eq!(read("").unwrap(), (0, 50));
+        assert_eq!(read("?cursor=7&limit=0").unwrap(), (7, 1));
+        assert_eq!(read("?limit=100000").unwrap(), (0, 200));
+        for bad in ["?limit=-1", "?limit=ten", "?cursor=1.5"] {
+            assert_eq!(read(bad).unwrap_err().code, ErrorCode::InvalidQuery, "{bad}");
+        }
     }
 }

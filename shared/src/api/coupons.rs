@@ -17,11 +17,11 @@ use crate::domain::CustomerId;
 use crate::error::{ApiError, ErrorCode};
 use crate::web::{
     body_response, header, json_body, json_response, paging, query_number, query_param,
-    with_header, Env, Request, RequestLog, Response,
+    with_header, Env, Limit, Request, RequestLog, Response,
 };
 
-const PAGE_LIMIT_MAX: i64 = 200;
-const BATCH_PAGE_MAX: i64 = 1000;
+const CAMPAIGN_PAGE: Limit = Limit::new(50, 200);
+const BATCH_PAGE: Limit = Limit::new(500, 1000);
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -30,7 +30,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "List the shop's coupon campaigns",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(50, PAGE_LIMIT_MAX);
+            d.paging(CAMPAIGN_PAGE);
             d.reply::<Page<CouponCampaign>>(200, "A page of campaigns, oldest first.");
         },
     },
@@ -121,7 +121,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "A page of a print batch's codes as CSV",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(500, BATCH_PAGE_MAX);
+            d.paging(BATCH_PAGE);
             d.reply_as(
                 200,
                 "CSV: code, valid from, valid until. Stable pages: the same cursor gives the same codes.",
@@ -207,7 +207,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
     let id = call.param("id");
     match call.operation() {
         ("GET", "/api/campaigns") => {
-            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
+            let (after, limit) = paging(req, CAMPAIGN_PAGE)?;
             let (items, next_cursor) = campaigns::list(env.store, &shop.id, after, limit)?;
             Ok(json_response(200, &Page { items, next_cursor }))
         }
@@ -252,7 +252,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(201, &batch))
         }
         ("GET", "/api/campaigns/{id}/batches/{name}/codes") => {
-            let (after, limit) = paging(req, 500, BATCH_PAGE_MAX)?;
+            let (after, limit) = paging(req, BATCH_PAGE)?;
             let name = call.param("name");
             let page: BatchPage =
                 coupons::batch_codes(env.store, &shop.id, id, name, after, limit, env.now)?;

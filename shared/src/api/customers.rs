@@ -20,10 +20,10 @@ use crate::reminders::ReminderSchedule;
 use crate::tagging::{self, ManualTagChange};
 use crate::tags::parse_tag_names;
 use crate::web::{
-    json_body, json_response, paging, query_param, Env, Request, RequestLog, Response,
+    json_body, json_response, paging, query_param, Env, Limit, Request, RequestLog, Response,
 };
 
-const PAGE_LIMIT_MAX: usize = 200;
+const DATA_REQUEST_PAGE: Limit = Limit::new(50, 200);
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -95,7 +95,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Privacy data requests platforms sent (Shopify customers/data_request)",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(50, PAGE_LIMIT_MAX as i64);
+            d.paging(DATA_REQUEST_PAGE);
             d.reply::<Page<serde_json::Value>>(200, "A page of recorded requests.");
         },
     },
@@ -160,7 +160,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(200, &customer.view()))
         }
         ("GET", "/api/data-requests") => {
-            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX as i64)?;
+            let (after, limit) = paging(req, DATA_REQUEST_PAGE)?;
             let page = applog::page::<serde_json::Value>(
                 env.store,
                 &shop.id,

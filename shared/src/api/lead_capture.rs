@@ -16,10 +16,13 @@ use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::{
     body_response, header, html_response, json_body, json_response, message_page, paging,
-    public_origin, query_param, text_response, with_header, Env, Request, RequestLog, Response,
+    public_origin, query_param, text_response, with_header, Env, Limit, Request, RequestLog,
+    Response,
 };
 
-const PAGE_LIMIT_MAX: i64 = 200;
+const CHANNEL_PAGE: Limit = Limit::new(50, 200);
+/// Channels per page of `/api/channels/stats` (each reads its window of day counters).
+const CHANNEL_STATS_PAGE: Limit = Limit::new(20, 50);
 /// Default stats window, in days up to today.
 const DEFAULT_STATS_DAYS: i64 = 30;
 
@@ -122,7 +125,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "List the shop's channels",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(50, PAGE_LIMIT_MAX);
+            d.paging(CHANNEL_PAGE);
             d.reply::<Page<Channel>>(200, "A page of channels.");
         },
     },
@@ -143,7 +146,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         describe: |d| {
             window_params(d);
-            d.paging(20, 50);
+            d.paging(CHANNEL_STATS_PAGE);
             d.reply::<ChannelStatsPage>(200, "A page of channels with their funnels.");
         },
     },
@@ -285,7 +288,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         (_, "/wecom/{shop}") => wecom_callback(req, env, log, call.param("shop")),
         ("GET", "/api/channels") => {
             let shop = call.shop()?;
-            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
+            let (after, limit) = paging(req, CHANNEL_PAGE)?;
             let (items, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
             Ok(json_response(200, &Page { items, next_cursor }))
         }
@@ -297,7 +300,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("GET", "/api/channels/stats") => {
             let shop = call.shop()?;
             let (from, to) = window(req, env, shop)?;
-            let (after, limit) = paging(req, 20, 50)?;
+            let (after, limit) = paging(req, CHANNEL_STATS_PAGE)?;
             let (channels, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
             let mut items = Vec::with_capacity(channels.len());
             for channel in channels {

@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 use super::router::{path_params, Access, Operation};
 use super::COMPONENTS;
 use crate::error::ErrorBody;
+use crate::web::Limit;
 
 const SCHEMAS: &str = "#/components/schemas/";
 
@@ -54,16 +55,23 @@ impl OperationDoc {
         self.parameter("query", name, description, false, schema);
     }
 
-    /// `?cursor=&limit=` of a paged list.
-    pub fn paging(&mut self, default: i64, max: i64) {
+    /// A size read with `web::Limit`: its default and largest value stated from the same
+    /// `Limit` the handler reads.
+    pub fn limit(&mut self, name: &str, limit: Limit, what: &str) {
+        let (default, max) = (limit.default, limit.max);
+        self.query_number(
+            name,
+            &format!("{what}: {default} when absent; larger values give {max}."),
+        );
+    }
+
+    /// `?cursor=&limit=` of a paged list (`web::paging`).
+    pub fn paging(&mut self, limit: Limit) {
         self.query_number(
             "cursor",
             "Where the previous page ended (its `next_cursor`).",
         );
-        self.query_number(
-            "limit",
-            &format!("Page size, {default} when absent; larger values give {max}."),
-        );
+        self.limit("limit", limit, "Page size");
     }
 
     /// A JSON body read as `T`.

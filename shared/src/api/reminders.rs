@@ -11,9 +11,14 @@ use crate::domain::ShopId;
 use crate::error::ApiError;
 use crate::reminders::{self, DispatchReport, ReminderSettings, ReminderStats, SettingsView};
 use crate::web::{
-    json_body, json_response, message_page, paging, public_origin, query_number, query_param, Env,
+    json_body, json_response, message_page, paging, public_origin, query_param, Env, Limit,
     Request, RequestLog, Response,
 };
+
+/// Products per page of `/api/reminders/stats`.
+const PRODUCT_PAGE: Limit = Limit::new(50, 200);
+/// Due reminders one dispatch call handles (each may be an HTTP delivery).
+const DISPATCH_BATCH: Limit = Limit::new(500, 5_000);
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -47,10 +52,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::Scheduler,
         describe: |d| {
             d.query::<String>("shop", "Only this shop; all shops by default.");
-            d.query_number(
-                "limit",
-                "Reminders to handle in this call (1 to 5000, 500 by default).",
-            );
+            d.limit("limit", DISPATCH_BATCH, "Reminders to handle in this call");
             d.reply::<DispatchReport>(200, "What was sent, deferred, retried or failed.");
             d.errors(&[404]);
         },
@@ -61,7 +63,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Reminder figures, overall and per product",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(50, 200);
+            d.paging(PRODUCT_PAGE);
             d.reply::<StatsPage>(200, "Overall figures and a page of products.");
         },
     },
@@ -119,7 +121,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("POST", "/api/reminders/dispatch") => {
             let pepper = env.secrets.pepper()?;
             let origin = public_origin(req)?;
-            let limit = query_number(req, "limit", 500)?.clamp(1, 5_000) as usize;
+            let limit = DISPATCH_BATCH.read(req, "limit")?;
             let report = match query_param(req, "shop") {
                 Some(id) => {
                     let id = ShopId::parse(&id).ok_or_else(|| ApiError::not_found("shop"))?;
@@ -148,7 +150,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("GET", "/api/reminders/stats") => {
             let shop = call.shop()?;
-            let (after, limit) = paging(req, 50, 200)?;
+            let (after, limit) = paging(req, PRODUCT_PAGE)?;
             let overall = reminders::stats(env.store, &shop.id, None)?;
             let (products, next_cursor) =
                 reminders::product_stats(env.store, &shop.id, after, limit)?;

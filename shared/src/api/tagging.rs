@@ -19,14 +19,14 @@ use crate::shops::{KeyScope, Shop};
 use crate::tagging::{self, PassReport};
 use crate::tags::{Segment, TagName, TagView};
 use crate::web::{
-    body_response, json_body, json_response, paging, query_number, query_param, with_header, Env,
-    Request, RequestLog, Response,
+    body_response, json_body, json_response, paging, query_param, with_header, Env, Limit, Request,
+    RequestLog, Response,
 };
 
-const PAGE_LIMIT_MAX: i64 = 200;
-const EXPORT_LIMIT_MAX: i64 = 1000;
-const PASS_LIMIT_MAX: i64 = 1000;
-const PASS_LIMIT_DEFAULT: i64 = 200;
+const LIST_PAGE: Limit = Limit::new(50, 200);
+const EXPORT_PAGE: Limit = Limit::new(500, 1000);
+/// Customers one call of the scheduled pass looks at.
+const PASS_BATCH: Limit = Limit::new(200, 1000);
 
 /// The members page of a segment (a tag or an RFM group): one contract under two paths.
 macro_rules! segment_members {
@@ -37,7 +37,7 @@ macro_rules! segment_members {
             summary: concat!("List the customers of ", $what),
             access: Access::ShopKey,
             describe: |d| {
-                d.paging(50, PAGE_LIMIT_MAX);
+                d.paging(LIST_PAGE);
                 d.reply::<Page<MemberView>>(200, "A page of members, contacts masked.");
             },
         }
@@ -53,7 +53,7 @@ macro_rules! segment_export {
             summary: concat!("Export the customers of ", $what, " as CSV"),
             access: Access::ShopKey,
             describe: |d| {
-                d.paging(500, EXPORT_LIMIT_MAX);
+                d.paging(EXPORT_PAGE);
                 d.query::<ExportContacts>(
                     "contacts",
                     "masked (default) or full (keys with the export_contacts scope).",
@@ -140,7 +140,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "List the shop's tags with their customer counts",
         access: Access::ShopKey,
         describe: |d| {
-            d.paging(50, PAGE_LIMIT_MAX);
+            d.paging(LIST_PAGE);
             d.reply::<Page<TagSummary>>(200, "A page of tags.");
         },
     },
@@ -154,10 +154,7 @@ pub static OPERATIONS: &[Operation] = &[
         summary: "Run a batch of the scheduled tagging pass for this shop",
         access: Access::ShopKey,
         describe: |d| {
-            d.query_number(
-                "limit",
-                "Customers to look at in this call (1 to 1000, 200 by default).",
-            );
+            d.limit("limit", PASS_BATCH, "Customers to look at in this call");
             d.reply::<PassReport>(200, "What the batch did and whether the pass is done.");
         },
     },
@@ -268,7 +265,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             ))
         }
         ("GET", "/api/tags") => {
-            let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
+            let (after, limit) = paging(req, LIST_PAGE)?;
             let (items, next_cursor) = segments::list_tags(env.store, &shop.id, after, limit)?;
             Ok(json_response(200, &Page { items, next_cursor }))
         }
@@ -287,8 +284,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             export(req, env, caller, &rfm_segment(call.param("group"))?)
         }
         ("POST", "/api/tagging/run") => {
-            let limit = query_number(req, "limit", PASS_LIMIT_DEFAULT)?.clamp(1, PASS_LIMIT_MAX);
-            let report = tagging::run_pass(env.store, shop, limit as usize, env.now)?;
+            let limit = PASS_BATCH.read(req, "limit")?;
+            let report = tagging::run_pass(env.store, shop, limit, env.now)?;
             Ok(json_response(200, &report))
         }
         _ => Err(ApiError::unknown_route()),
@@ -296,7 +293,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
 }
 
 fn members(req: &Request, env: &Env, shop: &Shop, segment: &Segment) -> Result<Response, ApiError> {
-    let (after, limit) = paging(req, 50, PAGE_LIMIT_MAX)?;
+    let (after, limit) = paging(req, LIST_PAGE)?;
     let page = segments::members(env.store, &shop.id, segment, after, limit)?;
     let items: Vec<MemberView> = page
         .customers
@@ -345,7 +342,7 @@ fn export(
             ))
         }
     };
-    let (after, limit) = paging(req, 500, EXPORT_LIMIT_MAX)?;
+    let (after, limit) = paging(req, EXPORT_PAGE)?;
     let page = segments::members(env.store, &caller.shop.id, segment, after, limit)?;
     let rows: Vec<Customer> = page
         .customers
