@@ -1044,6 +1044,19 @@ pub fn the_api_contract_is_served_and_what_fuzzing_found_stays_fixed(app: &dyn C
             .unwrap()
             .contains("must not be an array"));
     }
+    // Reading the body for that check must not loosen serde's: a field given twice is still
+    // refused (the `[` sends the body through the array check).
+    let refused = send(
+        Method::PATCH,
+        "/api/shop",
+        Some(&shop.api_key),
+        r#"{"name": "Tea [1]", "name": "Tea [2]"}"#,
+    );
+    assert_eq!((refused.status, refused.writes), (422, 0));
+    assert!(refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("duplicate field"));
     // A method a path does not take: 405 with the ones it does in `Allow`.
     let refused = send(Method::PUT, "/api/channels", Some(&shop.api_key), "{}");
     assert_eq!(refused.status, 405);
