@@ -40,6 +40,9 @@ macro_rules! error_codes {
         }
 
         impl ErrorCode {
+            /// Every code, in the order of the list.
+            pub const ALL: &'static [ErrorCode] = &[$(Self::$variant,)+];
+
             pub fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $text,)+

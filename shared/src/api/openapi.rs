@@ -441,6 +441,7 @@ fn rename_refs(value: &mut Value, renamed: &BTreeMap<String, String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorCode;
 
     fn every_ref(value: &Value, found: &mut Vec<String>) {
         match value {
@@ -509,14 +510,11 @@ mod tests {
             .iter()
             .filter_map(|variant| variant["const"].as_str())
             .collect();
-        for code in [
-            "invalid_json",
-            "quota_reached",
-            "rule_cycle",
-            "busy",
-            "consent_required",
-        ] {
-            assert!(listed.contains(&code), "{code} missing from {listed:?}");
+        let every: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, every);
+        // What the document lists is what an answer carries.
+        for code in ErrorCode::ALL {
+            assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
         // A shop-key route answers 401 and 503 with the error shape; a public one no 401.
         let issue = &document["paths"]["/api/campaigns/{id}/issue"]["post"]["responses"];
