@@ -122,12 +122,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         describe: |d| {
             d.paging(BATCH_PAGE);
-            d.reply_as(
-                200,
-                "CSV: code, valid from, valid until. Stable pages: the same cursor gives the same codes.",
-                "text/csv",
-                json!({"type": "string"}),
-            );
+            d.reply_file(200, "CSV: code, valid from, valid until. Stable pages: the same cursor gives the same codes.", "text/csv");
             d.reply_header(
                 200,
                 "X-Next-Cursor",

@@ -92,12 +92,7 @@ pub static OPERATIONS: &[Operation] = &[
         describe: |d| {
             wecom_params(d);
             d.query::<String>("echostr", "The encrypted text to decrypt and answer.");
-            d.reply_as(
-                200,
-                "The decrypted echostr.",
-                "text/plain",
-                json!({"type": "string"}),
-            );
+            d.reply_file(200, "The decrypted echostr.", "text/plain");
         },
     },
     Operation {
@@ -111,12 +106,7 @@ pub static OPERATIONS: &[Operation] = &[
                 "application/xml",
                 json!({"type": "string", "description": "WeCom's XML with the Encrypt element."}),
             );
-            d.reply_as(
-                200,
-                "success, which WeCom requires.",
-                "text/plain",
-                json!({"type": "string"}),
-            );
+            d.reply_file(200, "success, which WeCom requires.", "text/plain");
         },
     },
     Operation {
@@ -181,12 +171,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         describe: |d| {
             qr_params(d);
-            d.reply_as(
-                200,
-                "The QR code.",
-                "image/svg+xml",
-                json!({"type": "string"}),
-            );
+            d.reply_file(200, "The QR code.", "image/svg+xml");
             d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
         },
     },
@@ -197,12 +182,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         describe: |d| {
             qr_params(d);
-            d.reply_as(
-                200,
-                "The QR code.",
-                "image/png",
-                json!({"type": "string", "contentMediaType": "image/png"}),
-            );
+            d.reply_file(200, "The QR code.", "image/png");
             d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
         },
     },

@@ -113,10 +113,15 @@ impl OperationDoc {
         response["content"][content_type] = json!({ "schema": schema });
     }
 
+    /// An answer that is not JSON (CSV, an image, plain text) of `content_type`.
+    pub fn reply_file(&mut self, status: u16, description: &str, content_type: &str) {
+        let schema = json!({"type": "string", "contentMediaType": content_type});
+        self.reply_as(status, description, content_type, schema);
+    }
+
     /// An HTML page for people (a scan, a form, an unsubscribe link), not for programs.
     pub fn page(&mut self, status: u16, description: &str) {
-        let schema = json!({"type": "string", "description": "An HTML page for people."});
-        self.reply_as(status, description, "text/html", schema);
+        self.reply_file(status, description, "text/html");
     }
 
     /// A redirect (no body).

@@ -4,7 +4,6 @@
 use http::Method;
 use schemars::JsonSchema;
 use serde::Serialize;
-use serde_json::json;
 
 use super::router::{Access, Operation};
 use super::{accept, Page};
@@ -59,13 +58,16 @@ macro_rules! segment_export {
                     "masked (default) or full (keys with the export_contacts scope).",
                 );
                 d.query::<ExportConsent>("consent", "granted: only customers who consented.");
-                d.reply_as(
+                d.reply_file(
                     200,
                     "CSV (UTF-8 with BOM, CRLF) for spreadsheets.",
                     "text/csv",
-                    json!({"type": "string"}),
                 );
-                d.reply_header(200, "X-Next-Cursor", "The next page's cursor; absent on the last.");
+                d.reply_header(
+                    200,
+                    "X-Next-Cursor",
+                    "The next page's cursor; absent on the last.",
+                );
                 d.errors(&[403]);
             },
         }
