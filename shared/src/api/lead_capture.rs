@@ -36,8 +36,7 @@ macro_rules! scan {
             access: Access::Public,
             describe: |d| {
                 d.redirect(302, "To the channel's landing URL with its UTM parameters.");
-                d.page(404, "No such code (a page for people).");
-                d.page(410, "The code was retired (a page for people).");
+                code_pages(d);
             },
         }
     };
@@ -53,8 +52,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::Public,
         describe: |d| {
             d.page(200, "The form.");
-            d.page(404, "No such code.");
-            d.page(410, "The code was retired.");
+            code_pages(d);
         },
     },
     Operation {
@@ -377,16 +375,8 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
             }
             redirect
         }
-        ScanOutcome::Unknown => message_page(
-            404,
-            "这个二维码不存在 · This code does not exist",
-            "请检查链接是否完整。Please check that the link is complete.",
-        ),
-        ScanOutcome::Inactive => message_page(
-            410,
-            "活动已结束 · This code is no longer active",
-            "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
-        ),
+        ScanOutcome::Unknown => unknown_code_page(),
+        ScanOutcome::Inactive => retired_code_page(),
     };
     Ok(response)
 }
@@ -498,16 +488,8 @@ fn submit_lead(
 /// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
 fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
     Ok(match channels::scan_target(env.store, code)? {
-        None => message_page(
-            404,
-            "这个二维码不存在 · This code does not exist",
-            "请检查链接是否完整。Please check that the link is complete.",
-        ),
-        Some(target) if !target.active => message_page(
-            410,
-            "活动已结束 · This code is no longer active",
-            "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
-        ),
+        None => unknown_code_page(),
+        Some(target) if !target.active => retired_code_page(),
         Some(target) => {
             let title = html_escape(&target.name);
             let html = format!(
@@ -530,6 +512,30 @@ fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
             html_response(200, html)
         }
     })
+}
+
+/// What a scan or the form of a code that does not exist shows.
+fn unknown_code_page() -> Response {
+    message_page(
+        404,
+        "这个二维码不存在 · This code does not exist",
+        "请检查链接是否完整。Please check that the link is complete.",
+    )
+}
+
+/// What a scan or the form of a retired code shows.
+fn retired_code_page() -> Response {
+    message_page(
+        410,
+        "活动已结束 · This code is no longer active",
+        "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
+    )
+}
+
+/// The pages a scan and the form answer for codes that do not work.
+fn code_pages(d: &mut super::openapi::OperationDoc) {
+    d.page(404, "No such code (a page for people).");
+    d.page(410, "The code was retired (a page for people).");
 }
 
 fn html_escape(text: &str) -> String {
