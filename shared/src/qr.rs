@@ -17,6 +17,9 @@ pub struct QrStyle {
     pub module: u32,
 }
 
+/// The largest `module` size a request may ask for.
+pub const MAX_MODULE: u32 = 40;
+
 impl QrStyle {
     /// From the `ec` (L, M, Q, H) and `module` (1–40) query values.
     pub fn parse(ec: Option<&str>, module: Option<&str>) -> Result<Self, ApiError> {
@@ -37,11 +40,11 @@ impl QrStyle {
             Some(text) => text
                 .parse::<u32>()
                 .ok()
-                .filter(|m| (1..=40).contains(m))
+                .filter(|m| (1..=MAX_MODULE).contains(m))
                 .ok_or_else(|| {
                     ApiError::bad_request(
                         ErrorCode::InvalidQuery,
-                        "module must be a whole number from 1 to 40",
+                        format!("module must be a whole number from 1 to {MAX_MODULE}"),
                     )
                 })?,
         };

@@ -167,22 +167,14 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}/qr.svg",
         summary: "The channel's QR code as SVG",
         access: Access::ShopKey,
-        describe: |d| {
-            qr_params(d);
-            d.reply_file(200, "The QR code.", "image/svg+xml");
-            d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
-        },
+        describe: |d| qr_image(d, "image/svg+xml"),
     },
     Operation {
         method: Method::GET,
         path: "/api/channels/{id}/qr.png",
         summary: "The channel's QR code as PNG",
         access: Access::ShopKey,
-        describe: |d| {
-            qr_params(d);
-            d.reply_file(200, "The QR code.", "image/png");
-            d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
-        },
+        describe: |d| qr_image(d, "image/png"),
     },
     Operation {
         method: Method::GET,
@@ -210,7 +202,8 @@ fn wecom_params(d: &mut super::openapi::OperationDoc) {
     d.query::<String>("nonce", "WeCom's nonce.");
 }
 
-fn qr_params(d: &mut super::openapi::OperationDoc) {
+/// A QR image of the channel's scan URL: its style parameters and the answer.
+fn qr_image(d: &mut super::openapi::OperationDoc, content_type: &str) {
     d.query_with(
         "ec",
         "Error correction: L, M (default), Q or H.",
@@ -219,8 +212,10 @@ fn qr_params(d: &mut super::openapi::OperationDoc) {
     d.query_with(
         "module",
         "Module size in pixels (PNG) or units (SVG).",
-        json!({"type": "integer", "minimum": 1, "maximum": 40}),
+        json!({"type": "integer", "minimum": 1, "maximum": crate::qr::MAX_MODULE}),
     );
+    d.reply_file(200, "The QR code.", content_type);
+    d.reply_header(200, "X-Scan-Url", "The URL the code holds.");
     d.errors(&[400]);
 }
 
