@@ -2,6 +2,8 @@
 //! sends to a component and every operation the handlers serve, and — read by schemathesis
 //! against the app under a real `spin up` — kept by every answer.
 
+use std::sync::Arc;
+
 use http::Method;
 use serde_json::Value;
 
@@ -10,6 +12,7 @@ use siyu::api::COMPONENTS;
 use siyu_tests::app::{request, TestApp, OPERATOR_TOKEN, SCHEDULER_TOKEN};
 use siyu_tests::client::Client;
 use siyu_tests::contract::{schemathesis, schemathesis_config, seed, tool, work_dir};
+use siyu_tests::redis_server::{self, RedisServer};
 use siyu_tests::routes::Manifest;
 use siyu_tests::spin_up::{Flavour, SpinUp};
 
@@ -123,26 +126,41 @@ fn every_documented_operation_reaches_its_handler_and_others_are_refused() {
     );
 }
 
-#[test]
-fn schemathesis_finds_nothing_wrong_under_real_spin() {
+/// Fuzzes every operation of `flavour` under its own `spin up`, `examples` cases per operation
+/// and phase; the operator routes that close a shop or replace its key run last, on a shop of
+/// their own (they would end the seeded shop's key).
+fn fuzz(flavour: Flavour, examples: u32, phases: &str) {
     let Some(program) = tool("schemathesis") else {
         return;
     };
-    let app = SpinUp::start(Flavour::KeyValue, None);
+    if flavour == Flavour::Redis && !redis_server::available() {
+        return;
+    }
+    let redis = (flavour == Flavour::Redis).then(|| Arc::new(RedisServer::start()));
+    let app = SpinUp::start(flavour, redis);
     let seeded = seed(&app);
     let config = schemathesis_config(&seeded);
-    // Operator routes that close shops or replace keys would end the seeded shop's key:
-    // they run last, on a shop of their own.
+    let name = flavour
+        .manifest()
+        .trim_end_matches(".toml")
+        .replace('.', "-");
     let destructive = "^/api/shops/\\{id\\}/(redact|api-key)$";
     let run = schemathesis(
         &program,
         &app.base,
         &config,
-        25,
-        &["--exclude-path-regex", destructive],
-        "schemathesis",
+        examples,
+        &[
+            "--exclude-path-regex",
+            destructive,
+            "--phases",
+            phases,
+            "--report",
+            "har",
+        ],
+        &name,
     );
-    eprintln!("schemathesis: {}; {}", run.operations(), run.cases());
+    eprintln!("{name}: {}; {}", run.operations(), run.cases());
     assert!(run.passed, "{}", run.output);
 
     let doomed = app.create_shop(siyu_tests::platforms::shop_body("Doomed"));
@@ -155,14 +173,27 @@ fn schemathesis_finds_nothing_wrong_under_real_spin() {
         &program,
         &app.base,
         &config,
-        10,
-        &["--include-path-regex", destructive],
-        "schemathesis-operator",
+        examples.min(10),
+        &["--include-path-regex", destructive, "--phases", phases],
+        &format!("{name}-operator"),
     );
-    eprintln!(
-        "schemathesis (operator): {}; {}",
-        run.operations(),
-        run.cases()
-    );
+    eprintln!("{name} (operator): {}; {}", run.operations(), run.cases());
     assert!(run.passed, "{}", run.output);
+}
+
+const EVERY_PHASE: &str = "examples,coverage,fuzzing,stateful";
+
+/// The default store, in depth.
+#[test]
+fn schemathesis_finds_nothing_wrong_under_real_spin() {
+    fuzz(Flavour::KeyValue, 25, EVERY_PHASE);
+}
+
+/// The same contract on the other stores, in a shorter pass: what differs there is storage,
+/// not the handlers, so random and stateful cases (without the coverage phase's sweep of
+/// every boundary value, which the default store has had) look for what a store changes.
+#[test]
+fn schemathesis_finds_nothing_wrong_on_redis_and_the_sqlite_database() {
+    fuzz(Flavour::Redis, 25, "examples,fuzzing,stateful");
+    fuzz(Flavour::Sqlite, 25, "examples,fuzzing,stateful");
 }
