@@ -206,8 +206,8 @@ fn wecom_params(d: &mut super::openapi::OperationDoc) {
 fn qr_image(d: &mut super::openapi::OperationDoc, content_type: &str) {
     d.query_with(
         "ec",
-        "Error correction: L, M (default), Q or H.",
-        json!({"enum": ["L", "M", "Q", "H"]}),
+        "Error correction: L, M (default), Q or H, in either case.",
+        json!({"type": "string", "pattern": "^[LMQHlmqh]$"}),
     );
     d.query_with(
         "module",
