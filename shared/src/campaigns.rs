@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::applog;
 use crate::domain::ids::random_id;
 use crate::domain::{Currency, ShopId};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::keys;
 use crate::rfm::RfmGroup;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -175,13 +175,13 @@ pub struct CampaignInput {
 }
 
 impl CouponCampaign {
-    fn create(input: CampaignInput, currency: Currency, now: Timestamp) -> Result<Self, ApiError> {
+    fn create(input: CampaignInput, currency: Currency, now: Timestamp) -> Result<Self, Error> {
         let codes = input.codes.clone().unwrap_or(CodeSource::Generated {
             prefix: String::new(),
             length: default_code_length(),
         });
         let Some(discount) = input.discount.clone() else {
-            return Err(ApiError::invalid("a campaign needs a discount"));
+            return Err(Error::invalid("a campaign needs a discount"));
         };
         let mut campaign = CouponCampaign {
             id: format!("cmp_{}", random_id(12)),
@@ -202,7 +202,7 @@ impl CouponCampaign {
             updated_at: now,
         };
         if input.name.is_none() {
-            return Err(ApiError::invalid("a campaign needs a name"));
+            return Err(Error::invalid("a campaign needs a name"));
         }
         campaign.apply(input, currency, now)?;
         Ok(campaign)
@@ -213,11 +213,11 @@ impl CouponCampaign {
         input: CampaignInput,
         currency: Currency,
         now: Timestamp,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         if let Some(name) = input.name {
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 200 {
-                return Err(ApiError::invalid("name must be 1 to 200 characters"));
+                return Err(Error::invalid("name must be 1 to 200 characters"));
             }
             self.name = name.to_string();
         }
@@ -261,8 +261,8 @@ impl CouponCampaign {
         self.validate()
     }
 
-    fn validate(&self) -> Result<(), ApiError> {
-        let invalid = |m: &str| Err(ApiError::invalid(m.to_string()));
+    fn validate(&self) -> Result<(), Error> {
+        let invalid = |m: &str| Err(Error::invalid(m.to_string()));
         match &self.discount {
             Discount::FixedAmount { amount_minor, .. } if *amount_minor <= 0 => {
                 return invalid("discount.amount_minor must be positive")
@@ -313,7 +313,7 @@ impl CouponCampaign {
                 }
             }
             CodeSource::Shared { code } => {
-                normalize_code(code).map_err(ApiError::invalid)?;
+                normalize_code(code).map_err(Error::invalid)?;
             }
             CodeSource::Pool {} => {}
         }
@@ -353,7 +353,7 @@ pub fn create(
     currency: Currency,
     input: CampaignInput,
     now: Timestamp,
-) -> Result<CouponCampaign, ApiError> {
+) -> Result<CouponCampaign, Error> {
     let campaign = CouponCampaign::create(input, currency, now)?;
     // Listed before it exists: a crash in between leaves a list entry without a campaign
     // (skipped), never an unlisted campaign.
@@ -368,11 +368,11 @@ pub fn create(
     Ok(campaign)
 }
 
-pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<CouponCampaign, ApiError> {
+pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<CouponCampaign, Error> {
     if id.len() > 40 {
-        return Err(ApiError::not_found("campaign"));
+        return Err(Error::not_found("campaign"));
     }
-    get_json(store, &keys::campaign(shop, id))?.ok_or_else(|| ApiError::not_found("campaign"))
+    get_json(store, &keys::campaign(shop, id))?.ok_or_else(|| Error::not_found("campaign"))
 }
 
 pub fn update(
@@ -382,9 +382,9 @@ pub fn update(
     id: &str,
     input: CampaignInput,
     now: Timestamp,
-) -> Result<CouponCampaign, ApiError> {
+) -> Result<CouponCampaign, Error> {
     if input.codes.is_some() {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "codes cannot change after creation; make a new campaign",
         ));
     }
@@ -392,9 +392,9 @@ pub fn update(
         store,
         &keys::campaign(shop, id),
         |current: Option<CouponCampaign>| {
-            let mut campaign = current.ok_or_else(|| ApiError::not_found("campaign"))?;
+            let mut campaign = current.ok_or_else(|| Error::not_found("campaign"))?;
             campaign.apply(input.clone(), currency, now)?;
-            Ok::<_, ApiError>(Change::Write(campaign.clone(), campaign))
+            Ok::<_, Error>(Change::Write(campaign.clone(), campaign))
         },
     )?;
     // Always: a trigger tag removed or changed must leave the index too.
@@ -408,7 +408,7 @@ pub fn list(
     shop: &ShopId,
     after: i64,
     limit: usize,
-) -> Result<(Vec<CouponCampaign>, Option<i64>), ApiError> {
+) -> Result<(Vec<CouponCampaign>, Option<i64>), Error> {
     let page = applog::page::<String>(store, shop, keys::lists::CAMPAIGNS, after, limit)?;
     let mut out = Vec::new();
     for (_, id) in page.entries {

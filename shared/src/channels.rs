@@ -20,7 +20,7 @@ use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
 use crate::domain::Currency;
 use crate::domain::ShopId;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -118,10 +118,10 @@ pub struct ChannelInput {
     pub active: Option<bool>,
 }
 
-fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
     let value = value.trim();
     if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "{field} must be 1 to {max} characters"
         )));
     }
@@ -130,23 +130,23 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
 
 /// Only absolute http(s) URLs: a channel can never redirect to `javascript:` or a relative
 /// path, and nothing but the configured URL is ever redirected to.
-fn target_url(value: &str) -> Result<String, ApiError> {
+fn target_url(value: &str) -> Result<String, Error> {
     let value = value.trim();
     let uri: http::Uri = value
         .parse()
-        .map_err(|_| ApiError::invalid("target_url is not a URL"))?;
+        .map_err(|_| Error::invalid("target_url is not a URL"))?;
     let scheme_ok = matches!(uri.scheme_str(), Some("https") | Some("http"));
     if !scheme_ok || uri.host().is_none() || value.len() > 2000 {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "target_url must be an absolute http(s) URL of at most 2000 characters",
         ));
     }
     Ok(value.to_string())
 }
 
-fn tags(values: &[String]) -> Result<Vec<String>, ApiError> {
+fn tags(values: &[String]) -> Result<Vec<String>, Error> {
     if values.len() > MAX_TAGS {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "a channel applies at most {MAX_TAGS} tags"
         )));
     }
@@ -176,7 +176,7 @@ impl Channel {
     }
 
     /// Applies the given fields, validated; fields not given stay.
-    fn apply(&mut self, input: &ChannelInput) -> Result<(), ApiError> {
+    fn apply(&mut self, input: &ChannelInput) -> Result<(), Error> {
         if let Some(name) = &input.name {
             self.name = text("name", name, 100)?;
         }
@@ -210,15 +210,15 @@ pub fn create(
     shop: &Shop,
     input: ChannelInput,
     now: Timestamp,
-) -> Result<Channel, ApiError> {
+) -> Result<Channel, Error> {
     let name = input
         .name
         .as_deref()
-        .ok_or_else(|| ApiError::invalid("name is required"))?;
+        .ok_or_else(|| Error::invalid("name is required"))?;
     let url = input
         .target_url
         .as_deref()
-        .ok_or_else(|| ApiError::invalid("target_url is required"))?;
+        .ok_or_else(|| Error::invalid("target_url is required"))?;
     let mut channel = Channel {
         id: format!("ch_{}", random_id(12)),
         code: random_id(8),
@@ -244,25 +244,25 @@ pub fn create(
         &channel.scan_target(shop),
     )?;
     if !claimed {
-        return Err(ApiError::new(503, ErrorCode::Busy, "please retry"));
+        return Err(Error::busy("please retry"));
     }
     create_json(store, &keys::channel(&shop.id, &channel.id), &channel)?;
     Ok(channel)
 }
 
-pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, ApiError> {
+pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, Error> {
     let plain = id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
     if !plain {
-        return Err(ApiError::not_found("channel"));
+        return Err(Error::not_found("channel"));
     }
     get_json::<Channel>(store, &keys::channel(shop, id))?
         .filter(|c| c.deleted_at.is_none())
-        .ok_or_else(|| ApiError::not_found("channel"))
+        .ok_or_else(|| Error::not_found("channel"))
 }
 
 /// Rewrites a channel's scan target from the stored channel and the shop's settings.
 /// Rebuilt from what is stored, so concurrent updates cannot leave it behind.
-fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), ApiError> {
+fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), Error> {
     let Some(stored) = get_json::<Channel>(store, &keys::channel(&shop.id, id))? else {
         return Ok(());
     };
@@ -273,7 +273,7 @@ fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), ApiE
         |current: Option<ScanTarget>| {
             // A request that read the channel before a later update must not undo it.
             if current.is_some_and(|c| c.version > target.version) {
-                return Ok::<_, ApiError>(Change::Keep(()));
+                return Ok::<_, Error>(Change::Keep(()));
             }
             Ok(Change::Write(target.clone(), ()))
         },
@@ -281,17 +281,17 @@ fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), ApiE
 }
 
 /// Retires and hides a channel; its code answers 410 from then on.
-pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Result<(), ApiError> {
+pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Result<(), Error> {
     load(store, &shop.id, id)?;
     update_json(
         store,
         &keys::channel(&shop.id, id),
         |current: Option<Channel>| {
-            let mut channel = current.ok_or_else(|| ApiError::not_found("channel"))?;
+            let mut channel = current.ok_or_else(|| Error::not_found("channel"))?;
             channel.active = false;
             channel.deleted_at.get_or_insert(now);
             channel.updated_at = now;
-            Ok::<_, ApiError>(Change::Write(channel, ()))
+            Ok::<_, Error>(Change::Write(channel, ()))
         },
     )?;
     sync_scan_target(store, shop, id)
@@ -299,7 +299,7 @@ pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Resul
 
 /// After a shop's time zone changes: every channel counts its days in the new zone.
 /// Work ∝ the shop's channels, on a settings change only.
-pub fn refresh_scan_targets(store: &dyn Store, shop: &Shop) -> Result<(), ApiError> {
+pub fn refresh_scan_targets(store: &dyn Store, shop: &Shop) -> Result<(), Error> {
     let mut after = 0;
     loop {
         let page = applog::page::<String>(store, &shop.id, keys::lists::CHANNELS, after, 200)?;
@@ -319,16 +319,16 @@ pub fn update(
     id: &str,
     input: ChannelInput,
     now: Timestamp,
-) -> Result<Channel, ApiError> {
+) -> Result<Channel, Error> {
     load(store, &shop.id, id)?;
     let channel = update_json(
         store,
         &keys::channel(&shop.id, id),
         |current: Option<Channel>| {
-            let mut channel = current.ok_or_else(|| ApiError::not_found("channel"))?;
+            let mut channel = current.ok_or_else(|| Error::not_found("channel"))?;
             channel.apply(&input)?;
             channel.updated_at = now;
-            Ok::<_, ApiError>(Change::Write(channel.clone(), channel))
+            Ok::<_, Error>(Change::Write(channel.clone(), channel))
         },
     )?;
     sync_scan_target(store, shop, id)?;
@@ -341,7 +341,7 @@ pub fn list(
     shop: &ShopId,
     after: i64,
     limit: usize,
-) -> Result<(Vec<Channel>, Option<i64>), ApiError> {
+) -> Result<(Vec<Channel>, Option<i64>), Error> {
     let page = applog::page::<String>(store, shop, keys::lists::CHANNELS, after, limit)?;
     let mut channels = Vec::with_capacity(page.entries.len());
     for (_, id) in page.entries {
@@ -367,7 +367,7 @@ fn is_code(code: &str) -> bool {
 }
 
 /// The scan target behind a public code (None for malformed or unknown codes).
-pub fn scan_target(store: &dyn Store, code: &str) -> Result<Option<ScanTarget>, ApiError> {
+pub fn scan_target(store: &dyn Store, code: &str) -> Result<Option<ScanTarget>, Error> {
     if !is_code(code) {
         return Ok(None);
     }
@@ -381,7 +381,7 @@ pub fn scan(
     code: &str,
     seen_before: bool,
     now: Timestamp,
-) -> Result<ScanOutcome, ApiError> {
+) -> Result<ScanOutcome, Error> {
     let Some(target) = scan_target(store, code)? else {
         return Ok(ScanOutcome::Unknown);
     };
@@ -451,16 +451,12 @@ struct FunnelDay {
 const FUNNEL_APPLIED_KEPT: usize = 256;
 
 /// Adds a captured customer's funnel change to the channel's day.
-pub fn record_funnel(
-    store: &dyn Store,
-    shop: &ShopId,
-    delta: &FunnelDelta,
-) -> Result<(), ApiError> {
+pub fn record_funnel(store: &dyn Store, shop: &ShopId, delta: &FunnelDelta) -> Result<(), Error> {
     let key = keys::channel_day(shop, &delta.channel, "funnel", delta.day);
     update_json(store, &key, |current: Option<FunnelDay>| {
         let mut day = current.unwrap_or_default();
         if day.applied.contains(&delta.id) {
-            return Ok::<_, ApiError>(Change::Keep(()));
+            return Ok::<_, Error>(Change::Keep(()));
         }
         day.first_orders += delta.first_orders;
         day.repurchases += delta.repurchases;
@@ -529,16 +525,16 @@ pub fn stats(
     channel: &Channel,
     from: Date,
     to: Date,
-) -> Result<ChannelStats, ApiError> {
+) -> Result<ChannelStats, Error> {
     if to < from {
-        return Err(ApiError::bad_request(
+        return Err(Error::malformed(
             ErrorCode::InvalidQuery,
             "from must not be after to",
         ));
     }
     let span = from.until(to).map(|s| s.get_days()).unwrap_or(i32::MAX);
     if span >= MAX_STATS_DAYS {
-        return Err(ApiError::bad_request(
+        return Err(Error::malformed(
             ErrorCode::InvalidQuery,
             format!("a stats window spans at most {MAX_STATS_DAYS} days"),
         ));
@@ -568,7 +564,7 @@ pub fn stats(
         }
         day = day
             .tomorrow()
-            .map_err(|_| ApiError::bad_request(ErrorCode::InvalidQuery, "date out of range"))?;
+            .map_err(|_| Error::malformed(ErrorCode::InvalidQuery, "date out of range"))?;
     }
     Ok(ChannelStats {
         channel: channel.id.clone(),

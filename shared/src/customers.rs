@@ -11,7 +11,7 @@ use crate::applog;
 use crate::channels::ChannelKind;
 use crate::domain::ids::ExternalId;
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform, ShopId};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::keys;
 use crate::pii::Identity;
 use crate::rfm::RfmScore;
@@ -639,11 +639,11 @@ pub struct AttributePatch(BTreeMap<String, Option<String>>);
 impl AttributePatch {
     /// Known keys are checked (`gender`: female, male or other; `birthday`: YYYY-MM-DD or
     /// MM-DD; `city`), custom keys are lower-case words of at most 64 characters.
-    pub fn parse(input: BTreeMap<String, Option<String>>) -> Result<Self, ApiError> {
+    pub fn parse(input: BTreeMap<String, Option<String>>) -> Result<Self, Error> {
         let mut out = BTreeMap::new();
         for (key, value) in input {
             if !crate::rules::valid_attribute_key(&key) {
-                return Err(ApiError::invalid(format!(
+                return Err(Error::invalid(format!(
                     "attribute {key:?}: keys are 1 to 64 lower-case letters, digits or _"
                 )));
             }
@@ -656,8 +656,8 @@ impl AttributePatch {
         Ok(Self(out))
     }
 
-    fn value(key: &str, value: &str) -> Result<String, ApiError> {
-        let invalid = |m: &str| Err(ApiError::invalid(format!("attribute {key}: {m}")));
+    fn value(key: &str, value: &str) -> Result<String, Error> {
+        let invalid = |m: &str| Err(Error::invalid(format!("attribute {key}: {m}")));
         if value.is_empty()
             || value.chars().count() > MAX_ATTRIBUTE_CHARS
             || value.chars().any(char::is_control)
@@ -676,7 +676,7 @@ impl AttributePatch {
     }
 
     /// Applies the change; fails without changing anything past the attribute limit.
-    pub fn apply(&self, customer: &mut Customer) -> Result<bool, ApiError> {
+    pub fn apply(&self, customer: &mut Customer) -> Result<bool, Error> {
         let mut next = customer.attributes.clone();
         for (key, value) in &self.0 {
             match value {
@@ -685,7 +685,7 @@ impl AttributePatch {
             };
         }
         if next.len() > MAX_ATTRIBUTES {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::invalid(format!(
                 "a customer holds at most {MAX_ATTRIBUTES} attributes"
             )));
         }
@@ -766,8 +766,8 @@ pub fn find(
     Ok(None)
 }
 
-pub fn load(store: &dyn Store, shop: &ShopId, id: &CustomerId) -> Result<Customer, ApiError> {
-    get_json(store, &keys::customer(shop, id))?.ok_or_else(|| ApiError::not_found("customer"))
+pub fn load(store: &dyn Store, shop: &ShopId, id: &CustomerId) -> Result<Customer, Error> {
+    get_json(store, &keys::customer(shop, id))?.ok_or_else(|| Error::not_found("customer"))
 }
 
 /// Read-modify-write of a customer (created empty if absent). `change` returns whether it
@@ -827,7 +827,7 @@ pub fn upsert_profile(
     patch: &ProfilePatch,
     source: Platform,
     now: Timestamp,
-) -> Result<Option<CustomerId>, ApiError> {
+) -> Result<Option<CustomerId>, Error> {
     let resolution = resolve(store, &shop.id, pepper, &patch.identities(), None)?;
     let Some(id) = resolution.customer else {
         return Ok(None);
@@ -846,7 +846,7 @@ pub fn erase(
     shop: &ShopId,
     id: &CustomerId,
     now: Timestamp,
-) -> Result<Customer, ApiError> {
+) -> Result<Customer, Error> {
     let customer = load(store, shop, id)?;
     for hash in &customer.identity_hashes {
         let key = keys::identity(shop, hash);
@@ -882,7 +882,7 @@ pub fn record_data_request(
     request_id: &ExternalId,
     customer: Option<&CustomerId>,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let key = keys::data_request(shop, request_id);
     let fresh = DataRequestMarker {
         entry: serde_json::json!({
@@ -913,13 +913,13 @@ pub fn erase_batch(
     after: i64,
     limit: usize,
     now: Timestamp,
-) -> Result<Option<i64>, ApiError> {
+) -> Result<Option<i64>, Error> {
     let page = applog::page::<CustomerId>(store, shop, keys::lists::CUSTOMERS, after, limit)?;
     for (_, id) in page.entries {
         match erase(store, shop, &id, now) {
             Ok(_) => {}
             // Claimed in the index but never written: nothing to erase.
-            Err(e) if e.status == 404 => {}
+            Err(Error::NotFound { .. }) => {}
             Err(e) => return Err(e),
         }
     }

@@ -1,32 +1,164 @@
-//! The one error type handlers return, and the one place it becomes an HTTP answer.
+//! What can go wrong, in the domain's terms. Code below `web`/`api` returns `Error`; the
+//! edge (`web::error`) alone decides the HTTP status each kind becomes.
 
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::coupons::Rejection;
 use crate::store::StoreError;
 
-/// An error a request ends with: status, a stable machine-readable code, a human message.
+/// Why an operation did not happen. The kind says how the caller can react; `code` is the
+/// stable machine-readable reason every answer carries.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: u16,
-    pub code: ErrorCode,
-    pub message: String,
-    /// For 405: the methods the route takes (the `Allow` header).
-    pub allow: Option<String>,
+pub enum Error {
+    /// The thing asked for does not exist (or belongs to another shop: ids cannot be probed).
+    NotFound { message: String },
+    /// The input cannot be read at all: syntax, encoding, a malformed query or header.
+    Malformed { code: ErrorCode, message: String },
+    /// The input was read, but a value in it is refused; the message names the field.
+    Invalid { code: ErrorCode, message: String },
+    /// Who is calling is not established: no or an unknown key, a bad signature.
+    Unauthenticated { code: ErrorCode, message: String },
+    /// The caller is known but may not do this.
+    Forbidden { message: String },
+    /// A sound request the current state refuses; `reason` says why.
+    Refused { reason: ErrorCode, message: String },
+    /// Too many concurrent updates of one record: retrying shortly will do.
+    Busy { message: String },
+    /// The store failed or holds what it should not.
+    Store(StoreError),
+    /// The deployment lacks a variable it needs.
+    Misconfigured { what: String },
+    /// An invariant of Siyu's own broke.
+    Internal { message: String },
 }
 
-/// Every error answer's body: `{"error": {"code": …, "message": …}}`.
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
+impl Error {
+    /// Also used for resources of other shops, so ids cannot be probed.
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound {
+            message: format!("{what} not found"),
+        }
+    }
+
+    pub fn malformed(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Malformed {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// A field's value is refused (`invalid_field`).
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::invalid_as(ErrorCode::InvalidField, message)
+    }
+
+    /// Input refused for a reason more specific than a field's value.
+    pub fn invalid_as(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Invalid {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::Unauthenticated {
+            code: ErrorCode::Unauthorized,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_signature() -> Self {
+        Self::Unauthenticated {
+            code: ErrorCode::InvalidSignature,
+            message: "the webhook signature does not match".into(),
+        }
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::Forbidden {
+            message: message.into(),
+        }
+    }
+
+    pub fn refused(reason: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Refused {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    pub fn busy(message: impl Into<String>) -> Self {
+        Self::Busy {
+            message: message.into(),
+        }
+    }
+
+    pub fn misconfigured(what: &str) -> Self {
+        Self::Misconfigured { what: what.into() }
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal {
+            message: message.into(),
+        }
+    }
+
+    /// The machine-readable reason.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::NotFound { .. } => ErrorCode::NotFound,
+            Self::Malformed { code, .. }
+            | Self::Invalid { code, .. }
+            | Self::Unauthenticated { code, .. } => *code,
+            Self::Refused { reason, .. } => *reason,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
+            Self::Busy { .. } | Self::Store(StoreError::Contention(_)) => ErrorCode::Busy,
+            Self::Store(StoreError::Backend(_)) => ErrorCode::StoreUnavailable,
+            Self::Store(StoreError::Corrupt(_) | StoreError::TooLarge(_))
+            | Self::Internal { .. } => ErrorCode::Internal,
+            Self::Misconfigured { .. } => ErrorCode::Misconfigured,
+        }
+    }
+
+    /// For people; never holds a store key or an internal detail.
+    pub fn message(&self) -> String {
+        match self {
+            Self::NotFound { message }
+            | Self::Malformed { message, .. }
+            | Self::Invalid { message, .. }
+            | Self::Unauthenticated { message, .. }
+            | Self::Forbidden { message }
+            | Self::Refused { message, .. }
+            | Self::Busy { message } => message.clone(),
+            Self::Store(StoreError::Contention(_)) => {
+                "too many concurrent updates of one record; retry shortly".into()
+            }
+            Self::Store(StoreError::Backend(_)) => "storage is unavailable; retry shortly".into(),
+            Self::Store(_) | Self::Internal { .. } => "an internal error occurred".into(),
+            Self::Misconfigured { what } => format!("the server is missing {what}"),
+        }
+    }
+
+    /// Whether the failure is Siyu's or its store's rather than the request's: the
+    /// sender should retry it unchanged.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(
+            self,
+            Self::Busy { .. } | Self::Store(_) | Self::Misconfigured { .. } | Self::Internal { .. }
+        )
+    }
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct ErrorDetail {
-    pub code: ErrorCode,
-    /// For people; may change between releases. Programs read `code`.
-    pub message: String,
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        Self::Store(err)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code().as_str(), self.message())
+    }
 }
 
 /// Defines `ErrorCode` and its text in one list, so the published contract (its JSON schema
@@ -133,113 +265,4 @@ error_codes! {
     Misconfigured = "misconfigured",
     /// An internal error.
     Internal = "internal",
-}
-
-impl From<Rejection> for ErrorCode {
-    fn from(rejection: Rejection) -> Self {
-        match rejection {
-            Rejection::NotFound => Self::NotFound,
-            Rejection::NotActiveYet => Self::NotActiveYet,
-            Rejection::Expired => Self::Expired,
-            Rejection::CampaignPaused => Self::CampaignPaused,
-            Rejection::QuotaReached => Self::QuotaReached,
-            Rejection::CustomerLimitReached => Self::CustomerLimitReached,
-            Rejection::MinSpendNotMet => Self::MinSpendNotMet,
-            Rejection::NotOwner => Self::NotOwner,
-            Rejection::AlreadyRedeemed => Self::AlreadyRedeemed,
-            Rejection::NotEligible => Self::NotEligible,
-        }
-    }
-}
-
-impl ApiError {
-    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            allow: None,
-        }
-    }
-
-    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self::new(400, code, message)
-    }
-
-    pub fn invalid(message: impl Into<String>) -> Self {
-        Self::new(422, ErrorCode::InvalidField, message)
-    }
-
-    pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(401, ErrorCode::Unauthorized, message)
-    }
-
-    pub fn bad_signature() -> Self {
-        Self::new(
-            401,
-            ErrorCode::InvalidSignature,
-            "the webhook signature does not match",
-        )
-    }
-
-    /// Also used for resources of other shops, so ids cannot be probed.
-    pub fn not_found(what: &str) -> Self {
-        Self::new(404, ErrorCode::NotFound, format!("{what} not found"))
-    }
-
-    pub fn method_not_allowed(allowed: &str) -> Self {
-        Self {
-            allow: Some(allowed.to_string()),
-            ..Self::new(
-                405,
-                ErrorCode::MethodNotAllowed,
-                format!("this route accepts {allowed}"),
-            )
-        }
-    }
-
-    pub fn unknown_route() -> Self {
-        Self::new(404, ErrorCode::UnknownRoute, "no such route")
-    }
-
-    pub fn payload_too_large(limit: usize) -> Self {
-        Self::new(
-            413,
-            ErrorCode::PayloadTooLarge,
-            format!("request bodies are limited to {limit} bytes"),
-        )
-    }
-
-    pub fn misconfigured(what: &str) -> Self {
-        Self::new(
-            500,
-            ErrorCode::Misconfigured,
-            format!("the server is missing {what}"),
-        )
-    }
-
-    /// Whether the platform should retry the same delivery later.
-    pub fn is_retryable(&self) -> bool {
-        self.status >= 500
-    }
-}
-
-impl From<StoreError> for ApiError {
-    fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Contention(_) => Self::new(
-                503,
-                ErrorCode::Busy,
-                "too many concurrent updates of one record; retry shortly",
-            ),
-            StoreError::Backend(_) => Self::new(
-                503,
-                ErrorCode::StoreUnavailable,
-                "storage is unavailable; retry shortly",
-            ),
-            StoreError::Corrupt(_) | StoreError::TooLarge(_) => {
-                Self::new(500, ErrorCode::Internal, "an internal error occurred")
-            }
-        }
-    }
 }

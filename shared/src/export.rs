@@ -5,7 +5,7 @@
 use crate::customers::Customer;
 use crate::domain::money::format_minor;
 use crate::domain::{Currency, Platform};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::Error;
 
 const HEADER: [&str; 14] = [
     "customer_id",
@@ -37,13 +37,13 @@ pub fn customers_csv(
     customers: &[Customer],
     currency: Currency,
     contacts: Contacts,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Vec<u8>, Error> {
     let mut out = "\u{feff}".as_bytes().to_vec();
     {
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut out);
-        let fail = |e: csv::Error| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}"));
+        let fail = |e: csv::Error| Error::internal(format!("csv: {e}"));
         writer.write_record(HEADER).map_err(fail)?;
         for c in customers {
             writer
@@ -52,7 +52,7 @@ pub fn customers_csv(
         }
         writer
             .flush()
-            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}")))?;
+            .map_err(|e| Error::internal(format!("csv: {e}")))?;
     }
     Ok(out)
 }

@@ -12,7 +12,7 @@ use crate::channels::{Channel, ScanTarget};
 use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -61,7 +61,7 @@ fn consent_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
 
 impl LeadSubmission {
     /// From `application/x-www-form-urlencoded`; unknown fields are refused as in JSON.
-    pub fn from_form(body: &[u8]) -> Result<Self, ApiError> {
+    pub fn from_form(body: &[u8]) -> Result<Self, Error> {
         let mut lead = LeadSubmission::default();
         for (key, value) in form_urlencoded::parse(body) {
             let value = value.into_owned();
@@ -77,42 +77,41 @@ impl LeadSubmission {
                         "on" | "yes" | "true" | "1"
                     )
                 }
-                other => return Err(ApiError::invalid(format!("unknown field `{other}`"))),
+                other => return Err(Error::invalid(format!("unknown field `{other}`"))),
             }
         }
         Ok(lead)
     }
 
     /// Validates into the profile facts a lead contributes (no store access).
-    pub fn validate(self, shop: &Shop, now: Timestamp) -> Result<ValidLead, ApiError> {
+    pub fn validate(self, shop: &Shop, now: Timestamp) -> Result<ValidLead, Error> {
         self.into_patch(shop, now).map(|patch| ValidLead {
             patch,
             attributes: Vec::new(),
         })
     }
 
-    fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, ApiError> {
+    fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, Error> {
         if !self.consent {
-            return Err(ApiError::new(
-                422,
+            return Err(Error::invalid_as(
                 ErrorCode::ConsentRequired,
                 "marketing consent is required to sign up",
             ));
         }
         let phone = self
             .phone
-            .map(|p| PhoneNumber::parse(&p, &shop.default_calling_code).map_err(ApiError::invalid))
+            .map(|p| PhoneNumber::parse(&p, &shop.default_calling_code).map_err(Error::invalid))
             .transpose()?;
         let email = self
             .email
-            .map(|e| EmailAddress::parse(&e).map_err(ApiError::invalid))
+            .map(|e| EmailAddress::parse(&e).map_err(Error::invalid))
             .transpose()?;
         let wecom = self
             .wecom_external_id
-            .map(|id| ExternalId::parse(&id).map_err(ApiError::invalid))
+            .map(|id| ExternalId::parse(&id).map_err(Error::invalid))
             .transpose()?;
         if phone.is_none() && email.is_none() && wecom.is_none() {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "give at least one of phone, email or wecom_external_id",
             ));
         }
@@ -145,8 +144,8 @@ pub struct ValidLead {
 impl ValidLead {
     /// A person who added a staff member on WeCom: identified by their external user id.
     /// Adding a contact is not consent to marketing, so consent is left as it was.
-    pub fn wecom_contact(added: &ContactAdded, now: Timestamp) -> Result<Self, ApiError> {
-        let id = ExternalId::parse(&added.external_user_id).map_err(ApiError::invalid)?;
+    pub fn wecom_contact(added: &ContactAdded, now: Timestamp) -> Result<Self, Error> {
+        let id = ExternalId::parse(&added.external_user_id).map_err(Error::invalid)?;
         Ok(Self {
             patch: ProfilePatch {
                 platform_customer: Some(PlatformCustomerId {
@@ -189,13 +188,13 @@ fn upsert(
     source: &str,
     now: Timestamp,
     mut more: impl FnMut(&mut crate::customers::Customer) -> bool,
-) -> Result<CustomerId, ApiError> {
+) -> Result<CustomerId, Error> {
     let ValidLead { patch, attributes } = lead;
     let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
     let customer_id = resolution
         .customer
         .clone()
-        .ok_or_else(|| ApiError::invalid("no identity given"))?;
+        .ok_or_else(|| Error::invalid("no identity given"))?;
     let evaluator = Evaluator::load(store, shop, now)?;
     tagging::update_customer(store, shop, &evaluator, &customer_id, now, |c| {
         let mut changed = c.apply_profile(&patch, source, &resolution.owned_hashes);
@@ -217,7 +216,7 @@ pub fn within_rate_limit(
     code: &str,
     client: &str,
     now: Timestamp,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
     let minute = now.as_second() / 60;
     let count = store.increment(&keys::rate_limit(code, &client_hash, minute), 1)?;
@@ -233,7 +232,7 @@ pub fn capture(
     channel: &Channel,
     lead: ValidLead,
     now: Timestamp,
-) -> Result<LeadOutcome, ApiError> {
+) -> Result<LeadOutcome, Error> {
     let source = TagSource::Channel {
         channel: channel.id.clone(),
     };
@@ -273,7 +272,7 @@ pub fn capture(
         |current: Option<LeadDay>| {
             let mut record = current.unwrap_or_default();
             if record.counted.contains(&customer_id) {
-                return Ok::<_, ApiError>(Change::Keep(()));
+                return Ok::<_, Error>(Change::Keep(()));
             }
             record.count += 1;
             record.counted.push_back(customer_id.clone());
@@ -300,14 +299,14 @@ fn welcome_coupon(
     channel: &Channel,
     customer: &CustomerId,
     now: Timestamp,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, Error> {
     let Some(campaign) = &channel.welcome_campaign else {
         return Ok(None);
     };
     let key = format!("welcome:{}:{customer}", channel.id);
     match crate::coupons::issue(store, &shop.id, campaign, customer, Some(&key), now) {
         Ok(coupon) => Ok(Some(coupon.code)),
-        Err(e) if e.status < 500 => Ok(None),
+        Err(e) if !e.is_server_fault() => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -320,7 +319,7 @@ pub fn record_contact(
     shop: &Shop,
     lead: ValidLead,
     now: Timestamp,
-) -> Result<CustomerId, ApiError> {
+) -> Result<CustomerId, Error> {
     upsert(store, pepper, shop, lead, "wecom", now, |_| false)
 }
 
@@ -330,7 +329,7 @@ pub fn leads_on(
     shop: &crate::domain::ShopId,
     channel: &str,
     day: jiff::civil::Date,
-) -> Result<i64, ApiError> {
+) -> Result<i64, Error> {
     Ok(
         get_json::<LeadDay>(store, &keys::channel_leads_day(shop, channel, day))?
             .map_or(0, |d| d.count),
@@ -342,7 +341,7 @@ pub fn channel_for_state(
     store: &dyn Store,
     shop: &Shop,
     state: Option<&str>,
-) -> Result<Option<Channel>, ApiError> {
+) -> Result<Option<Channel>, Error> {
     let Some(state) = state else {
         return Ok(None);
     };
@@ -356,7 +355,7 @@ pub fn channel_for_state(
 pub fn channel_for_code(
     store: &dyn Store,
     code: &str,
-) -> Result<Option<(ScanTarget, Channel)>, ApiError> {
+) -> Result<Option<(ScanTarget, Channel)>, Error> {
     let Some(target) = crate::channels::scan_target(store, code)? else {
         return Ok(None);
     };

@@ -16,7 +16,7 @@ use crate::coupons::{self, CodeUse, OrderUse};
 use crate::customers::{self, ContributedItem, Contribution, Intent, ProductRef, ProfilePatch};
 use crate::domain::ids::{random_u64, ExternalId};
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::Error;
 use crate::keys;
 use crate::reminders;
 use crate::shops::Shop;
@@ -318,7 +318,7 @@ pub fn ingest(
     event: &OrderEvent,
     deliveries: &[String],
     now: Timestamp,
-) -> Result<OrderOutcome, ApiError> {
+) -> Result<OrderOutcome, Error> {
     let zone = &shop.zone();
     let key = keys::order(&shop.id, event.platform, &event.order_id);
     let existing: Option<OrderRecord> = get_json(store, &key)?;
@@ -351,7 +351,7 @@ pub fn ingest(
             ..record.clone()
         } == before;
         if unchanged {
-            Ok::<_, ApiError>(Change::Keep((record, intent)))
+            Ok::<_, Error>(Change::Keep((record, intent)))
         } else {
             record.updated_at = now;
             Ok(Change::Write(record.clone(), (record, intent)))
@@ -406,11 +406,7 @@ pub fn ingest(
         }
         (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
             let Some(mut record) = current else {
-                return Err(ApiError::new(
-                    500,
-                    ErrorCode::Internal,
-                    "order record vanished",
-                ));
+                return Err(Error::internal("order record vanished"));
             };
             if record.pending.as_ref().map(|p| p.id) == Some(done.id) {
                 record.applied = done.to.clone();
@@ -426,11 +422,7 @@ pub fn ingest(
     }
     if record.pending.is_some() {
         // Other requests kept changing the order; the platform's retry will finish.
-        return Err(ApiError::new(
-            503,
-            ErrorCode::Busy,
-            "order still settling; retry",
-        ));
+        return Err(Error::busy("order still settling; retry"));
     }
     settle_effects(store, shop, &key, &record, now)?;
     Ok(outcome(&record, false))
@@ -457,7 +449,7 @@ fn apply_effects(
     record: &OrderRecord,
     state: EffectState,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let (Some(snapshot), Some(customer)) = (&record.snapshot, &record.customer_id) else {
         return Ok(());
     };
@@ -527,14 +519,14 @@ fn settle_effects(
     key: &str,
     record: &OrderRecord,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(state) = record.effects_due() else {
         return Ok(());
     };
     apply_effects(store, shop, record, state, now)?;
     update_json(store, key, |current: Option<OrderRecord>| {
         let Some(mut r) = current else {
-            return Ok::<_, ApiError>(Change::Keep(()));
+            return Ok::<_, Error>(Change::Keep(()));
         };
         if r.effect_state() != Some(state) || r.effects_applied == Some(state) {
             // A newer event moved the order on; its own request settles that.
@@ -551,7 +543,7 @@ fn forget_identities(
     shop: &ShopId,
     customer: &CustomerId,
     hashes: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for hash in hashes {
         let key = keys::identity(shop, hash);
         if get_json::<CustomerId>(store, &key)?.as_ref() == Some(customer) {
@@ -575,7 +567,7 @@ pub fn load(
     shop: &ShopId,
     platform: Platform,
     order_id: &ExternalId,
-) -> Result<Option<OrderRecord>, ApiError> {
+) -> Result<Option<OrderRecord>, Error> {
     Ok(get_json(store, &keys::order(shop, platform, order_id))?)
 }
 

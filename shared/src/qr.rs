@@ -7,7 +7,7 @@ use image::Luma;
 use qrcode::render::svg;
 use qrcode::{EcLevel, QrCode};
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 
 /// How a QR image is drawn.
 #[derive(Debug, Clone, Copy)]
@@ -22,14 +22,14 @@ pub const MAX_MODULE: u32 = 40;
 
 impl QrStyle {
     /// From the `ec` (L, M, Q, H) and `module` (1–40) query values.
-    pub fn parse(ec: Option<&str>, module: Option<&str>) -> Result<Self, ApiError> {
+    pub fn parse(ec: Option<&str>, module: Option<&str>) -> Result<Self, Error> {
         let level = match ec.unwrap_or("M").to_ascii_uppercase().as_str() {
             "L" => EcLevel::L,
             "M" => EcLevel::M,
             "Q" => EcLevel::Q,
             "H" => EcLevel::H,
             _ => {
-                return Err(ApiError::bad_request(
+                return Err(Error::malformed(
                     ErrorCode::InvalidQuery,
                     "ec must be one of L, M, Q, H",
                 ))
@@ -42,7 +42,7 @@ impl QrStyle {
                 .ok()
                 .filter(|m| (1..=MAX_MODULE).contains(m))
                 .ok_or_else(|| {
-                    ApiError::bad_request(
+                    Error::malformed(
                         ErrorCode::InvalidQuery,
                         format!("module must be a whole number from 1 to {MAX_MODULE}"),
                     )
@@ -51,12 +51,12 @@ impl QrStyle {
         Ok(Self { level, module })
     }
 
-    fn code(&self, url: &str) -> Result<QrCode, ApiError> {
+    fn code(&self, url: &str) -> Result<QrCode, Error> {
         QrCode::with_error_correction_level(url.as_bytes(), self.level)
-            .map_err(|_| ApiError::invalid("the scan URL is too long for a QR code"))
+            .map_err(|_| Error::invalid("the scan URL is too long for a QR code"))
     }
 
-    pub fn svg(&self, url: &str) -> Result<String, ApiError> {
+    pub fn svg(&self, url: &str) -> Result<String, Error> {
         Ok(self
             .code(url)?
             .render::<svg::Color>()
@@ -65,7 +65,7 @@ impl QrStyle {
             .build())
     }
 
-    pub fn png(&self, url: &str) -> Result<Vec<u8>, ApiError> {
+    pub fn png(&self, url: &str) -> Result<Vec<u8>, Error> {
         let image = self
             .code(url)?
             .render::<Luma<u8>>()
@@ -75,7 +75,7 @@ impl QrStyle {
         let mut bytes = Vec::new();
         image
             .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .map_err(|_| ApiError::new(500, ErrorCode::Internal, "could not encode the PNG"))?;
+            .map_err(|_| Error::internal("could not encode the PNG"))?;
         Ok(bytes)
     }
 }

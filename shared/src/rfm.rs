@@ -7,7 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::error::ApiError;
+use crate::error::Error;
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
@@ -108,10 +108,10 @@ impl Default for RfmSettings {
 }
 
 impl RfmSettings {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Error> {
         let rising = |field: &str, bounds: &[i64; 4]| {
             if bounds[0] < 0 || bounds.windows(2).any(|w| w[0] >= w[1]) {
-                Err(ApiError::invalid(format!(
+                Err(Error::invalid(format!(
                     "{field} must be four non-negative, strictly rising numbers"
                 )))
             } else {
@@ -122,7 +122,7 @@ impl RfmSettings {
         rising("frequency_orders", &self.frequency_orders)?;
         rising("monetary_minor", &self.monetary_minor)?;
         if self.super_user_minor <= 0 || !(1..=730).contains(&self.super_user_days) {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "super_user_minor must be positive and super_user_days 1 to 730",
             ));
         }

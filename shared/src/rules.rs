@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::channels::ChannelKind;
 use crate::customers::{Customer, ProductRef};
 use crate::domain::Currency;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::rfm::{RfmGroup, RfmScore};
 use crate::tags::TagName;
 
@@ -429,9 +429,9 @@ pub struct RuleInput {
 }
 
 impl Rule {
-    pub fn create(id: String, input: RuleInput, now: Timestamp) -> Result<Self, ApiError> {
+    pub fn create(id: String, input: RuleInput, now: Timestamp) -> Result<Self, Error> {
         let (Some(tag), Some(condition)) = (input.tag, input.condition) else {
-            return Err(ApiError::invalid("a rule needs a tag and a condition"));
+            return Err(Error::invalid("a rule needs a tag and a condition"));
         };
         let rule = Rule {
             id,
@@ -447,7 +447,7 @@ impl Rule {
         Ok(rule)
     }
 
-    pub fn patch(&mut self, input: RuleInput, now: Timestamp) -> Result<(), ApiError> {
+    pub fn patch(&mut self, input: RuleInput, now: Timestamp) -> Result<(), Error> {
         if let Some(name) = input.name {
             self.name = name;
         }
@@ -467,20 +467,20 @@ impl Rule {
         self.validate()
     }
 
-    fn validate(&self) -> Result<(), ApiError> {
+    fn validate(&self) -> Result<(), Error> {
         let name = self.name.trim();
         if name.is_empty() || name.chars().count() > 200 {
-            return Err(ApiError::invalid("name must be 1 to 200 characters"));
+            return Err(Error::invalid("name must be 1 to 200 characters"));
         }
         self.condition
             .validate()
-            .map_err(|e| ApiError::invalid(format!("condition: {e}")))
+            .map_err(|e| Error::invalid(format!("condition: {e}")))
     }
 }
 
 /// The active rules in the order they must run: a rule that reads a tag runs after every
 /// rule that sets or removes it. Fails, naming the tags, when the rules form a cycle.
-pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, ApiError> {
+pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, Error> {
     let active: Vec<&Rule> = rules.iter().filter(|r| r.active).collect();
     let reads: Vec<BTreeSet<String>> = active
         .iter()
@@ -531,8 +531,7 @@ pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, ApiError> {
                 .filter(|i| !done[*i])
                 .map(|i| active[i].tag.as_str())
                 .collect();
-            return Err(ApiError::new(
-                422,
+            return Err(Error::invalid_as(
                 ErrorCode::RuleCycle,
                 format!(
                     "these rules depend on each other's tags in a cycle: {}",

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use crate::applog;
 use crate::customers::{self, Customer};
 use crate::domain::{CustomerId, ShopId};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::keys;
 use crate::store::{create_json, get_json, Store, StoreError};
 use crate::tags::{Segment, TagName};
@@ -43,7 +43,7 @@ pub fn sync(
     shop: &ShopId,
     customer: &Customer,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if customer.unsynced.is_empty() {
         return Ok(());
     }
@@ -88,7 +88,7 @@ fn sync_one(
     customer: &CustomerId,
     member: bool,
     seq: u64,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let id = segment.key_id();
     let key = keys::segment_member(shop, &id, customer);
     let mut appended: Option<i64> = None;
@@ -145,12 +145,7 @@ struct TagDirectoryEntry {
 /// it is marked, and shown only in the slot the mark names: requests racing to register a
 /// tag, or a crash between the two writes, leave slots no page shows — never a tag unlisted
 /// or listed twice.
-fn register_tag(
-    store: &dyn Store,
-    shop: &ShopId,
-    id: &str,
-    name: &TagName,
-) -> Result<(), ApiError> {
+fn register_tag(store: &dyn Store, shop: &ShopId, id: &str, name: &TagName) -> Result<(), Error> {
     let meta = keys::segment_meta(shop, id);
     if get_json::<TagDirectoryEntry>(store, &meta)?.is_some() {
         return Ok(());
@@ -165,7 +160,7 @@ fn register_tag(
 }
 
 /// How many customers a segment has now.
-pub fn count(store: &dyn Store, shop: &ShopId, segment: &Segment) -> Result<i64, ApiError> {
+pub fn count(store: &dyn Store, shop: &ShopId, segment: &Segment) -> Result<i64, Error> {
     Ok(store
         .counter(&keys::segment_count(shop, &segment.key_id()))?
         .max(0))
@@ -184,7 +179,7 @@ pub fn list_tags(
     shop: &ShopId,
     after: i64,
     limit: usize,
-) -> Result<(Vec<TagSummary>, Option<i64>), ApiError> {
+) -> Result<(Vec<TagSummary>, Option<i64>), Error> {
     let page = applog::page::<TagName>(store, shop, keys::lists::TAGS, after, limit)?;
     let mut tags: Vec<TagSummary> = Vec::with_capacity(page.entries.len());
     for (slot, name) in page.entries {
@@ -208,7 +203,7 @@ pub fn known_tag(
     store: &dyn Store,
     shop: &ShopId,
     name: &TagName,
-) -> Result<Option<TagName>, ApiError> {
+) -> Result<Option<TagName>, Error> {
     let id = Segment::Tag(name.clone()).key_id();
     let entry: Option<TagDirectoryEntry> = get_json(store, &keys::segment_meta(shop, &id))?;
     Ok(entry.map(|e| e.name))
@@ -228,7 +223,7 @@ pub fn members(
     segment: &Segment,
     after: i64,
     limit: usize,
-) -> Result<MemberPage, ApiError> {
+) -> Result<MemberPage, Error> {
     let id = segment.key_id();
     let list = keys::lists::segment(&id);
     let mut customers = Vec::with_capacity(limit);

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq;
 use crate::domain::ids::new_secret;
 use crate::domain::time::time_zone;
 use crate::domain::{Currency, ShopId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::Error;
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::wecom::WecomCredentials;
@@ -98,13 +98,11 @@ impl Caller {
         self.scopes.contains(&scope)
     }
 
-    pub fn require_owner(&self) -> Result<(), ApiError> {
+    pub fn require_owner(&self) -> Result<(), Error> {
         if self.key_id == OWNER_KEY {
             Ok(())
         } else {
-            Err(ApiError::new(
-                403,
-                ErrorCode::Forbidden,
+            Err(Error::forbidden(
                 "only the shop's owner key manages API keys",
             ))
         }
@@ -258,45 +256,45 @@ impl Shop {
     }
 }
 
-fn validate_name(name: &str) -> Result<String, ApiError> {
+fn validate_name(name: &str) -> Result<String, Error> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+        return Err(Error::invalid("name must be 1 to 200 characters"));
     }
     Ok(name.to_string())
 }
 
-fn validate_zone(zone: &str) -> Result<String, ApiError> {
-    time_zone(zone).map_err(ApiError::invalid)?;
+fn validate_zone(zone: &str) -> Result<String, Error> {
+    time_zone(zone).map_err(Error::invalid)?;
     Ok(zone.to_string())
 }
 
-fn validate_calling_code(code: &str) -> Result<String, ApiError> {
+fn validate_calling_code(code: &str) -> Result<String, Error> {
     let code = code.trim().trim_start_matches('+');
     let valid = (1..=3).contains(&code.len())
         && code.bytes().all(|b| b.is_ascii_digit())
         && !code.starts_with('0');
     if !valid {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "default_calling_code must be a country calling code such as \"86\"",
         ));
     }
     Ok(code.to_string())
 }
 
-fn validate_secret(field: &str, secret: &str) -> Result<String, ApiError> {
+fn validate_secret(field: &str, secret: &str) -> Result<String, Error> {
     if secret.is_empty() || secret.len() > 512 {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "{field} must be 1 to 512 characters"
         )));
     }
     Ok(secret.to_string())
 }
 
-fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Result<(), ApiError> {
+fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Result<(), Error> {
     if let Some(secrets) = input.shopify_secrets {
         if secrets.len() > 2 {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "shopify_secrets holds at most two secrets (current and previous)",
             ));
         }
@@ -315,7 +313,7 @@ fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Resul
     }
     if let Some(secret) = input.generic_secret {
         if secret.len() < 16 {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "generic_secret must be at least 16 characters",
             ));
         }
@@ -339,10 +337,10 @@ pub fn create_shop(
     store: &dyn Store,
     input: NewShop,
     now: Timestamp,
-) -> Result<CreatedShop, ApiError> {
+) -> Result<CreatedShop, Error> {
     let name = validate_name(&input.name)?;
     let zone = validate_zone(input.time_zone.as_deref().unwrap_or("Asia/Shanghai"))?;
-    let currency = Currency::parse(&input.currency).map_err(ApiError::invalid)?;
+    let currency = Currency::parse(&input.currency).map_err(Error::invalid)?;
     let calling_code =
         validate_calling_code(input.default_calling_code.as_deref().unwrap_or("86"))?;
     let mut credentials = Credentials::default();
@@ -370,7 +368,7 @@ pub fn create_shop(
     let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
     if !created {
         // 60 random bits collided: vanishingly rare, and safe to report as retryable.
-        return Err(ApiError::new(503, ErrorCode::Busy, "please retry"));
+        return Err(Error::busy("please retry"));
     }
     Ok(CreatedShop {
         shop: shop.view(),
@@ -380,21 +378,21 @@ pub fn create_shop(
 }
 
 /// Loads a live shop (not redacted).
-pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, ApiError> {
+pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, Error> {
     match get_json::<Shop>(store, &keys::shop(id))? {
         Some(shop) if shop.redacted_at.is_none() => Ok(shop),
-        _ => Err(ApiError::not_found("shop")),
+        _ => Err(Error::not_found("shop")),
     }
 }
 
 /// Resolves a shop's API key (`siyu_{shop id}_{secret}`) to its shop.
-pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, ApiError> {
+pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, Error> {
     authenticate_caller(store, api_key).map(|c| c.shop)
 }
 
 /// Resolves an API key to its shop and to which key it is.
-pub fn authenticate_caller(store: &dyn Store, api_key: &str) -> Result<Caller, ApiError> {
-    let invalid = || ApiError::unauthorized("the API key is not valid");
+pub fn authenticate_caller(store: &dyn Store, api_key: &str) -> Result<Caller, Error> {
+    let invalid = || Error::unauthorized("the API key is not valid");
     let rest = api_key
         .strip_prefix(API_KEY_PREFIX)
         .and_then(|r| r.strip_prefix('_'))
@@ -416,7 +414,7 @@ pub fn create_key(
     id: &ShopId,
     input: NewKey,
     now: Timestamp,
-) -> Result<KeyView, ApiError> {
+) -> Result<KeyView, Error> {
     let name = validate_name(&input.name)?;
     let (api_key, sha256) = new_api_key(id);
     let record = ApiKeyRecord {
@@ -429,10 +427,10 @@ pub fn create_key(
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = match current {
             Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(ApiError::not_found("shop")),
+            _ => return Err(Error::not_found("shop")),
         };
         if shop.api_keys.len() >= MAX_EXTRA_KEYS {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::invalid(format!(
                 "a shop holds at most {MAX_EXTRA_KEYS} keys besides the owner's"
             )));
         }
@@ -455,16 +453,16 @@ pub fn revoke_key(
     id: &ShopId,
     key_id: &str,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = match current {
             Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(ApiError::not_found("shop")),
+            _ => return Err(Error::not_found("shop")),
         };
         let before = shop.api_keys.len();
         shop.api_keys.retain(|k| k.id != key_id);
         if shop.api_keys.len() == before {
-            return Err(ApiError::not_found("key"));
+            return Err(Error::not_found("key"));
         }
         shop.updated_at = now;
         Ok(Change::Write(shop, ()))
@@ -477,14 +475,14 @@ pub fn update_shop(
     id: &ShopId,
     update: ShopUpdate,
     now: Timestamp,
-) -> Result<Shop, ApiError> {
+) -> Result<Shop, Error> {
     // Validate once, outside the retry loop, so a bad request writes nothing.
     let name = update.name.as_deref().map(validate_name).transpose()?;
     let zone = update.time_zone.as_deref().map(validate_zone).transpose()?;
     let currency = update
         .currency
         .as_deref()
-        .map(|c| Currency::parse(c).map_err(ApiError::invalid))
+        .map(|c| Currency::parse(c).map_err(Error::invalid))
         .transpose()?;
     let calling_code = update
         .default_calling_code
@@ -509,7 +507,7 @@ pub fn update_shop(
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = match current {
             Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(ApiError::not_found("shop")),
+            _ => return Err(Error::not_found("shop")),
         };
         if let Some(name) = &name {
             shop.name = name.clone();
@@ -547,12 +545,12 @@ pub fn update_shop(
 }
 
 /// Issues a new API key for a shop; the old one stops working at once.
-pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<String, ApiError> {
+pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<String, Error> {
     let (api_key, hash) = new_api_key(id);
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = match current {
             Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(ApiError::not_found("shop")),
+            _ => return Err(Error::not_found("shop")),
         };
         shop.api_key_sha256 = hash.clone();
         shop.updated_at = now;
@@ -562,11 +560,11 @@ pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<
 }
 
 /// Closes a shop for good: credentials and key removed so no request reaches it again.
-pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), ApiError> {
+pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), Error> {
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         // An unknown id is the caller's mistake, not a shop to report closed.
         let Some(mut shop) = current else {
-            return Err(ApiError::not_found("shop"));
+            return Err(Error::not_found("shop"));
         };
         if shop.redacted_at.is_some() {
             return Ok(Change::Keep(()));

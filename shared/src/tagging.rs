@@ -14,7 +14,7 @@ use crate::applog;
 use crate::customers::{self, AttributePatch, Customer};
 use crate::domain::ids::{random_id, random_u64};
 use crate::domain::{Currency, CustomerId, ShopId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::rfm::{RfmFacts, RfmSettings};
 use crate::rules::{self, CustomerFacts, Rule, RuleAction, RuleInput};
@@ -33,7 +33,7 @@ pub struct TaggingConfig {
     pub rfm: RfmSettings,
 }
 
-pub fn load_config(store: &dyn Store, shop: &ShopId) -> Result<TaggingConfig, ApiError> {
+pub fn load_config(store: &dyn Store, shop: &ShopId) -> Result<TaggingConfig, Error> {
     Ok(get_json(store, &keys::tagging_config(shop))?.unwrap_or_default())
 }
 
@@ -42,8 +42,8 @@ pub fn load_config(store: &dyn Store, shop: &ShopId) -> Result<TaggingConfig, Ap
 fn change_config<R>(
     store: &dyn Store,
     shop: &ShopId,
-    mut change: impl FnMut(&mut TaggingConfig) -> Result<R, ApiError>,
-) -> Result<R, ApiError> {
+    mut change: impl FnMut(&mut TaggingConfig) -> Result<R, Error>,
+) -> Result<R, Error> {
     update_json(
         store,
         &keys::tagging_config(shop),
@@ -62,11 +62,11 @@ pub fn create_rule(
     shop: &ShopId,
     input: RuleInput,
     now: Timestamp,
-) -> Result<Rule, ApiError> {
+) -> Result<Rule, Error> {
     let rule = Rule::create(format!("rul_{}", random_id(12)), input, now)?;
     change_config(store, shop, |config| {
         if config.rules.len() >= rules::MAX_RULES {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::invalid(format!(
                 "a shop has at most {} rules",
                 rules::MAX_RULES
             )));
@@ -82,25 +82,25 @@ pub fn update_rule(
     id: &str,
     input: RuleInput,
     now: Timestamp,
-) -> Result<Rule, ApiError> {
+) -> Result<Rule, Error> {
     change_config(store, shop, |config| {
         let rule = config
             .rules
             .iter_mut()
             .find(|r| r.id == id)
-            .ok_or_else(|| ApiError::not_found("rule"))?;
+            .ok_or_else(|| Error::not_found("rule"))?;
         // Patched afresh on each attempt: a concurrent change to the rule is kept.
         rule.patch(input.clone(), now)?;
         Ok(rule.clone())
     })
 }
 
-pub fn delete_rule(store: &dyn Store, shop: &ShopId, id: &str) -> Result<(), ApiError> {
+pub fn delete_rule(store: &dyn Store, shop: &ShopId, id: &str) -> Result<(), Error> {
     change_config(store, shop, |config| {
         let before = config.rules.len();
         config.rules.retain(|r| r.id != id);
         if config.rules.len() == before {
-            return Err(ApiError::not_found("rule"));
+            return Err(Error::not_found("rule"));
         }
         Ok(())
     })
@@ -110,7 +110,7 @@ pub fn set_rfm_settings(
     store: &dyn Store,
     shop: &ShopId,
     settings: RfmSettings,
-) -> Result<RfmSettings, ApiError> {
+) -> Result<RfmSettings, Error> {
     settings.validate()?;
     change_config(store, shop, |config| {
         config.rfm = settings.clone();
@@ -129,11 +129,11 @@ pub struct Evaluator {
 }
 
 impl Evaluator {
-    pub fn load(store: &dyn Store, shop: &Shop, now: Timestamp) -> Result<Self, ApiError> {
+    pub fn load(store: &dyn Store, shop: &Shop, now: Timestamp) -> Result<Self, Error> {
         Self::new(load_config(store, &shop.id)?, shop, now)
     }
 
-    pub fn new(config: TaggingConfig, shop: &Shop, now: Timestamp) -> Result<Self, ApiError> {
+    pub fn new(config: TaggingConfig, shop: &Shop, now: Timestamp) -> Result<Self, Error> {
         let order = rules::evaluation_order(&config.rules)?
             .into_iter()
             .filter_map(|r| config.rules.iter().position(|c| c.id == r.id))
@@ -293,7 +293,7 @@ pub fn update_customer(
     id: &CustomerId,
     now: Timestamp,
     mut change: impl FnMut(&mut Customer) -> bool,
-) -> Result<Customer, ApiError> {
+) -> Result<Customer, Error> {
     let mut consented_before = None;
     let customer = customers::update(store, &shop.id, id, now, |c| {
         consented_before = c.consent.marketing;
@@ -317,7 +317,7 @@ pub fn refresh_customer(
     evaluator: &Evaluator,
     id: &CustomerId,
     now: Timestamp,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     let mut changed = false;
     let customer = customers::update_existing(store, &shop.id, id, now, |c| {
         changed = evaluator.evaluate(c);
@@ -348,7 +348,7 @@ pub fn change_tags(
     change: &ManualTagChange,
     key_id: &str,
     now: Timestamp,
-) -> Result<Customer, ApiError> {
+) -> Result<Customer, Error> {
     let current = existing(store, shop, id)?;
     let mut names = current.tags.names();
     for tag in &change.add {
@@ -364,8 +364,7 @@ pub fn change_tags(
                 .any(|t| &t.name == n && t.source.is_rule())
     });
     if names.len() > crate::tags::MAX_TAGS_PER_CUSTOMER {
-        return Err(ApiError::new(
-            422,
+        return Err(Error::invalid_as(
             ErrorCode::TooManyTags,
             format!(
                 "a customer carries at most {} tags",
@@ -397,7 +396,7 @@ pub fn set_attributes(
     id: &CustomerId,
     patch: &AttributePatch,
     now: Timestamp,
-) -> Result<Customer, ApiError> {
+) -> Result<Customer, Error> {
     let mut check = existing(store, shop, id)?;
     patch.apply(&mut check)?;
     let evaluator = Evaluator::load(store, shop, now)?;
@@ -408,11 +407,10 @@ pub fn set_attributes(
 }
 
 /// A customer that exists and is not erased.
-fn existing(store: &dyn Store, shop: &Shop, id: &CustomerId) -> Result<Customer, ApiError> {
+fn existing(store: &dyn Store, shop: &Shop, id: &CustomerId) -> Result<Customer, Error> {
     let customer = customers::load(store, &shop.id, id)?;
     if customer.erased_at.is_some() {
-        return Err(ApiError::new(
-            409,
+        return Err(Error::refused(
             ErrorCode::CustomerErased,
             "this customer was erased; their data cannot be changed",
         ));
@@ -456,7 +454,7 @@ pub fn run_pass(
     shop: &Shop,
     limit: usize,
     now: Timestamp,
-) -> Result<PassReport, ApiError> {
+) -> Result<PassReport, Error> {
     let evaluator = Evaluator::load(store, shop, now)?;
     let today = now.to_zoned(shop.zone()).date();
     let key = keys::tagging_pass(&shop.id);
@@ -471,7 +469,7 @@ pub fn run_pass(
             evaluated: 0,
             changed: 0,
         };
-        Ok::<_, ApiError>(match current {
+        Ok::<_, Error>(match current {
             Some(s) if s.config_version != evaluator.config_version() => {
                 let s = fresh();
                 Change::Write(s.clone(), s)
@@ -508,7 +506,7 @@ pub fn run_pass(
     let reached = page.next.unwrap_or(state.cursor);
     let state = update_json(store, &key, |current: Option<PassState>| {
         let Some(mut s) = current else {
-            return Ok::<_, ApiError>(Change::Keep(state.clone()));
+            return Ok::<_, Error>(Change::Keep(state.clone()));
         };
         if s.id != state.id || s.cursor != state.cursor {
             return Ok(Change::Keep(s));

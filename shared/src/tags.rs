@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::Platform;
-use crate::error::ApiError;
+use crate::error::Error;
 
 /// Longest tag name, in characters (Shopify's limit).
 pub const MAX_TAG_CHARS: usize = 255;
@@ -95,10 +95,10 @@ impl std::fmt::Display for TagName {
 }
 
 /// Parses a list of tag names given by a client, naming the field in the error.
-pub fn parse_tag_names(field: &str, names: &[String]) -> Result<Vec<TagName>, ApiError> {
+pub fn parse_tag_names(field: &str, names: &[String]) -> Result<Vec<TagName>, Error> {
     let mut out: Vec<TagName> = Vec::new();
     for name in names {
-        let tag = TagName::parse(name).map_err(|e| ApiError::invalid(format!("{field}: {e}")))?;
+        let tag = TagName::parse(name).map_err(|e| Error::invalid(format!("{field}: {e}")))?;
         if !out.contains(&tag) {
             out.push(tag);
         }

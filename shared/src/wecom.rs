@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};
 use subtle::ConstantTimeEq;
 
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 
 /// Base64 as WeCom's own libraries read an EncodingAESKey: the 43 characters carry 258 bits,
 /// and the 2 bits past the 32-byte key may be anything (about three in four keys the console
@@ -35,16 +35,14 @@ pub struct WecomCredentials {
 }
 
 impl WecomCredentials {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Error> {
         if self.key().is_none() {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "wecom.encoding_aes_key must be the 43-character EncodingAESKey from the WeCom console (letters and digits)",
             ));
         }
         if self.token.is_empty() || self.corp_id.is_empty() {
-            return Err(ApiError::invalid(
-                "wecom.token and wecom.corp_id are required",
-            ));
+            return Err(Error::invalid("wecom.token and wecom.corp_id are required"));
         }
         Ok(())
     }
@@ -67,7 +65,7 @@ impl WecomCredentials {
         timestamp: &str,
         nonce: &str,
         encrypted: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let mut parts = [self.token.as_str(), timestamp, nonce, encrypted];
         parts.sort_unstable();
         let expected = hex::encode(Sha1::digest(parts.concat().as_bytes()));
@@ -78,15 +76,15 @@ impl WecomCredentials {
         ) {
             Ok(())
         } else {
-            Err(ApiError::bad_signature())
+            Err(Error::bad_signature())
         }
     }
 
     /// Decrypts a message and checks it was meant for this corp. (An `echostr` whose `+` a
     /// proxy turned into spaces is read as WeCom sent it: see `restore_plus`.)
-    pub fn decrypt(&self, encrypted: &str) -> Result<String, ApiError> {
+    pub fn decrypt(&self, encrypted: &str) -> Result<String, Error> {
         let bad = || {
-            ApiError::bad_request(
+            Error::malformed(
                 ErrorCode::InvalidPayload,
                 "the encrypted message cannot be read",
             )
@@ -112,7 +110,7 @@ impl WecomCredentials {
         let message = plain.get(20..end).ok_or_else(bad)?;
         let receiver = plain.get(end..).ok_or_else(bad)?;
         if receiver != self.corp_id.as_bytes() {
-            return Err(ApiError::bad_signature());
+            return Err(Error::bad_signature());
         }
         String::from_utf8(message.to_vec()).map_err(|_| bad())
     }
@@ -125,17 +123,16 @@ pub fn restore_plus(encrypted: &str) -> String {
 }
 
 /// The `Encrypt` element of a callback's XML body.
-pub fn encrypted_field(xml: &str) -> Result<String, ApiError> {
+pub fn encrypted_field(xml: &str) -> Result<String, Error> {
     field(xml, "Encrypt")?.ok_or_else(|| {
-        ApiError::bad_request(ErrorCode::InvalidPayload, "the body has no Encrypt element")
+        Error::malformed(ErrorCode::InvalidPayload, "the body has no Encrypt element")
     })
 }
 
 /// A child element's text of the `<xml>` root.
-pub fn field(xml: &str, name: &str) -> Result<Option<String>, ApiError> {
-    let doc = roxmltree::Document::parse(xml).map_err(|_| {
-        ApiError::bad_request(ErrorCode::InvalidXml, "the body is not well-formed XML")
-    })?;
+pub fn field(xml: &str, name: &str) -> Result<Option<String>, Error> {
+    let doc = roxmltree::Document::parse(xml)
+        .map_err(|_| Error::malformed(ErrorCode::InvalidXml, "the body is not well-formed XML"))?;
     Ok(doc
         .root_element()
         .children()
@@ -153,15 +150,15 @@ pub struct ContactAdded {
 }
 
 /// Reads a decrypted event; `None` for events Siyu does not use.
-pub fn contact_added(xml: &str) -> Result<Option<ContactAdded>, ApiError> {
+pub fn contact_added(xml: &str) -> Result<Option<ContactAdded>, Error> {
     let is_add = field(xml, "Event")?.as_deref() == Some("change_external_contact")
         && field(xml, "ChangeType")?.as_deref() == Some("add_external_contact");
     if !is_add {
         return Ok(None);
     }
-    let required = |name: &str| -> Result<String, ApiError> {
+    let required = |name: &str| -> Result<String, Error> {
         field(xml, name)?.filter(|v| !v.is_empty()).ok_or_else(|| {
-            ApiError::bad_request(
+            Error::malformed(
                 ErrorCode::InvalidPayload,
                 format!("the event has no {name}"),
             )

@@ -1,4 +1,4 @@
-//! What reading bodies as their published schema has it costs (`siyu::web::parse_json`:
+//! What reading bodies as their published schema has it costs (`siyu::json::parse_json`:
 //! JSON, the type's schema, the "no array where an object belongs" walk, then serde) against
 //! serde alone, on the same bodies in the same run.
 //!
@@ -29,7 +29,7 @@ fn case<T: serde::de::DeserializeOwned + schemars::JsonSchema>(name: &str, body:
         black_box(serde_json::from_slice::<T>(black_box(body)).unwrap());
     });
     let checked = per_call(iterations, || {
-        black_box(siyu::web::parse_json::<T>(black_box(body)).unwrap());
+        black_box(siyu::json::parse_json::<T>(black_box(body)).unwrap());
     });
     println!(
         "| {name} | {} | {:.1} | {:.1} | {:.2} |",

@@ -33,7 +33,7 @@ impl Default for HttpOutbound {
     }
 }
 
-impl siyu::web::Outbound for HttpOutbound {
+impl siyu::outbound::Outbound for HttpOutbound {
     fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String> {
         let mut request = self.agent.post(url);
         for (name, value) in headers {

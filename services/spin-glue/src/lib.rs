@@ -79,7 +79,7 @@ pub const STORE_OPS_HEADER: &str = "x-siyu-store-ops";
 /// component's `allowed_outbound_hosts` does not list.
 struct SpinOutbound;
 
-impl siyu::web::Outbound for SpinOutbound {
+impl siyu::outbound::Outbound for SpinOutbound {
     fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String> {
         let mut builder = spin_sdk::http::Request::builder();
         builder.method(spin_sdk::http::Method::Post).uri(url);

@@ -14,7 +14,8 @@ use crate::coupons::{
 };
 use crate::domain::ids::ExternalId;
 use crate::domain::CustomerId;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
+use crate::web::ApiError;
 use crate::web::{
     body_response, header, json_body, json_response, paging, query_number, query_param,
     with_header, Env, Limit, Request, RequestLog, Response,
@@ -224,7 +225,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("POST", "/api/campaigns/{id}/issue") => {
             let body: IssueRequest = json_body(req)?;
             let customer = CustomerId::parse(&body.customer_id)
-                .ok_or_else(|| ApiError::not_found("customer"))?;
+                .ok_or_else(|| ApiError::from(Error::not_found("customer")))?;
             let key = idempotency_key(req)?;
             let coupon =
                 coupons::issue(env.store, &shop.id, id, &customer, key.as_deref(), env.now)?;
@@ -263,7 +264,10 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("GET", "/api/coupons/{code}") => {
             let customer = match query_param(req, "customer") {
                 Some(c) => Some(CustomerId::parse(&c).ok_or_else(|| {
-                    ApiError::bad_request(ErrorCode::InvalidQuery, "customer is a customer id")
+                    ApiError::from(Error::malformed(
+                        ErrorCode::InvalidQuery,
+                        "customer is a customer id",
+                    ))
                 })?),
                 None => None,
             };
@@ -278,16 +282,19 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("POST", "/api/coupons/{code}/redeem") => {
             let body: RedeemRequest = json_body(req)?;
-            let order = ExternalId::parse(&body.order_id).map_err(ApiError::invalid)?;
+            let order = ExternalId::parse(&body.order_id).map_err(Error::invalid)?;
             let customer = body
                 .customer_id
                 .map(|c| {
-                    CustomerId::parse(&c)
-                        .ok_or_else(|| ApiError::invalid("customer_id is not a customer id"))
+                    CustomerId::parse(&c).ok_or_else(|| {
+                        ApiError::from(Error::invalid("customer_id is not a customer id"))
+                    })
                 })
                 .transpose()?;
             if body.order_total_minor.is_some_and(|t| t < 0) {
-                return Err(ApiError::invalid("order_total_minor cannot be negative"));
+                return Err(ApiError::from(Error::invalid(
+                    "order_total_minor cannot be negative",
+                )));
             }
             let use_ = OrderUse {
                 order: format!("api/{}", order.key_part()),
@@ -312,10 +319,10 @@ fn idempotency_key(req: &Request) -> Result<Option<String>, ApiError> {
         {
             Ok(Some(key.to_string()))
         }
-        Some(_) => Err(ApiError::bad_request(
+        Some(_) => Err(ApiError::from(Error::malformed(
             ErrorCode::InvalidHeader,
             "Idempotency-Key is 1 to 255 visible ASCII characters",
-        )),
+        ))),
     }
 }
 
@@ -333,7 +340,10 @@ fn pool_codes(req: &Request) -> Result<Vec<String>, ApiError> {
     let mut codes = Vec::new();
     for (i, record) in reader.records().enumerate() {
         let record = record.map_err(|e| {
-            ApiError::bad_request(ErrorCode::InvalidCsv, format!("line {}: {e}", i + 1))
+            ApiError::from(Error::malformed(
+                ErrorCode::InvalidCsv,
+                format!("line {}: {e}", i + 1),
+            ))
         })?;
         let Some(first) = record
             .get(0)

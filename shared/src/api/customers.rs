@@ -13,12 +13,13 @@ use crate::applog;
 use crate::customers::{self, AttributePatch, CustomerView};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
 use crate::reminders::ReminderSchedule;
 use crate::tagging::{self, ManualTagChange};
 use crate::tags::parse_tag_names;
+use crate::web::ApiError;
 use crate::web::{
     json_body, json_response, paging, query_param, Env, Limit, Request, RequestLog, Response,
 };
@@ -112,14 +113,16 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
     let call = accept(req, env, log, OPERATIONS)?;
     let caller = call.caller()?;
     let shop = &caller.shop;
-    let customer_id =
-        || CustomerId::parse(call.param("id")).ok_or_else(|| ApiError::not_found("customer"));
+    let customer_id = || {
+        CustomerId::parse(call.param("id"))
+            .ok_or_else(|| ApiError::from(Error::not_found("customer")))
+    };
     match call.operation() {
         ("GET", "/api/customers") => {
             let identity = lookup_identity(req, &shop.default_calling_code)?;
             let pepper = env.secrets.pepper()?;
             let id = customers::find(env.store, &shop.id, pepper, &[identity])?
-                .ok_or_else(|| ApiError::not_found("customer"))?;
+                .ok_or_else(|| ApiError::from(Error::not_found("customer")))?;
             let customer = customers::load(env.store, &shop.id, &id)?;
             Ok(json_response(200, &customer.view()))
         }
@@ -205,22 +208,28 @@ impl TagChangeBody {
         let add = parse_tag_names("add", &self.add)?;
         let remove = parse_tag_names("remove", &self.remove)?;
         if add.is_empty() && remove.is_empty() {
-            return Err(ApiError::invalid("give tags to add or remove"));
+            return Err(ApiError::from(Error::invalid("give tags to add or remove")));
         }
         if add.iter().any(|t| remove.contains(t)) {
-            return Err(ApiError::invalid("a tag cannot be both added and removed"));
+            return Err(ApiError::from(Error::invalid(
+                "a tag cannot be both added and removed",
+            )));
         }
         let by = match self.by.as_deref().map(str::trim) {
             None => None,
             Some(by) if !by.is_empty() && by.chars().count() <= 100 => Some(by.to_string()),
-            Some(_) => return Err(ApiError::invalid("by must be 1 to 100 characters")),
+            Some(_) => {
+                return Err(ApiError::from(Error::invalid(
+                    "by must be 1 to 100 characters",
+                )))
+            }
         };
         Ok(ManualTagChange { add, remove, by })
     }
 }
 
 fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiError> {
-    let invalid = |e: String| ApiError::bad_request(ErrorCode::InvalidQuery, e);
+    let invalid = |e: String| ApiError::from(Error::malformed(ErrorCode::InvalidQuery, e));
     match (
         query_param(req, "phone"),
         query_param(req, "email"),
@@ -235,9 +244,9 @@ fn lookup_identity(req: &Request, calling_code: &str) -> Result<Identity, ApiErr
         (None, None, Some(id)) => ExternalId::parse(&id)
             .map(|id| Identity::PlatformCustomer(Platform::Wecom, id))
             .map_err(invalid),
-        _ => Err(ApiError::bad_request(
+        _ => Err(ApiError::from(Error::malformed(
             ErrorCode::InvalidQuery,
             "look customers up by exactly one of ?phone=, ?email= or ?wecom_external_id=",
-        )),
+        ))),
     }
 }

@@ -5,7 +5,8 @@ use http::Method;
 use serde_json::json;
 
 use super::router::{route, Access, Operation};
-use crate::error::ApiError;
+
+use crate::web::ApiError;
 use crate::web::{json_response, public_origin, with_header, Env, Request, RequestLog, Response};
 
 pub static OPERATIONS: &[Operation] = &[Operation {

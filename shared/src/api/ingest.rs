@@ -14,9 +14,10 @@ use super::router::{Access, Operation};
 use crate::customers;
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, Platform, ShopId};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::orders::{self, OrderOutcome};
 use crate::shops::{self, Shop};
+use crate::web::ApiError;
 use crate::web::{header, json_response, Env, Request, RequestLog, Response};
 use crate::webhooks::{generic, shopify, woocommerce, youzan, ParseContext, WebhookEffect};
 
@@ -98,7 +99,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         _ => Platform::Generic,
     };
     let shop_id = call.param("shop");
-    let shop_id = ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
+    let shop_id = ShopId::parse(shop_id).ok_or_else(|| ApiError::from(Error::not_found("shop")))?;
     let shop = shops::load_shop(env.store, &shop_id)?;
     log.shop = Some(shop.id.to_string());
     // Fail on a missing pepper before anything is recorded.
@@ -137,7 +138,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .credentials
                 .youzan
                 .as_ref()
-                .ok_or_else(ApiError::bad_signature)?;
+                .ok_or_else(Error::bad_signature)?;
             let envelope = youzan::verify(creds, body, header(req, "event-sign"))?;
             let effect = youzan::parse(&envelope, &ctx)?;
             Delivery {
@@ -150,7 +151,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .credentials
                 .generic_secret
                 .as_deref()
-                .ok_or_else(ApiError::bad_signature)?;
+                .ok_or_else(Error::bad_signature)?;
             generic::verify(
                 secret,
                 body,
@@ -240,7 +241,7 @@ fn apply(
             let found = customers::find(env.store, &shop.id, pepper, &patch.identities())?;
             if let Some(id) = &found {
                 match customers::erase(env.store, &shop.id, id, env.now) {
-                    Err(e) if e.status == 404 => {}
+                    Err(Error::NotFound { .. }) => {}
                     other => {
                         other?;
                     }

@@ -10,10 +10,11 @@ use serde_json::json;
 use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::channels::{self, Channel, ChannelInput, ChannelKind, ChannelStats, ScanOutcome};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::leads::{self, LeadOutcome, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
+use crate::web::ApiError;
 use crate::web::{
     body_response, header, html_response, json_body, json_response, message_page, paging,
     public_origin, query_param, text_response, with_header, Env, Limit, Request, RequestLog,
@@ -384,16 +385,16 @@ fn wecom_callback(
     log: &mut RequestLog,
     shop_id: &str,
 ) -> Result<Response, ApiError> {
-    let shop_id =
-        crate::domain::ShopId::parse(shop_id).ok_or_else(|| ApiError::not_found("shop"))?;
+    let shop_id = crate::domain::ShopId::parse(shop_id)
+        .ok_or_else(|| ApiError::from(Error::not_found("shop")))?;
     let shop = shops::load_shop(env.store, &shop_id)?;
     log.shop = Some(shop.id.to_string());
     let credentials = shop
         .credentials
         .wecom
         .clone()
-        .ok_or_else(ApiError::bad_signature)?;
-    let param = |name: &str| query_param(req, name).ok_or_else(ApiError::bad_signature);
+        .ok_or_else(Error::bad_signature)?;
+    let param = |name: &str| query_param(req, name).ok_or_else(Error::bad_signature);
     let (signature, timestamp, nonce) = (
         param("msg_signature")?,
         param("timestamp")?,
@@ -405,7 +406,10 @@ fn wecom_callback(
         return Ok(text_response(200, credentials.decrypt(&echo)?));
     }
     let body = std::str::from_utf8(req.body()).map_err(|_| {
-        ApiError::bad_request(ErrorCode::InvalidEncoding, "the body must be UTF-8 XML")
+        ApiError::from(Error::malformed(
+            ErrorCode::InvalidEncoding,
+            "the body must be UTF-8 XML",
+        ))
     })?;
     let encrypted = crate::wecom::encrypted_field(body)?;
     credentials.verify(&signature, &timestamp, &nonce, &encrypted)?;
@@ -434,8 +438,8 @@ fn submit_lead(
     code: &str,
     from_form: bool,
 ) -> Result<Response, ApiError> {
-    let (target, channel) =
-        leads::channel_for_code(env.store, code)?.ok_or_else(|| ApiError::not_found("code"))?;
+    let (target, channel) = leads::channel_for_code(env.store, code)?
+        .ok_or_else(|| ApiError::from(Error::not_found("code")))?;
     if !target.active {
         return Err(ApiError::new(
             410,
@@ -549,7 +553,12 @@ fn window(req: &Request, env: &Env, shop: &crate::shops::Shop) -> Result<(Date, 
         Some(from) => from,
         None => to
             .checked_sub(jiff::Span::new().days(DEFAULT_STATS_DAYS - 1))
-            .map_err(|_| ApiError::bad_request(ErrorCode::InvalidQuery, "to is out of range"))?,
+            .map_err(|_| {
+                ApiError::from(Error::malformed(
+                    ErrorCode::InvalidQuery,
+                    "to is out of range",
+                ))
+            })?,
     };
     Ok((from, to))
 }
@@ -558,10 +567,10 @@ fn date(req: &Request, name: &str) -> Result<Option<Date>, ApiError> {
     query_param(req, name)
         .map(|text| {
             text.parse::<Date>().map_err(|_| {
-                ApiError::bad_request(
+                ApiError::from(Error::malformed(
                     ErrorCode::InvalidQuery,
                     format!("{name} must be a date like 2026-11-22"),
-                )
+                ))
             })
         })
         .transpose()

@@ -16,8 +16,9 @@ pub mod tagging;
 use schemars::JsonSchema;
 use serde::Serialize;
 
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::shops::{authenticate_caller, Caller, Shop};
+use crate::web::ApiError;
 use crate::web::{bearer_token, Env, Request, RequestLog};
 use router::{route, Access, Operation, Route};
 
@@ -103,7 +104,7 @@ impl<'r> Call<'r> {
     pub fn caller(&self) -> Result<&Caller, ApiError> {
         self.caller
             .as_ref()
-            .ok_or_else(|| ApiError::unauthorized("this route needs a shop API key"))
+            .ok_or_else(|| ApiError::from(Error::unauthorized("this route needs a shop API key")))
     }
 
     pub fn shop(&self) -> Result<&Shop, ApiError> {
@@ -143,9 +144,9 @@ pub fn accept<'r>(
 fn require_scheduler(req: &Request, env: &Env) -> Result<(), ApiError> {
     match bearer_token(req) {
         Some(token) if env.secrets.is_scheduler(token) => Ok(()),
-        _ => Err(ApiError::unauthorized(
+        _ => Err(ApiError::from(Error::unauthorized(
             "this route needs the scheduler token as Authorization: Bearer <token>",
-        )),
+        ))),
     }
 }
 
@@ -156,7 +157,9 @@ fn authenticated_caller(
     log: &mut RequestLog,
 ) -> Result<Caller, ApiError> {
     let token = bearer_token(req).ok_or_else(|| {
-        ApiError::unauthorized("send the shop's API key as Authorization: Bearer <key>")
+        ApiError::from(Error::unauthorized(
+            "send the shop's API key as Authorization: Bearer <key>",
+        ))
     })?;
     let caller = authenticate_caller(env.store, token)?;
     log.shop = Some(caller.shop.id.to_string());
@@ -166,8 +169,8 @@ fn authenticated_caller(
 fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
     match bearer_token(req) {
         Some(token) if env.secrets.is_operator(token) => Ok(()),
-        _ => Err(ApiError::unauthorized(
+        _ => Err(ApiError::from(Error::unauthorized(
             "this route needs the operator token as Authorization: Bearer <token>",
-        )),
+        ))),
     }
 }

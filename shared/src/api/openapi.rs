@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 
 use super::router::{path_params, Access, Operation};
 use super::COMPONENTS;
-use crate::error::ErrorBody;
+use crate::web::ErrorBody;
 use crate::web::Limit;
 
 const SCHEMAS: &str = "#/components/schemas/";

@@ -8,8 +8,9 @@ use serde::Serialize;
 use super::accept;
 use super::router::{Access, Operation};
 use crate::domain::ShopId;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::reminders::{self, DispatchReport, ReminderSettings, ReminderStats, SettingsView};
+use crate::web::ApiError;
 use crate::web::{
     json_body, json_response, message_page, paging, public_origin, query_param, Env, Limit,
     Request, RequestLog, Response,
@@ -124,7 +125,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let limit = DISPATCH_BATCH.read(req, "limit")?;
             let report = match query_param(req, "shop") {
                 Some(id) => {
-                    let id = ShopId::parse(&id).ok_or_else(|| ApiError::not_found("shop"))?;
+                    let id = ShopId::parse(&id)
+                        .ok_or_else(|| ApiError::from(Error::not_found("shop")))?;
                     let shop = crate::shops::load_shop(env.store, &id)?;
                     log.shop = Some(shop.id.to_string());
                     reminders::dispatch(

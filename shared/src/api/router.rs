@@ -5,7 +5,8 @@
 use http::Method;
 
 use super::openapi::OperationDoc;
-use crate::error::ApiError;
+
+use crate::web::ApiError;
 use crate::web::{segments, Request, RequestLog};
 
 /// One method on one path.

@@ -9,8 +9,9 @@ use super::accept;
 use super::router::{Access, Operation};
 use crate::customers;
 use crate::domain::ShopId;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::shops::{self, CreatedShop, KeyView, NewKey, NewShop, ShopUpdate, ShopView};
+use crate::web::ApiError;
 use crate::web::{json_body, json_response, Env, Request, RequestLog, Response};
 
 /// Customers erased per call of the redaction endpoint (bounded request time).
@@ -196,5 +197,5 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
 }
 
 fn shop_id(text: &str) -> Result<ShopId, ApiError> {
-    ShopId::parse(text).ok_or_else(|| ApiError::not_found("shop"))
+    ShopId::parse(text).ok_or_else(|| ApiError::from(Error::not_found("shop")))
 }

@@ -9,7 +9,7 @@ use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::customers::Customer;
 use crate::domain::{Currency, CustomerId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::export::{self, Contacts};
 use crate::rfm::{RfmGroup, RfmSettings};
 use crate::rules::{Rule, RuleInput};
@@ -17,6 +17,7 @@ use crate::segments::{self, TagSummary};
 use crate::shops::{KeyScope, Shop};
 use crate::tagging::{self, PassReport};
 use crate::tags::{Segment, TagName, TagView};
+use crate::web::ApiError;
 use crate::web::{
     body_response, json_body, json_response, paging, query_param, with_header, Env, Limit, Request,
     RequestLog, Response,
@@ -225,7 +226,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .rules
                 .into_iter()
                 .find(|r| r.id == id)
-                .ok_or_else(|| ApiError::not_found("rule"))?;
+                .ok_or_else(|| ApiError::from(Error::not_found("rule")))?;
             Ok(json_response(200, &rule))
         }
         ("PATCH", "/api/rules/{id}") => {
@@ -328,20 +329,20 @@ fn export(
             ))
         }
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::from(Error::malformed(
                 ErrorCode::InvalidQuery,
                 "contacts is masked or full",
-            ))
+            )))
         }
     };
     let only_consented = match query_param(req, "consent").as_deref() {
         None => false,
         Some("granted") => true,
         Some(_) => {
-            return Err(ApiError::bad_request(
+            return Err(ApiError::from(Error::malformed(
                 ErrorCode::InvalidQuery,
                 "consent takes only the value granted",
-            ))
+            )))
         }
     };
     let (after, limit) = paging(req, EXPORT_PAGE)?;
@@ -368,10 +369,10 @@ fn export(
 fn tag_segment(env: &Env, shop: &Shop, name: &str) -> Result<Segment, ApiError> {
     let decoded = percent_encoding::percent_decode_str(name)
         .decode_utf8()
-        .map_err(|_| ApiError::not_found("tag"))?;
-    let tag = TagName::parse(&decoded).map_err(|_| ApiError::not_found("tag"))?;
+        .map_err(|_| ApiError::from(Error::not_found("tag")))?;
+    let tag = TagName::parse(&decoded).map_err(|_| ApiError::from(Error::not_found("tag")))?;
     let known = segments::known_tag(env.store, &shop.id, &tag)?
-        .ok_or_else(|| ApiError::not_found("tag"))?;
+        .ok_or_else(|| ApiError::from(Error::not_found("tag")))?;
     Ok(Segment::Tag(known))
 }
 
@@ -381,7 +382,7 @@ fn rfm_segment(name: &str) -> Result<Segment, ApiError> {
         "super_users" => Ok(Segment::SuperUsers),
         group => RfmGroup::parse(group)
             .map(Segment::Rfm)
-            .ok_or_else(|| ApiError::not_found("RFM group")),
+            .ok_or_else(|| ApiError::from(Error::not_found("RFM group"))),
     }
 }
 

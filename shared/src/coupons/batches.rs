@@ -23,18 +23,18 @@ pub fn create_batch(
     name: &str,
     count: i64,
     now: Timestamp,
-) -> Result<PrintBatch, ApiError> {
+) -> Result<PrintBatch, Error> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
     if !matches!(campaign.codes, CodeSource::Generated { .. }) {
-        return Err(ApiError::invalid(
+        return Err(Error::invalid(
             "print batches need a campaign with generated codes",
         ));
     }
     if !valid_batch_name(name) {
-        return Err(ApiError::invalid("name is 1 to 40 letters, digits, - or _"));
+        return Err(Error::invalid("name is 1 to 40 letters, digits, - or _"));
     }
     if !(1..=MAX_BATCH).contains(&count) {
-        return Err(ApiError::invalid(format!("count must be 1 to {MAX_BATCH}")));
+        return Err(Error::invalid(format!("count must be 1 to {MAX_BATCH}")));
     }
     let batch = PrintBatch {
         name: name.to_string(),
@@ -43,8 +43,7 @@ pub fn create_batch(
     };
     let (stored, _) = create_json(store, &keys::print_batch(shop, campaign_id, name), &batch)?;
     if stored.count != count {
-        return Err(ApiError::new(
-            409,
+        return Err(Error::refused(
             ErrorCode::BatchExists,
             "a batch of that name has another count",
         ));
@@ -70,15 +69,15 @@ pub fn batch_codes(
     after: i64,
     limit: usize,
     now: Timestamp,
-) -> Result<BatchPage, ApiError> {
+) -> Result<BatchPage, Error> {
     // The name comes from the path: one no batch could have is simply not found (and never
     // reaches a store key longer than the store takes).
     if !valid_batch_name(name) {
-        return Err(ApiError::not_found("batch"));
+        return Err(Error::not_found("batch"));
     }
     let campaign = campaigns::load(store, shop, campaign_id)?;
     let batch: PrintBatch = get_json(store, &keys::print_batch(shop, campaign_id, name))?
-        .ok_or_else(|| ApiError::not_found("batch"))?;
+        .ok_or_else(|| Error::not_found("batch"))?;
     let (valid_from, valid_until) = validity(&campaign, now);
     let mut rows: Vec<(String, Option<Timestamp>)> = Vec::new();
     let mut quota_reached = false;
@@ -130,7 +129,7 @@ pub fn batch_codes(
         let mut writer = csv::WriterBuilder::new()
             .terminator(csv::Terminator::CRLF)
             .from_writer(&mut csv);
-        let fail = |e: csv::Error| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}"));
+        let fail = |e: csv::Error| Error::internal(format!("csv: {e}"));
         writer.write_record(["code", "valid_until"]).map_err(fail)?;
         for (code, until) in &rows {
             let until = until.map(|u| u.to_string()).unwrap_or_default();
@@ -140,7 +139,7 @@ pub fn batch_codes(
         }
         writer
             .flush()
-            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("csv: {e}")))?;
+            .map_err(|e| Error::internal(format!("csv: {e}")))?;
     }
     Ok(BatchPage {
         csv,

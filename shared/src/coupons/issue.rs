@@ -31,13 +31,13 @@ pub fn issue(
     customer_id: &CustomerId,
     idempotency_key: Option<&str>,
     now: Timestamp,
-) -> Result<Coupon, ApiError> {
+) -> Result<Coupon, Error> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
     let customer = customers::load(store, shop, customer_id)?;
     if let CodeSource::Shared { code } = &campaign.codes {
         // Everyone gets the one public code; its limits count redemptions.
         check_issuable(&campaign, &customer, now)?;
-        return load_coupon(store, shop, code)?.ok_or_else(|| ApiError::not_found("coupon"));
+        return load_coupon(store, shop, code)?.ok_or_else(|| Error::not_found("coupon"));
     }
     let key = idempotency_key
         .map(String::from)
@@ -54,8 +54,7 @@ pub fn issue(
     };
     let (mut record, created) = create_json(store, &idem, &fresh)?;
     if record.customer != *customer_id {
-        return Err(ApiError::new(
-            422,
+        return Err(Error::invalid_as(
             ErrorCode::IdempotencyKeyReused,
             "this Idempotency-Key was used for another customer",
         ));
@@ -102,7 +101,7 @@ fn wait_for_twin(
     key: &str,
     mut record: IssueRecord,
     now: Timestamp,
-) -> Result<Twin, ApiError> {
+) -> Result<Twin, Error> {
     let mut waited = 0;
     loop {
         if let Some(Ok(code)) = &record.outcome {
@@ -112,8 +111,7 @@ fn wait_for_twin(
             || (now - record.leased_at).get_seconds() >= ISSUE_LEASE_SECONDS;
         if !expired && waited >= WAIT_FOR_TWIN_MS {
             // Taking over a live request could hand out a second pool code under one key.
-            return Err(ApiError::new(
-                409,
+            return Err(Error::refused(
                 ErrorCode::IdempotencyKeyInUse,
                 "a request with this Idempotency-Key is still running; retry shortly",
             ));
@@ -123,7 +121,7 @@ fn wait_for_twin(
             let taken = update_json(store, key, |current: Option<IssueRecord>| {
                 let current = current.unwrap_or(previous.clone());
                 if current != previous {
-                    return Ok::<_, ApiError>(Change::Keep(None));
+                    return Ok::<_, Error>(Change::Keep(None));
                 }
                 let mut ours = current;
                 ours.leased_at = now;
@@ -137,8 +135,7 @@ fn wait_for_twin(
             std::thread::sleep(std::time::Duration::from_millis(20));
             waited += 20;
         }
-        record =
-            get_json(store, key)?.ok_or_else(|| ApiError::new(503, ErrorCode::Busy, "retry"))?;
+        record = get_json(store, key)?.ok_or_else(|| Error::busy("retry"))?;
     }
 }
 
@@ -146,17 +143,17 @@ fn finished(
     store: &dyn Store,
     shop: &ShopId,
     outcome: Result<String, Rejection>,
-) -> Result<Coupon, ApiError> {
+) -> Result<Coupon, Error> {
     let code = outcome.map_err(Rejection::error)?;
-    load_coupon(store, shop, &code)?.ok_or_else(|| ApiError::new(503, ErrorCode::Busy, "retry"))
+    load_coupon(store, shop, &code)?.ok_or_else(|| Error::busy("retry"))
 }
 
 enum IssueError {
     Refused(Rejection),
-    Store(ApiError),
+    Store(Error),
 }
 
-impl<E: Into<ApiError>> From<E> for IssueError {
+impl<E: Into<Error>> From<E> for IssueError {
     fn from(e: E) -> Self {
         IssueError::Store(e.into())
     }
@@ -166,7 +163,7 @@ fn check_issuable(
     campaign: &CouponCampaign,
     customer: &Customer,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     issuable(campaign, customer, now).map_err(Rejection::error)
 }
 
@@ -289,9 +286,7 @@ fn create_generated(
         }
         record.code = None;
     }
-    Err(IssueError::Store(ApiError::new(
-        503,
-        ErrorCode::Busy,
+    Err(IssueError::Store(Error::busy(
         "could not find a free code; retry",
     )))
 }

@@ -21,7 +21,7 @@ use crate::applog;
 use crate::campaigns::{self, CodeSource, CouponCampaign};
 use crate::customers::{self, Customer};
 use crate::domain::{Currency, CustomerId, ShopId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
 
@@ -103,18 +103,33 @@ impl Rejection {
         }
     }
 
-    /// As an API error: the campaign or code exists but refuses (409), or does not (404).
-    pub fn error(self) -> ApiError {
-        let status = match self {
-            Rejection::NotFound => 404,
-            Rejection::NotEligible | Rejection::MinSpendNotMet => 422,
-            _ => 409,
-        };
-        ApiError::new(
-            status,
-            self.into(),
-            format!("coupon refused: {}", self.as_str()),
-        )
+    /// As an error: the campaign or code exists but refuses, or does not exist.
+    pub fn error(self) -> Error {
+        let message = format!("coupon refused: {}", self.as_str());
+        match self {
+            Rejection::NotFound => Error::NotFound { message },
+            Rejection::NotEligible | Rejection::MinSpendNotMet => {
+                Error::invalid_as(self.into(), message)
+            }
+            _ => Error::refused(self.into(), message),
+        }
+    }
+}
+
+impl From<Rejection> for ErrorCode {
+    fn from(rejection: Rejection) -> Self {
+        match rejection {
+            Rejection::NotFound => Self::NotFound,
+            Rejection::NotActiveYet => Self::NotActiveYet,
+            Rejection::Expired => Self::Expired,
+            Rejection::CampaignPaused => Self::CampaignPaused,
+            Rejection::QuotaReached => Self::QuotaReached,
+            Rejection::CustomerLimitReached => Self::CustomerLimitReached,
+            Rejection::MinSpendNotMet => Self::MinSpendNotMet,
+            Rejection::NotOwner => Self::NotOwner,
+            Rejection::AlreadyRedeemed => Self::AlreadyRedeemed,
+            Rejection::NotEligible => Self::NotEligible,
+        }
     }
 }
 
@@ -183,11 +198,7 @@ pub(crate) fn hash_key(key: &str) -> String {
     crate::domain::ids::short_hash(key, 16)
 }
 
-pub fn load_coupon(
-    store: &dyn Store,
-    shop: &ShopId,
-    code: &str,
-) -> Result<Option<Coupon>, ApiError> {
+pub fn load_coupon(store: &dyn Store, shop: &ShopId, code: &str) -> Result<Option<Coupon>, Error> {
     let Ok(code) = campaigns::normalize_code(code) else {
         return Ok(None);
     };
@@ -214,7 +225,7 @@ pub fn stats(
     shop: &ShopId,
     campaign: &CouponCampaign,
     currency: Currency,
-) -> Result<CampaignStats, ApiError> {
+) -> Result<CampaignStats, Error> {
     let stat = |name: &str| store.counter(&keys::campaign_stat(shop, &campaign.id, name));
     let issued = stat("issued")?;
     let redeemed = stat("redeemed")?.max(0);

@@ -21,20 +21,20 @@ pub fn import_pool(
     shop: &ShopId,
     campaign_id: &str,
     codes: &[String],
-) -> Result<ImportReport, ApiError> {
+) -> Result<ImportReport, Error> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
     if campaign.codes != (CodeSource::Pool {}) {
-        return Err(ApiError::invalid("only pool campaigns take imported codes"));
+        return Err(Error::invalid("only pool campaigns take imported codes"));
     }
     if codes.len() > MAX_IMPORT {
-        return Err(ApiError::invalid(format!(
+        return Err(Error::invalid(format!(
             "at most {MAX_IMPORT} codes per import"
         )));
     }
     let mut normalized: Vec<String> = Vec::with_capacity(codes.len());
     for code in codes {
         let code = campaigns::normalize_code(code)
-            .map_err(|e| ApiError::invalid(format!("code {code:?}: {e}")))?;
+            .map_err(|e| Error::invalid(format!("code {code:?}: {e}")))?;
         normalized.push(code);
     }
     let mut report = ImportReport {
@@ -82,8 +82,8 @@ pub fn claim_shared_code(
     campaign: &CouponCampaign,
     code: &str,
     now: Timestamp,
-) -> Result<(), ApiError> {
-    let code = campaigns::normalize_code(code).map_err(ApiError::invalid)?;
+) -> Result<(), Error> {
+    let code = campaigns::normalize_code(code).map_err(Error::invalid)?;
     let shared = Coupon {
         code: code.clone(),
         campaign: campaign.id.clone(),
@@ -96,8 +96,7 @@ pub fn claim_shared_code(
     };
     let (stored, _) = create_json(store, &keys::coupon(shop, &code), &shared)?;
     if stored.campaign != campaign.id {
-        return Err(ApiError::new(
-            409,
+        return Err(Error::refused(
             ErrorCode::CodeTaken,
             "this code is already in use in the shop",
         ));
@@ -115,7 +114,7 @@ pub fn index_tag_trigger(
     store: &dyn Store,
     shop: &ShopId,
     campaign: &CouponCampaign,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     update_json(
         store,
         &keys::coupon_triggers(shop),
@@ -131,7 +130,7 @@ pub fn index_tag_trigger(
                     t.campaigns.remove(&campaign.id);
                 }
             }
-            Ok::<_, ApiError>(if t.campaigns == before {
+            Ok::<_, Error>(if t.campaigns == before {
                 Change::Keep(())
             } else {
                 Change::Write(t, ())
@@ -148,7 +147,7 @@ pub fn issue_for_new_tags(
     customer: &CustomerId,
     gained: &[crate::tags::TagName],
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     if gained.is_empty() {
         return Ok(());
     }
@@ -160,7 +159,7 @@ pub fn issue_for_new_tags(
             let key = format!("tag:{campaign}:{customer}");
             match issue(store, shop, campaign, customer, Some(&key), now) {
                 Ok(_) => {}
-                Err(e) if e.status < 500 => {}
+                Err(e) if !e.is_server_fault() => {}
                 Err(e) => return Err(e),
             }
         }

@@ -25,7 +25,7 @@ pub fn validate(
     customer: Option<&CustomerId>,
     order_total: Option<i64>,
     now: Timestamp,
-) -> Result<Verdict, ApiError> {
+) -> Result<Verdict, Error> {
     let normalized = campaigns::normalize_code(code).unwrap_or_else(|_| code.to_string());
     let mut verdict = Verdict {
         code: normalized,
@@ -58,7 +58,7 @@ fn usable(
     customer: Option<&CustomerId>,
     order_total: Option<i64>,
     now: Timestamp,
-) -> Result<Result<(), Rejection>, ApiError> {
+) -> Result<Result<(), Rejection>, Error> {
     if coupon.state == CouponState::Available {
         return Ok(Err(Rejection::NotFound));
     }
@@ -129,7 +129,7 @@ pub fn redeem(
     code: &str,
     order: &OrderUse,
     now: Timestamp,
-) -> Result<Coupon, ApiError> {
+) -> Result<Coupon, Error> {
     let coupon = load_coupon(store, shop, code)?.ok_or_else(|| Rejection::NotFound.error())?;
     let campaign = campaigns::load(store, shop, &coupon.campaign)?;
     if redeemed_by(store, shop, &coupon, &order.order)? {
@@ -158,7 +158,7 @@ fn redeemed_by(
     shop: &ShopId,
     coupon: &Coupon,
     order: &str,
-) -> Result<bool, ApiError> {
+) -> Result<bool, Error> {
     if coupon.state == CouponState::Shared {
         let key = keys::shared_use(shop, &coupon.code, &hash_key(order));
         return Ok(get_json::<SharedUse>(store, &key)?.is_some_and(|u| u.counted));
@@ -173,13 +173,13 @@ fn mark_redeemed(
     code: &str,
     order: &OrderUse,
     now: Timestamp,
-) -> Result<Result<Coupon, Rejection>, ApiError> {
+) -> Result<Result<Coupon, Rejection>, Error> {
     let (coupon, changed) = update_json(
         store,
         &keys::coupon(shop, code),
         |current: Option<Coupon>| {
             let Some(mut coupon) = current else {
-                return Ok::<_, ApiError>(Change::Keep((Err(Rejection::NotFound), false)));
+                return Ok::<_, Error>(Change::Keep((Err(Rejection::NotFound), false)));
             };
             match &coupon.redemption {
                 Some(r) if r.order == order.order => Ok(Change::Keep((Ok(coupon), false))),
@@ -212,7 +212,7 @@ fn count_redemption(
     campaign: &str,
     order: &OrderUse,
     sign: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     store.increment(&keys::campaign_stat(shop, campaign, "redeemed"), sign)?;
     if let (Some(total), Some(currency)) = (order.total_minor, order.currency) {
         let stat = format!("revenue-{currency}");
@@ -230,7 +230,7 @@ fn redeem_shared(
     campaign: &CouponCampaign,
     order: &OrderUse,
     gate: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let order_token = hash_key(&order.order);
     let holdings = order
         .customer
@@ -272,10 +272,10 @@ fn redeem_shared(
     Ok(())
 }
 
-fn flip_counted(store: &dyn Store, key: &str, to: bool) -> Result<bool, ApiError> {
+fn flip_counted(store: &dyn Store, key: &str, to: bool) -> Result<bool, Error> {
     update_json(store, key, |current: Option<SharedUse>| {
         let Some(mut u) = current else {
-            return Ok::<_, ApiError>(Change::Keep(false));
+            return Ok::<_, Error>(Change::Keep(false));
         };
         if u.counted == to {
             return Ok(Change::Keep(false));
@@ -304,7 +304,7 @@ pub fn apply_order_codes(
     order: &OrderUse,
     state: CodeUse,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for code in codes {
         let Some(coupon) = load_coupon(store, shop, code)? else {
             continue;
@@ -341,13 +341,13 @@ fn roll_back_unique(
     shop: &ShopId,
     code: &str,
     order: &OrderUse,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let undone = update_json(
         store,
         &keys::coupon(shop, code),
         |current: Option<Coupon>| {
             let Some(mut coupon) = current else {
-                return Ok::<_, ApiError>(Change::Keep(None));
+                return Ok::<_, Error>(Change::Keep(None));
             };
             match coupon.redemption.take() {
                 Some(r) if r.order == order.order => {
@@ -379,7 +379,7 @@ fn roll_back_shared(
     coupon: &Coupon,
     campaign: &CouponCampaign,
     order: &OrderUse,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let token = hash_key(&order.order);
     let use_key = keys::shared_use(shop, &coupon.code, &token);
     let Some(used) = get_json::<SharedUse>(store, &use_key)? else {

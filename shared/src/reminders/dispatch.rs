@@ -20,11 +20,11 @@ use super::{
 };
 use crate::customers::Customer;
 use crate::domain::{CustomerId, Platform, ShopId};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::Error;
 use crate::keys;
+use crate::outbound::Outbound;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, put_json, update_json, Change, Store};
-use crate::web::Outbound;
 
 /// Empty hours one call may walk past per shop (a shop idle for weeks catches up over calls).
 const MAX_HOURS_WALKED: i64 = 24 * 60;
@@ -39,7 +39,7 @@ struct Cursor {
 }
 
 /// Registers a shop for dispatch the first time it queues a step.
-pub(crate) fn register(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Result<(), ApiError> {
+pub(crate) fn register(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Result<(), Error> {
     let key = keys::reminder_cursor(shop);
     if get_json::<Cursor>(store, &key)?.is_some() {
         return Ok(());
@@ -78,7 +78,7 @@ pub fn dispatch_all(
     origin: &str,
     limit: usize,
     now: Timestamp,
-) -> Result<DispatchReport, ApiError> {
+) -> Result<DispatchReport, Error> {
     let mut total = DispatchReport {
         caught_up: true,
         ..DispatchReport::default()
@@ -117,7 +117,7 @@ pub fn dispatch(
     shop: &Shop,
     limit: usize,
     now: Timestamp,
-) -> Result<DispatchReport, ApiError> {
+) -> Result<DispatchReport, Error> {
     let mut report = DispatchReport::default();
     let key = keys::reminder_cursor(&shop.id);
     let stored: StoredSettings =
@@ -181,7 +181,7 @@ pub fn dispatch(
     }
     // Moved on only from where this call started: a concurrent call that got further wins.
     update_json(store, &key, |current: Option<Cursor>| {
-        Ok::<_, ApiError>(match current {
+        Ok::<_, Error>(match current {
             Some(c) if c == start && pos != start => Change::Write(pos, ()),
             _ => Change::Keep(()),
         })
@@ -249,7 +249,7 @@ impl Sender<'_> {
         entry: &QueuedStep,
         hour: i64,
         report: &mut DispatchReport,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, Error> {
         let key = keys::reminder_schedule(&self.shop.id, &entry.customer, &entry.product);
         let Some(schedule) = get_json::<ReminderSchedule>(self.store, &key)? else {
             return Ok(true);
@@ -338,7 +338,7 @@ impl Sender<'_> {
         Ok(true)
     }
 
-    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, ApiError> {
+    fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, Error> {
         if let Some(c) = self.customers.get(id) {
             return Ok(c.clone());
         }
@@ -377,7 +377,7 @@ impl Sender<'_> {
 
     /// The earliest a message may go to this customer, if not now: the end of quiet hours
     /// (shop time) or the end of the frequency cap.
-    fn not_before(&self, customer: &Customer) -> Result<Option<Timestamp>, ApiError> {
+    fn not_before(&self, customer: &Customer) -> Result<Option<Timestamp>, Error> {
         let zone = self.shop.zone();
         let local = self.now.to_zoned(zone.clone());
         let (Ok(start), Ok(end)) = (
@@ -421,10 +421,10 @@ impl Sender<'_> {
     }
 
     /// Moves a step later and queues it again (its entry here has been dealt with).
-    fn defer(&self, key: &str, entry: &QueuedStep, at: Timestamp) -> Result<(), ApiError> {
+    fn defer(&self, key: &str, entry: &QueuedStep, at: Timestamp) -> Result<(), Error> {
         let moved = update_json(self.store, key, |current: Option<ReminderSchedule>| {
             let Some(mut s) = current else {
-                return Ok::<_, ApiError>(Change::Keep(false));
+                return Ok::<_, Error>(Change::Keep(false));
             };
             match s.steps.get_mut(entry.step) {
                 Some(step) if s.version == entry.version && step.state == StepState::Pending => {
@@ -441,11 +441,11 @@ impl Sender<'_> {
     }
 
     /// Takes a pending step for sending; false if someone else has it or it moved on.
-    fn claim(&self, key: &str, version: u64, step: usize) -> Result<bool, ApiError> {
+    fn claim(&self, key: &str, version: u64, step: usize) -> Result<bool, Error> {
         let now = self.now;
         update_json(self.store, key, |current: Option<ReminderSchedule>| {
             let Some(mut s) = current else {
-                return Ok::<_, ApiError>(Change::Keep(false));
+                return Ok::<_, Error>(Change::Keep(false));
             };
             match s.steps.get_mut(step) {
                 Some(st)
@@ -468,10 +468,10 @@ impl Sender<'_> {
         entry: &QueuedStep,
         state: impl Fn(&ReminderSchedule) -> StepState,
         attempts: impl Fn(i64) -> i64,
-    ) -> Result<Option<ReminderSchedule>, ApiError> {
+    ) -> Result<Option<ReminderSchedule>, Error> {
         update_json(self.store, key, |current: Option<ReminderSchedule>| {
             let Some(mut s) = current else {
-                return Ok::<_, ApiError>(Change::Keep(None));
+                return Ok::<_, Error>(Change::Keep(None));
             };
             if s.version != entry.version || entry.step >= s.steps.len() {
                 return Ok(Change::Keep(None));
@@ -490,7 +490,7 @@ impl Sender<'_> {
         customer: &Customer,
         claimed: &[(String, u64, usize)],
         report: &mut DispatchReport,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), Error> {
         let mut items = Vec::new();
         let mut schedules = Vec::new();
         let mut coupon = None;
@@ -565,8 +565,8 @@ impl Sender<'_> {
             coupon,
             unsubscribe_url: format!("{}/r/u/{token}", self.origin),
         };
-        let body = serde_json::to_vec(&message)
-            .map_err(|e| ApiError::new(500, ErrorCode::Internal, format!("message: {e}")))?;
+        let body =
+            serde_json::to_vec(&message).map_err(|e| Error::internal(format!("message: {e}")))?;
         let timestamp = self.now.as_second().to_string();
         let secret = self.secret.unwrap_or_default();
         let signature = hex::encode(crate::webhooks::hmac_sha256(
@@ -595,7 +595,7 @@ impl Sender<'_> {
                 self.store,
                 &keys::reminder_last_sent(&self.shop.id, &customer.id),
                 |current: Option<Timestamp>| {
-                    Ok::<_, ApiError>(match current {
+                    Ok::<_, Error>(match current {
                         Some(last) if last >= now => Change::Keep(()),
                         _ => Change::Write(now, ()),
                     })
@@ -645,7 +645,7 @@ impl Sender<'_> {
     }
 
     /// Counts a statistic for the shop and for the schedule's product.
-    fn count(&self, schedule: &ReminderSchedule, stat: &str) -> Result<(), ApiError> {
+    fn count(&self, schedule: &ReminderSchedule, stat: &str) -> Result<(), Error> {
         count(
             self.store,
             &self.shop.id,
@@ -662,7 +662,7 @@ pub(crate) fn count(
     product: &str,
     stat: &str,
     by: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     store.increment(&keys::reminder_stat(shop, None, stat), by)?;
     store.increment(&keys::reminder_stat(shop, Some(product), stat), by)?;
     Ok(())
@@ -685,7 +685,7 @@ pub fn stats(
     store: &dyn Store,
     shop: &ShopId,
     product: Option<&str>,
-) -> Result<ReminderStats, ApiError> {
+) -> Result<ReminderStats, Error> {
     let get = |stat: &str| store.counter(&keys::reminder_stat(shop, product, stat));
     Ok(ReminderStats {
         scheduled: get("scheduled")?,

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::applog;
 use crate::customers::ProductRef;
 use crate::domain::{CustomerId, ShopId};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
@@ -70,8 +70,8 @@ fn default_send_time() -> String {
 }
 
 impl ConsumptionProfile {
-    pub fn validate(&self) -> Result<(), ApiError> {
-        let invalid = |m: String| Err(ApiError::invalid(m));
+    pub fn validate(&self) -> Result<(), Error> {
+        let invalid = |m: String| Err(Error::invalid(m));
         if !(1..=MAX_DAYS_PER_UNIT).contains(&self.days_per_unit) {
             return invalid(format!("days_per_unit must be 1 to {MAX_DAYS_PER_UNIT}"));
         }
@@ -91,9 +91,9 @@ impl ConsumptionProfile {
         Ok(())
     }
 
-    fn local_send_time(&self) -> Result<Time, ApiError> {
+    fn local_send_time(&self) -> Result<Time, Error> {
         local_time(&self.send_time)
-            .map_err(|_| ApiError::invalid("send_time is a local time HH:MM, e.g. \"10:00\""))
+            .map_err(|_| Error::invalid("send_time is a local time HH:MM, e.g. \"10:00\""))
     }
 }
 
@@ -123,21 +123,21 @@ pub fn plan(
     paid_at: Timestamp,
     quantity: i64,
     zone: &TimeZone,
-) -> Result<(Date, Vec<PlannedStep>), ApiError> {
+) -> Result<(Date, Vec<PlannedStep>), Error> {
     let send_time = profile.local_send_time()?;
     let paid_day = paid_at.to_zoned(zone.clone()).date();
     let days = |n: i64| Span::new().days(n);
     let supply = profile.days_per_unit.saturating_mul(quantity.max(1));
     let run_out = paid_day
         .checked_add(days(supply.min(MAX_DAYS_PER_UNIT * 100)))
-        .map_err(|_| ApiError::invalid("the supply runs past the calendar"))?;
+        .map_err(|_| Error::invalid("the supply runs past the calendar"))?;
     let earliest = paid_day.checked_add(days(1)).unwrap_or(paid_day);
-    let at = |day: Date| -> Result<Timestamp, ApiError> {
+    let at = |day: Date| -> Result<Timestamp, Error> {
         // A send time inside a daylight-saving gap moves forward, as clocks do.
         day.to_datetime(send_time)
             .to_zoned(zone.clone())
             .map(|z| z.timestamp())
-            .map_err(|_| ApiError::invalid("send_time cannot be placed on that day"))
+            .map_err(|_| Error::invalid("send_time cannot be placed on that day"))
     };
     let mut steps = Vec::new();
     for n in 0..profile.reminders {
@@ -251,17 +251,17 @@ impl Default for ReminderSettings {
 }
 
 impl ReminderSettings {
-    pub fn validate(&self) -> Result<(), ApiError> {
+    pub fn validate(&self) -> Result<(), Error> {
         self.validate_profiles()?;
         if let Some(url) = &self.delivery_url {
             let uri: http::Uri = url
                 .parse()
-                .map_err(|_| ApiError::invalid("delivery_url is not a URL"))?;
+                .map_err(|_| Error::invalid("delivery_url is not a URL"))?;
             let ok = matches!(uri.scheme_str(), Some("https") | Some("http"))
                 && uri.host().is_some()
                 && url.len() <= 2000;
             if !ok {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "delivery_url must be an absolute https URL (http only for a local receiver)",
                 ));
             }
@@ -271,17 +271,17 @@ impl ReminderSettings {
             ("quiet_end", &self.quiet_end),
         ] {
             local_time(value).map_err(|_| {
-                ApiError::invalid(format!("{field} is a local time HH:MM, e.g. \"21:00\""))
+                Error::invalid(format!("{field} is a local time HH:MM, e.g. \"21:00\""))
             })?;
         }
         if !(0..=168).contains(&self.frequency_cap_hours) {
-            return Err(ApiError::invalid("frequency_cap_hours must be 0 to 168"));
+            return Err(Error::invalid("frequency_cap_hours must be 0 to 168"));
         }
         if !(1..=90).contains(&self.conversion_days) {
-            return Err(ApiError::invalid("conversion_days must be 1 to 90"));
+            return Err(Error::invalid("conversion_days must be 1 to 90"));
         }
         if !(1..=20).contains(&self.max_attempts) {
-            return Err(ApiError::invalid("max_attempts must be 1 to 20"));
+            return Err(Error::invalid("max_attempts must be 1 to 20"));
         }
         Ok(())
     }
@@ -303,7 +303,7 @@ pub struct SettingsView {
     pub delivery_secret_set: bool,
 }
 
-pub fn load_settings(store: &dyn Store, shop: &ShopId) -> Result<SettingsView, ApiError> {
+pub fn load_settings(store: &dyn Store, shop: &ShopId) -> Result<SettingsView, Error> {
     let stored: StoredSettings =
         get_json(store, &keys::reminder_settings(shop))?.unwrap_or_default();
     Ok(SettingsView {
@@ -317,7 +317,7 @@ pub fn save_settings(
     store: &dyn Store,
     shop: &ShopId,
     settings: ReminderSettings,
-) -> Result<SettingsView, ApiError> {
+) -> Result<SettingsView, Error> {
     settings.validate()?;
     let stored = update_json(
         store,
@@ -325,7 +325,7 @@ pub fn save_settings(
         |current: Option<StoredSettings>| {
             let mut stored = current.unwrap_or_default();
             stored.settings = settings.clone();
-            Ok::<_, ApiError>(Change::Write(stored.clone(), stored))
+            Ok::<_, Error>(Change::Write(stored.clone(), stored))
         },
     )?;
     Ok(SettingsView {
@@ -335,7 +335,7 @@ pub fn save_settings(
 }
 
 /// Makes a new secret for signing deliveries and returns it, shown this once.
-pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, ApiError> {
+pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, Error> {
     let secret = crate::domain::ids::new_secret();
     update_json(
         store,
@@ -343,7 +343,7 @@ pub fn rotate_secret(store: &dyn Store, shop: &ShopId) -> Result<String, ApiErro
         |current: Option<StoredSettings>| {
             let mut stored = current.unwrap_or_default();
             stored.delivery_secret = Some(secret.clone());
-            Ok::<_, ApiError>(Change::Write(stored, ()))
+            Ok::<_, Error>(Change::Write(stored, ()))
         },
     )?;
     Ok(secret)
@@ -359,9 +359,9 @@ pub(crate) fn local_time(text: &str) -> Result<Time, ()> {
 pub const MAX_PROFILES: usize = 500;
 
 impl ReminderSettings {
-    fn validate_profiles(&self) -> Result<(), ApiError> {
+    fn validate_profiles(&self) -> Result<(), Error> {
         if self.products.len() > MAX_PROFILES {
-            return Err(ApiError::invalid(format!(
+            return Err(Error::invalid(format!(
                 "at most {MAX_PROFILES} product profiles"
             )));
         }
@@ -370,7 +370,7 @@ impl ReminderSettings {
         }
         for p in &self.products {
             if p.product_id.is_none() && p.variant_id.is_none() && p.sku.is_none() {
-                return Err(ApiError::invalid(
+                return Err(Error::invalid(
                     "a product profile names a product_id, variant_id or sku",
                 ));
             }
@@ -645,7 +645,7 @@ pub fn plan_order(
     settings: &ReminderSettings,
     order: &PaidOrder<'_>,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let shop = &order.shop.id;
     for item in order.items {
         let product = ProductRef {
@@ -711,7 +711,7 @@ pub fn plan_order(
             updated_at: now,
         };
         let replaced = update_json(store, &key, |current: Option<ReminderSchedule>| {
-            Ok::<_, ApiError>(match current {
+            Ok::<_, Error>(match current {
                 Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => {
                     Change::Keep(None)
                 }
@@ -749,7 +749,7 @@ fn register_product(
     key: &str,
     product: &ProductRef,
     title: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let marker = keys::reminder_product(shop, key);
     if get_json::<bool>(store, &marker)?.is_some() {
         return Ok(());
@@ -766,7 +766,7 @@ pub fn product_stats(
     shop: &ShopId,
     after: i64,
     limit: usize,
-) -> Result<(Vec<serde_json::Value>, Option<i64>), ApiError> {
+) -> Result<(Vec<serde_json::Value>, Option<i64>), Error> {
     let page = applog::page::<serde_json::Value>(
         store,
         shop,
@@ -792,7 +792,7 @@ pub fn cancel_order(
     order: &str,
     items: &[crate::orders::LineItem],
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for item in items {
         let product = ProductRef {
             product_id: item.product_id.clone(),
@@ -812,7 +812,7 @@ pub fn cancel_customer(
     customer: &CustomerId,
     reason: &str,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     for key in schedule_keys(store, shop, customer)? {
         cancel(store, &key, now, reason, |_| true)?;
     }
@@ -825,10 +825,10 @@ fn cancel(
     now: Timestamp,
     reason: &str,
     applies: impl Fn(&ReminderSchedule) -> bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     update_json(store, key, |current: Option<ReminderSchedule>| {
         let Some(mut s) = current else {
-            return Ok::<_, ApiError>(Change::Keep(()));
+            return Ok::<_, Error>(Change::Keep(()));
         };
         if s.status != ScheduleStatus::Active || !applies(&s) {
             return Ok(Change::Keep(()));
@@ -851,7 +851,7 @@ fn schedule_keys(
     store: &dyn Store,
     shop: &ShopId,
     customer: &CustomerId,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Error> {
     let list = keys::lists::customer_reminders(customer);
     let mut keys_seen = Vec::new();
     let mut after = 0;
@@ -875,7 +875,7 @@ pub fn customer_schedules(
     store: &dyn Store,
     shop: &ShopId,
     customer: &CustomerId,
-) -> Result<Vec<ReminderSchedule>, ApiError> {
+) -> Result<Vec<ReminderSchedule>, Error> {
     let mut out = Vec::new();
     for key in schedule_keys(store, shop, customer)? {
         if let Some(s) = get_json::<ReminderSchedule>(store, &key)? {
@@ -895,7 +895,7 @@ pub(crate) fn queue(
     at: Timestamp,
     now: Timestamp,
     entry: &QueuedStep,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     dispatch::register(store, shop, now)?;
     let hour = at.max(now).as_second().div_euclid(3600);
     let slot = store.increment(&keys::reminder_queue_counter(shop, hour), 1)?;
@@ -904,7 +904,7 @@ pub(crate) fn queue(
 }
 
 /// The shop's settings with the profiles (no secret), for planning.
-pub fn settings(store: &dyn Store, shop: &ShopId) -> Result<ReminderSettings, ApiError> {
+pub fn settings(store: &dyn Store, shop: &ShopId) -> Result<ReminderSettings, Error> {
     Ok(
         get_json::<StoredSettings>(store, &keys::reminder_settings(shop))?
             .map(|s| s.settings)
@@ -963,7 +963,7 @@ pub fn unsubscribe(
     shop: &Shop,
     customer: &CustomerId,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let evaluator = crate::tagging::Evaluator::load(store, shop, now)?;
     if get_json::<crate::customers::Customer>(store, &keys::customer(&shop.id, customer))?.is_none()
     {

@@ -12,9 +12,9 @@ use super::{external_id, hmac_sha256, ParseContext, ProfileFields, WebhookEffect
 use crate::domain::money::DecimalText;
 use crate::domain::time::{parse_rfc3339, parse_unix_seconds};
 use crate::domain::{Currency, Platform};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
+use crate::json::parse_json;
 use crate::orders::{LineItem, OrderEvent, OrderFacts, OrderSnapshot, Refund};
-use crate::web::parse_json;
 
 pub const TIMESTAMP_HEADER: &str = "x-siyu-timestamp";
 pub const SIGNATURE_HEADER: &str = "x-siyu-signature";
@@ -28,22 +28,21 @@ pub fn verify(
     timestamp: Option<&str>,
     signature: Option<&str>,
     now: Timestamp,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let (Some(ts_text), Some(signature)) = (timestamp, signature) else {
-        return Err(ApiError::bad_signature());
+        return Err(Error::bad_signature());
     };
-    let presented = hex::decode(signature.trim()).map_err(|_| ApiError::bad_signature())?;
+    let presented = hex::decode(signature.trim()).map_err(|_| Error::bad_signature())?;
     let expected = hmac_sha256(secret.as_bytes(), &[ts_text.trim().as_bytes(), b".", body]);
     if !bool::from(expected.ct_eq(presented.as_slice())) {
-        return Err(ApiError::bad_signature());
+        return Err(Error::bad_signature());
     }
-    let sent = parse_unix_seconds(ts_text).ok_or_else(ApiError::bad_signature)?;
+    let sent = parse_unix_seconds(ts_text).ok_or_else(Error::bad_signature)?;
     if now.duration_since(sent).abs() > MAX_SKEW {
-        return Err(ApiError::new(
-            401,
-            ErrorCode::StaleTimestamp,
-            "the delivery timestamp is more than 5 minutes from the server's clock",
-        ));
+        return Err(Error::Unauthenticated {
+            code: ErrorCode::StaleTimestamp,
+            message: "the delivery timestamp is more than 5 minutes from the server's clock".into(),
+        });
     }
     Ok(())
 }
@@ -128,26 +127,26 @@ struct GenericRefund {
     amount: DecimalText,
 }
 
-fn time(field: &str, value: &Option<String>) -> Result<Option<Timestamp>, ApiError> {
+fn time(field: &str, value: &Option<String>) -> Result<Option<Timestamp>, Error> {
     value
         .as_deref()
-        .map(|s| parse_rfc3339(s).map_err(|e| ApiError::invalid(format!("{field}: {e}"))))
+        .map(|s| parse_rfc3339(s).map_err(|e| Error::invalid(format!("{field}: {e}"))))
         .transpose()
 }
 
 /// Translates a verified generic delivery. Being our own format, it is strict: unknown
 /// fields and malformed values are 422s that name the field.
-pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
     let order: GenericOrder = parse_json(body)?;
     let currency = order
         .currency
         .as_deref()
-        .map(|c| Currency::parse(c).map_err(ApiError::invalid))
+        .map(|c| Currency::parse(c).map_err(Error::invalid))
         .transpose()?
         .unwrap_or(ctx.currency);
     let amount = |field: &str, d: &DecimalText| {
         d.minor(currency)
-            .map_err(|e| ApiError::invalid(format!("{field}: {e}")))
+            .map_err(|e| Error::invalid(format!("{field}: {e}")))
     };
     let updated_at = time("updated_at", &order.updated_at)?;
     let placed_at = time("placed_at", &order.placed_at)?.or(updated_at);
@@ -170,9 +169,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError>
     let mut line_items = Vec::with_capacity(order.line_items.len());
     for item in &order.line_items {
         if item.quantity < 0 {
-            return Err(ApiError::invalid(
-                "line_items.quantity must not be negative",
-            ));
+            return Err(Error::invalid("line_items.quantity must not be negative"));
         }
         line_items.push(LineItem {
             product_id: item.product_id.clone(),
@@ -189,7 +186,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError>
         .map(|r| {
             let amount_minor = amount("refunds.amount", &r.amount)?;
             if amount_minor < 0 {
-                return Err(ApiError::invalid("refunds.amount must not be negative"));
+                return Err(Error::invalid("refunds.amount must not be negative"));
             }
             Ok(Refund {
                 id: r.id.clone(),
@@ -197,7 +194,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError>
                 currency,
             })
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let total_minor = order
         .total
         .as_ref()
@@ -219,7 +216,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError>
         }),
         None if order.line_items.is_empty() => None,
         None => {
-            return Err(ApiError::invalid(
+            return Err(Error::invalid(
                 "total is required when line_items are given",
             ))
         }
@@ -239,7 +236,7 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError>
     Ok(WebhookEffect::Order(Box::new(OrderEvent {
         platform: Platform::Generic,
         order_id: external_id("order_id", &order.order_id)
-            .map_err(|e| ApiError::invalid(e.message))?,
+            .map_err(|e| Error::invalid(e.message()))?,
         facts: OrderFacts {
             placed_at,
             paid_at,

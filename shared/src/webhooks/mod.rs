@@ -18,7 +18,7 @@ use crate::customers::{PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::money::DecimalText;
 use crate::domain::{Currency, EmailAddress, PhoneNumber, Platform};
-use crate::error::{ApiError, ErrorCode};
+use crate::error::{Error, ErrorCode};
 use crate::orders::{LineItem, OrderEvent};
 
 /// What a verified webhook asks Siyu to do.
@@ -59,29 +59,29 @@ pub fn verify_base64_hmac(
     secrets: &[&str],
     body: &[u8],
     signature: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let presented = signature
         .and_then(|s| {
             base64::engine::general_purpose::STANDARD
                 .decode(s.trim())
                 .ok()
         })
-        .ok_or_else(ApiError::bad_signature)?;
+        .ok_or_else(Error::bad_signature)?;
     let mut any = subtle::Choice::from(0);
     for secret in secrets {
         any |= hmac_sha256(secret.as_bytes(), &[body]).ct_eq(presented.as_slice());
     }
     if secrets.is_empty() || !bool::from(any) {
-        return Err(ApiError::bad_signature());
+        return Err(Error::bad_signature());
     }
     Ok(())
 }
 
-pub fn invalid_payload(message: impl Into<String>) -> ApiError {
-    ApiError::new(422, ErrorCode::InvalidPayload, message)
+pub fn invalid_payload(message: impl Into<String>) -> Error {
+    Error::invalid_as(ErrorCode::InvalidPayload, message)
 }
 
-pub fn external_id(field: &str, text: &str) -> Result<ExternalId, ApiError> {
+pub fn external_id(field: &str, text: &str) -> Result<ExternalId, Error> {
     ExternalId::parse(text).map_err(|e| invalid_payload(format!("{field}: {e}")))
 }
 
@@ -164,7 +164,7 @@ pub struct PlatformLineItem<'a> {
 }
 
 impl PlatformLineItem<'_> {
-    pub fn normalise(self, currency: Currency) -> Result<LineItem, ApiError> {
+    pub fn normalise(self, currency: Currency) -> Result<LineItem, Error> {
         Ok(LineItem {
             product_id: self.product_id.and_then(IdValue::meaningful),
             variant_id: self.variant_id.and_then(IdValue::meaningful),

@@ -11,9 +11,9 @@ use super::{
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::{Currency, Platform};
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::json::parse_json;
 use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
-use crate::web::parse_json;
 
 /// Header names with and without the legacy `X-` prefix.
 pub fn header_names(name: &str) -> [String; 2] {
@@ -105,7 +105,7 @@ struct DataRequestId {
     id: IdValue,
 }
 
-fn time(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+fn time(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, Error> {
     value
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -113,13 +113,13 @@ fn time(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, 
         .transpose()
 }
 
-fn currency_or(text: Option<&str>, fallback: Currency) -> Result<Currency, ApiError> {
+fn currency_or(text: Option<&str>, fallback: Currency) -> Result<Currency, Error> {
     text.map(|c| Currency::parse(c).map_err(invalid_payload))
         .transpose()
         .map(|c| c.unwrap_or(fallback))
 }
 
-fn refund(r: &ShopifyRefund, currency: Currency) -> Result<Refund, ApiError> {
+fn refund(r: &ShopifyRefund, currency: Currency) -> Result<Refund, Error> {
     let mut amount = 0;
     let mut refund_currency = currency;
     for t in &r.transactions {
@@ -166,9 +166,9 @@ fn customer_patch(
     .into_patch(ctx.calling_code)
 }
 
-fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Error> {
     let currency = currency_or(order.currency.as_deref(), ctx.currency)?;
-    let money = |field: &str, d: &Option<DecimalText>| -> Result<i64, ApiError> {
+    let money = |field: &str, d: &Option<DecimalText>| -> Result<i64, Error> {
         d.as_ref()
             .map(|d| {
                 d.minor(currency)
@@ -211,7 +211,7 @@ fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Ap
             }
             .normalise(currency)
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let snapshot = OrderSnapshot {
         name: order.name.clone(),
         currency,
@@ -256,7 +256,7 @@ fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Ap
 }
 
 /// Translates a verified Shopify delivery.
-pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
     Ok(match topic {
         "orders/create"
         | "orders/paid"

@@ -12,9 +12,9 @@ use super::{
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
 use crate::domain::{Currency, Platform};
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::json::parse_json;
 use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
-use crate::web::parse_json;
 
 /// The activation ping: unsigned, form-encoded, only `webhook_id`.
 pub fn is_ping(body: &[u8], signature: Option<&str>) -> bool {
@@ -86,7 +86,7 @@ struct WooCustomer {
     billing: Option<WooContact>,
 }
 
-fn gmt(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, ApiError> {
+fn gmt(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, Error> {
     value
         .as_deref()
         .filter(|s| !s.is_empty())
@@ -96,7 +96,7 @@ fn gmt(field: &str, value: &Option<String>) -> Result<Option<jiff::Timestamp>, A
         .transpose()
 }
 
-fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, Error> {
     let currency = order
         .currency
         .as_deref()
@@ -130,7 +130,7 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiErr
                 currency,
             })
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let facts = OrderFacts {
         placed_at: created,
         paid_at,
@@ -154,7 +154,7 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, ApiErr
             }
             .normalise(currency)
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let snapshot = OrderSnapshot {
         name: order.number.clone(),
         currency,
@@ -201,7 +201,7 @@ struct DeletedOrder {
 }
 
 /// Translates a verified WooCommerce delivery.
-pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
     Ok(match topic {
         "order.created" | "order.updated" | "order.restored" => {
             WebhookEffect::Order(Box::new(order_event(parse_json(body)?, ctx)?))

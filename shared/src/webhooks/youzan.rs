@@ -14,10 +14,10 @@ use super::{
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
 use crate::domain::{Currency, Platform};
-use crate::error::ApiError;
+use crate::error::Error;
+use crate::json::parse_json;
 use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
 use crate::shops::YouzanCredentials;
-use crate::web::parse_json;
 
 /// The push envelope.
 #[derive(Deserialize, JsonSchema)]
@@ -45,10 +45,10 @@ pub fn verify(
     creds: &YouzanCredentials,
     body: &[u8],
     sign: Option<&str>,
-) -> Result<Envelope, ApiError> {
+) -> Result<Envelope, Error> {
     let sign = sign
         .map(|s| s.trim().to_ascii_lowercase())
-        .ok_or_else(ApiError::bad_signature)?;
+        .ok_or_else(Error::bad_signature)?;
     let id = creds.client_id.as_bytes();
     let secret = creds.client_secret.as_bytes();
     let body_signed = bool::from(
@@ -59,7 +59,7 @@ pub fn verify(
     let envelope: Envelope = match parse_json(body) {
         Ok(envelope) => envelope,
         Err(e) if body_signed => return Err(e),
-        Err(_) => return Err(ApiError::bad_signature()),
+        Err(_) => return Err(Error::bad_signature()),
     };
     let msg_signed = envelope.msg.as_deref().is_some_and(|msg| {
         let decoded = decode_msg(msg);
@@ -73,7 +73,7 @@ pub fn verify(
     if (body_signed || msg_signed) && right_app {
         Ok(envelope)
     } else {
-        Err(ApiError::bad_signature())
+        Err(Error::bad_signature())
     }
 }
 
@@ -163,7 +163,7 @@ fn local(
     field: &str,
     value: &Option<String>,
     ctx: &ParseContext,
-) -> Result<Option<jiff::Timestamp>, ApiError> {
+) -> Result<Option<jiff::Timestamp>, Error> {
     // Youzan writes China time without an offset.
     let zone = crate::domain::time::time_zone("Asia/Shanghai").unwrap_or_else(|_| ctx.zone.clone());
     value
@@ -173,7 +173,7 @@ fn local(
         .transpose()
 }
 
-fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, ApiError> {
+fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, Error> {
     let trade: TradeMessage = parse_json(msg.as_bytes())?;
     let discount_codes: Vec<String> = trade
         .order_promotion
@@ -221,7 +221,7 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
             }
             .normalise(currency)
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
+        .collect::<Result<Vec<_>, Error>>()?;
     let pay = info.pay_info.as_ref();
     let total = pay.and_then(|p| p.payment.as_ref().or(p.total_fee.as_ref()));
     let total_fee = pay.and_then(|p| p.total_fee.as_ref());
@@ -270,7 +270,7 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
 }
 
 /// Translates a verified Youzan push.
-pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, ApiError> {
+pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, Error> {
     let kind = envelope.kind.as_deref().unwrap_or_default();
     let msg = || {
         envelope

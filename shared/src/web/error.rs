@@ -1,0 +1,124 @@
+//! The one place an error becomes an HTTP answer: each domain `Error` kind has its status
+//! here, and nowhere below the edge.
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+use crate::error::{Error, ErrorCode};
+use crate::store::StoreError;
+
+/// An error a request ends with: status, a stable machine-readable code, a human message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub status: u16,
+    pub code: ErrorCode,
+    pub message: String,
+    /// For 405: the methods the route takes (the `Allow` header).
+    pub allow: Option<String>,
+}
+
+/// Every error answer's body: `{"error": {"code": …, "message": …}}`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    /// For people; may change between releases. Programs read `code`.
+    pub message: String,
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let status = match &err {
+            Error::Malformed { .. } => 400,
+            Error::Unauthenticated { .. } => 401,
+            Error::Forbidden { .. } => 403,
+            Error::NotFound { .. } => 404,
+            Error::Refused { reason, .. } => match reason {
+                ErrorCode::Inactive => 410,
+                ErrorCode::RateLimited => 429,
+                _ => 409,
+            },
+            Error::Invalid { .. } => 422,
+            Error::Busy { .. }
+            | Error::Store(StoreError::Contention(_) | StoreError::Backend(_)) => 503,
+            Error::Store(_) | Error::Misconfigured { .. } | Error::Internal { .. } => 500,
+        };
+        Self::new(status, err.code(), err.message())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Error::from(err).into()
+    }
+}
+
+/// Errors only the edge makes: the route, the method, the body's size.
+impl ApiError {
+    pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            allow: None,
+        }
+    }
+
+    pub fn method_not_allowed(allowed: &str) -> Self {
+        Self {
+            allow: Some(allowed.to_string()),
+            ..Self::new(
+                405,
+                ErrorCode::MethodNotAllowed,
+                format!("this route accepts {allowed}"),
+            )
+        }
+    }
+
+    pub fn unknown_route() -> Self {
+        Self::new(404, ErrorCode::UnknownRoute, "no such route")
+    }
+
+    pub fn payload_too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            ErrorCode::PayloadTooLarge,
+            format!("request bodies are limited to {limit} bytes"),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_error_has_its_status() {
+        let status = |err: Error| ApiError::from(err).status;
+        assert_eq!(status(Error::malformed(ErrorCode::InvalidJson, "x")), 400);
+        assert_eq!(status(Error::bad_signature()), 401);
+        assert_eq!(status(Error::forbidden("x")), 403);
+        assert_eq!(status(Error::not_found("channel")), 404);
+        assert_eq!(status(Error::refused(ErrorCode::BatchExists, "x")), 409);
+        assert_eq!(status(Error::refused(ErrorCode::Inactive, "x")), 410);
+        assert_eq!(status(Error::refused(ErrorCode::RateLimited, "x")), 429);
+        assert_eq!(status(Error::invalid("x")), 422);
+        assert_eq!(status(Error::busy("retry")), 503);
+        assert_eq!(status(StoreError::Backend("down".into()).into()), 503);
+        assert_eq!(status(StoreError::Corrupt("k".into()).into()), 500);
+        assert_eq!(status(Error::misconfigured("the pepper")), 500);
+    }
+
+    #[test]
+    fn store_details_never_reach_the_answer() {
+        let err = ApiError::from(StoreError::Corrupt("shop:s1:customer:c1".into()));
+        assert_eq!(
+            (err.code, err.message.as_str()),
+            (ErrorCode::Internal, "an internal error occurred")
+        );
+    }
+}
