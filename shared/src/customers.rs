@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
-use crate::channels::ChannelKind;
 use crate::domain::ids::ExternalId;
+use crate::domain::ChannelKind;
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform, ShopId};
 use crate::error::Error;
 use crate::keys;
@@ -328,7 +328,7 @@ impl Customer {
         }
         if let Some(latest) = self.activity.keys().next_back().copied() {
             let horizon = latest
-                .checked_sub(jiff::Span::new().days(crate::rules::MAX_WINDOW_DAYS))
+                .checked_sub(jiff::Span::new().days(crate::tagging::rules::MAX_WINDOW_DAYS))
                 .unwrap_or(jiff::civil::Date::MIN);
             self.activity = self.activity.split_off(&horizon);
         }
@@ -642,7 +642,7 @@ impl AttributePatch {
     pub fn parse(input: BTreeMap<String, Option<String>>) -> Result<Self, Error> {
         let mut out = BTreeMap::new();
         for (key, value) in input {
-            if !crate::rules::valid_attribute_key(&key) {
+            if !crate::tagging::rules::valid_attribute_key(&key) {
                 return Err(Error::invalid(format!(
                     "attribute {key:?}: keys are 1 to 64 lower-case letters, digits or _"
                 )));
@@ -668,7 +668,7 @@ impl AttributePatch {
             "gender" if !matches!(value, "female" | "male" | "other") => {
                 invalid("gender is female, male or other")
             }
-            "birthday" if crate::rules::birthday_month(value).is_none() => {
+            "birthday" if crate::tagging::rules::birthday_month(value).is_none() => {
                 invalid("birthday is YYYY-MM-DD or MM-DD")
             }
             _ => Ok(value.to_string()),
@@ -860,7 +860,7 @@ pub fn erase(
         *c != before
     })?;
     // Erased customers leave every segment and hear nothing more.
-    crate::segments::sync(store, shop, &erased, now)?;
+    crate::tagging::segments::sync(store, shop, &erased, now)?;
     crate::reminders::cancel_customer(store, shop, id, "erased", now)?;
     Ok(erased)
 }

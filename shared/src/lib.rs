@@ -3,24 +3,20 @@
 
 pub mod api;
 pub mod applog;
-pub mod campaigns;
 pub mod channels;
 pub mod coupons;
+pub mod crypto;
 pub mod customers;
 pub mod domain;
 pub mod error;
-pub mod export;
 pub mod json;
 pub mod keys;
-pub mod leads;
 pub mod orders;
 pub mod outbound;
 pub mod pii;
 pub mod qr;
 pub mod reminders;
 pub mod rfm;
-pub mod rules;
-pub mod segments;
 pub mod shops;
 pub mod store;
 pub mod tagging;

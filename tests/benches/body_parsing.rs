@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use siyu::campaigns::CampaignInput;
+use siyu::coupons::campaigns::CampaignInput;
 use siyu::webhooks::generic::GenericOrder;
 use siyu_tests::platforms::generic_order;
 

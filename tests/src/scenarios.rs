@@ -1877,7 +1877,7 @@ pub fn lead_bursts_from_one_address_are_rate_limited(app: &dyn Client) {
     if second >= 50 && app.clock_is_real() {
         std::thread::sleep(std::time::Duration::from_secs((61 - second) as u64));
     }
-    for i in 0..siyu::leads::RATE_LIMIT_PER_MINUTE {
+    for i in 0..siyu::channels::leads::RATE_LIMIT_PER_MINUTE {
         let reply = submit_lead(
             app,
             code,

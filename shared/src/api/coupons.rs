@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::router::{Access, Operation};
 use super::{accept, Page};
-use crate::campaigns::{self, CampaignInput, CouponCampaign};
+use crate::coupons::campaigns::{self, CampaignInput, CouponCampaign};
 use crate::coupons::{
     self, BatchPage, CampaignStats, Coupon, ImportReport, OrderUse, PrintBatch, Verdict,
 };

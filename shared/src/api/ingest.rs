@@ -121,7 +121,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 return Ok(acknowledge(platform, &Applied::Ignored { reason: "ping" }));
             }
             let secret = shop.credentials.woocommerce_secret.as_deref();
-            crate::webhooks::verify_base64_hmac(
+            crate::crypto::verify_base64_hmac(
                 &secret.into_iter().collect::<Vec<_>>(),
                 body,
                 signature,
@@ -190,7 +190,7 @@ fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<De
         .iter()
         .map(String::as_str)
         .collect();
-    crate::webhooks::verify_base64_hmac(&secrets, req.body(), first("hmac-sha256"))?;
+    crate::crypto::verify_base64_hmac(&secrets, req.body(), first("hmac-sha256"))?;
     let topic = first("topic").unwrap_or_default();
     let mut ids = Vec::new();
     if let Some(id) = first("webhook-id") {

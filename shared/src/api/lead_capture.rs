@@ -9,9 +9,10 @@ use serde_json::json;
 
 use super::router::{Access, Operation};
 use super::{accept, Page};
-use crate::channels::{self, Channel, ChannelInput, ChannelKind, ChannelStats, ScanOutcome};
+use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
+use crate::channels::{self, Channel, ChannelInput, ChannelStats, ScanOutcome};
+use crate::domain::ChannelKind;
 use crate::error::{Error, ErrorCode};
-use crate::leads::{self, LeadOutcome, LeadSubmission};
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::ApiError;

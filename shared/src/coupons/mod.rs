@@ -18,14 +18,15 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
-use crate::campaigns::{self, CodeSource, CouponCampaign};
 use crate::customers::{self, Customer};
 use crate::domain::{Currency, CustomerId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
+use campaigns::{CodeSource, CouponCampaign};
 
 mod batches;
+pub mod campaigns;
 mod issue;
 mod pool;
 mod redeem;

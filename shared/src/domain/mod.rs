@@ -1,10 +1,12 @@
 //! Parse-don't-validate value types: once a value of these types exists, it is valid.
 
+pub mod channel;
 pub mod contact;
 pub mod ids;
 pub mod money;
 pub mod time;
 
+pub use channel::ChannelKind;
 pub use contact::{EmailAddress, PhoneNumber};
 pub use ids::{CustomerId, Platform, ShopId};
 pub use money::{Currency, MinorUnits};

@@ -569,7 +569,7 @@ impl Sender<'_> {
             serde_json::to_vec(&message).map_err(|e| Error::internal(format!("message: {e}")))?;
         let timestamp = self.now.as_second().to_string();
         let secret = self.secret.unwrap_or_default();
-        let signature = hex::encode(crate::webhooks::hmac_sha256(
+        let signature = hex::encode(crate::crypto::hmac_sha256(
             secret.as_bytes(),
             &[timestamp.as_bytes(), b".", &body],
         ));

@@ -931,7 +931,7 @@ pub fn unsubscribe_token(pepper: &[u8], shop: &ShopId, customer: &CustomerId) ->
 }
 
 fn unsubscribe_mac(pepper: &[u8], shop: &ShopId, customer: &CustomerId) -> String {
-    let mac = crate::webhooks::hmac_sha256(
+    let mac = crate::crypto::hmac_sha256(
         pepper,
         &[
             b"unsubscribe:",

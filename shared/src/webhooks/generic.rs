@@ -8,7 +8,8 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{external_id, hmac_sha256, ParseContext, ProfileFields, WebhookEffect};
+use super::{external_id, ParseContext, ProfileFields, WebhookEffect};
+use crate::crypto::hmac_sha256;
 use crate::domain::money::DecimalText;
 use crate::domain::time::{parse_rfc3339, parse_unix_seconds};
 use crate::domain::{Currency, Platform};

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::channels::{Channel, ScanTarget};
+use crate::crypto::hmac_sha256;
 use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
@@ -18,7 +19,6 @@ use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::tagging::{self, Evaluator};
 use crate::tags::{TagName, TagSource};
-use crate::webhooks::hmac_sha256;
 use crate::wecom::ContactAdded;
 
 /// Lead submissions per client address and code per minute before 429.

@@ -7,6 +7,8 @@
 //! shop), and one atomic increment per scan into a per-day counter, plus one more for a
 //! first-time scanner. Totals are rolled up from the day counters at read time.
 
+pub mod leads;
+
 use jiff::civil::Date;
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -18,8 +20,8 @@ use crate::applog;
 use crate::customers::FunnelDelta;
 use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
-use crate::domain::Currency;
 use crate::domain::ShopId;
+use crate::domain::{ChannelKind, Currency};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
@@ -28,32 +30,6 @@ use crate::store::{create_json, get_json, update_json, Change, Store};
 const MAX_TAGS: usize = 20;
 /// Longest stats window one request may roll up.
 const MAX_STATS_DAYS: i32 = 366;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ChannelKind {
-    PackageCard,
-    Poster,
-    Sms,
-    Store,
-    Staff,
-    Livestream,
-    Other,
-}
-
-impl ChannelKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            ChannelKind::PackageCard => "package_card",
-            ChannelKind::Poster => "poster",
-            ChannelKind::Sms => "sms",
-            ChannelKind::Store => "store",
-            ChannelKind::Staff => "staff",
-            ChannelKind::Livestream => "livestream",
-            ChannelKind::Other => "other",
-        }
-    }
-}
 
 /// A shop's channel as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -553,7 +529,7 @@ pub fn stats(
             numbers: ChannelNumbers {
                 scans,
                 unique_scanners,
-                leads: crate::leads::leads_on(store, shop, &channel.id, day)?,
+                leads: crate::channels::leads::leads_on(store, shop, &channel.id, day)?,
                 first_orders: funnel.first_orders,
                 repurchases: funnel.repurchases,
                 revenue: funnel.revenue,

@@ -9,8 +9,8 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::channels::ChannelKind;
 use crate::customers::{Customer, ProductRef};
+use crate::domain::ChannelKind;
 use crate::domain::Currency;
 use crate::error::{Error, ErrorCode};
 use crate::rfm::{RfmGroup, RfmScore};

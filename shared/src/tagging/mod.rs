@@ -4,6 +4,10 @@
 //! resumable batches (time-dependent conditions change without any event, and a changed rule
 //! must reach existing customers).
 
+pub mod export;
+pub mod rules;
+pub mod segments;
+
 use schemars::JsonSchema;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,11 +21,10 @@ use crate::domain::{Currency, CustomerId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::rfm::{RfmFacts, RfmSettings};
-use crate::rules::{self, CustomerFacts, Rule, RuleAction, RuleInput};
-use crate::segments;
 use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
 use crate::tags::{TagName, TagSource};
+use rules::{CustomerFacts, Rule, RuleAction, RuleInput};
 
 /// A shop's rules and RFM settings, one record read once per customer change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
