@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use std::collections::{BTreeMap, VecDeque};
 
+use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +12,7 @@ use crate::applog;
 use crate::domain::ids::ExternalId;
 use crate::domain::ChannelKind;
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform, ShopId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
 use crate::rfm::RfmScore;
@@ -22,6 +23,9 @@ use crate::tags::{Segment, TagEvent, TagName, TagSet, TagSource, TagView};
 const APPLIED_INTENTS_KEPT: usize = 256;
 /// Distinct products kept per customer; the least recently bought fall off first.
 const PRODUCTS_KEPT: usize = 500;
+/// Days of order activity a customer keeps, back from their latest: the widest window a
+/// rule may ask about.
+pub const ACTIVITY_DAYS: i64 = 730;
 const PLATFORM_IDS_KEPT: usize = 10;
 /// Recent funnel changes kept per customer for retries.
 const FUNNEL_KEPT: usize = 16;
@@ -67,7 +71,7 @@ pub struct Customer {
     #[serde(default)]
     pub stats: OrderStats,
     /// Orders and net spend per day (shop zone) for look-back windows, kept
-    /// `rules::MAX_WINDOW_DAYS` back from the latest day.
+    /// `ACTIVITY_DAYS` back from the latest day.
     #[serde(default)]
     pub activity: BTreeMap<jiff::civil::Date, DayActivity>,
     /// Counts changes of the customer's segment memberships; orders writes to the index.
@@ -217,6 +221,19 @@ impl ProfilePatch {
 }
 
 impl Customer {
+    /// Records that they no longer want marketing messages; false if that was known.
+    pub fn withdraw_consent(&mut self, source: &str, now: Timestamp) -> bool {
+        if self.consent.marketing == Some(false) {
+            return false;
+        }
+        self.consent = Consent {
+            marketing: Some(false),
+            source: Some(source.into()),
+            updated_at: Some(now),
+        };
+        true
+    }
+
     pub fn new(id: CustomerId, now: Timestamp) -> Self {
         Self {
             id,
@@ -328,7 +345,7 @@ impl Customer {
         }
         if let Some(latest) = self.activity.keys().next_back().copied() {
             let horizon = latest
-                .checked_sub(jiff::Span::new().days(crate::tagging::rules::MAX_WINDOW_DAYS))
+                .checked_sub(jiff::Span::new().days(ACTIVITY_DAYS))
                 .unwrap_or(jiff::civil::Date::MIN);
             self.activity = self.activity.split_off(&horizon);
         }
@@ -632,6 +649,26 @@ pub struct CustomerView {
 const MAX_ATTRIBUTES: usize = 50;
 const MAX_ATTRIBUTE_CHARS: usize = 500;
 
+/// Custom attribute keys: what `attributes` accepts and conditions may name.
+pub fn valid_attribute_key(key: &str) -> bool {
+    (1..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The month of a stored birthday, `YYYY-MM-DD` or `MM-DD`.
+pub fn birthday_month(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split('-').collect();
+    let (month, day) = match parts.as_slice() {
+        [_, m, d] | [m, d] => (m.parse::<i8>().ok()?, d.parse::<i8>().ok()?),
+        _ => return None,
+    };
+    // 2000 is a leap year, so 02-29 is accepted.
+    Date::new(2000, month, day).ok()?;
+    Some(i64::from(month))
+}
+
 /// A checked change of attributes: a value sets, None removes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttributePatch(BTreeMap<String, Option<String>>);
@@ -642,7 +679,7 @@ impl AttributePatch {
     pub fn parse(input: BTreeMap<String, Option<String>>) -> Result<Self, Error> {
         let mut out = BTreeMap::new();
         for (key, value) in input {
-            if !crate::tagging::rules::valid_attribute_key(&key) {
+            if !valid_attribute_key(&key) {
                 return Err(Error::invalid(format!(
                     "attribute {key:?}: keys are 1 to 64 lower-case letters, digits or _"
                 )));
@@ -668,7 +705,7 @@ impl AttributePatch {
             "gender" if !matches!(value, "female" | "male" | "other") => {
                 invalid("gender is female, male or other")
             }
-            "birthday" if crate::tagging::rules::birthday_month(value).is_none() => {
+            "birthday" if birthday_month(value).is_none() => {
                 invalid("birthday is YYYY-MM-DD or MM-DD")
             }
             _ => Ok(value.to_string()),
@@ -819,29 +856,22 @@ pub fn update_existing(
     )
 }
 
-/// Records what an event says about a person (customers/create, customers/update, leads).
-pub fn upsert_profile(
-    store: &dyn Store,
-    shop: &crate::shops::Shop,
-    pepper: &[u8],
-    patch: &ProfilePatch,
-    source: Platform,
-    now: Timestamp,
-) -> Result<Option<CustomerId>, Error> {
-    let resolution = resolve(store, &shop.id, pepper, &patch.identities(), None)?;
-    let Some(id) = resolution.customer else {
-        return Ok(None);
-    };
-    let evaluator = crate::tagging::Evaluator::load(store, shop, now)?;
-    crate::tagging::update_customer(store, shop, &evaluator, &id, now, |c| {
-        c.apply_profile(patch, source.as_str(), &resolution.owned_hashes)
-    })?;
-    Ok(Some(id))
+/// A customer that exists and is not erased: what a person may still change by hand.
+pub fn load_live(store: &dyn Store, shop: &ShopId, id: &CustomerId) -> Result<Customer, Error> {
+    let customer = load(store, shop, id)?;
+    if customer.erased_at.is_some() {
+        return Err(Error::refused(
+            ErrorCode::CustomerErased,
+            "this customer was erased; their data cannot be changed",
+        ));
+    }
+    Ok(customer)
 }
 
-/// Erasure: personal data and the identity index entries go, aggregates stay anonymous.
-/// Safe to repeat; a retry finishes what an interrupted one left.
-pub fn erase(
+/// Erasure of the record: personal data and the identity index entries go, aggregates stay
+/// anonymous. Safe to repeat; a retry finishes what an interrupted one left. What follows
+/// (segments, reminders) is `flows::erasure`'s.
+pub fn erase_record(
     store: &dyn Store,
     shop: &ShopId,
     id: &CustomerId,
@@ -859,9 +889,6 @@ pub fn erase(
         c.erase(now);
         *c != before
     })?;
-    // Erased customers leave every segment and hear nothing more.
-    crate::tagging::segments::sync(store, shop, &erased, now)?;
-    crate::reminders::cancel_customer(store, shop, id, "erased", now)?;
     Ok(erased)
 }
 
@@ -903,25 +930,4 @@ pub fn record_data_request(
         })?;
     }
     Ok(())
-}
-
-/// Erases customers of a shop in creation order, at most `limit` per call; returns the
-/// cursor to continue from, or None when every customer is done.
-pub fn erase_batch(
-    store: &dyn Store,
-    shop: &ShopId,
-    after: i64,
-    limit: usize,
-    now: Timestamp,
-) -> Result<Option<i64>, Error> {
-    let page = applog::page::<CustomerId>(store, shop, keys::lists::CUSTOMERS, after, limit)?;
-    for (_, id) in page.entries {
-        match erase(store, shop, &id, now) {
-            Ok(_) => {}
-            // Claimed in the index but never written: nothing to erase.
-            Err(Error::NotFound { .. }) => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(page.next)
 }

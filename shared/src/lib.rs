@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod customers;
 pub mod domain;
 pub mod error;
+pub mod flows;
 pub mod json;
 pub mod keys;
 pub mod orders;

@@ -103,7 +103,7 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<S
         else {
             unreachable!("an order")
         };
-        let outcome = siyu::orders::ingest(
+        let outcome = siyu::flows::order_settled::ingest(
             &store as &dyn Store,
             &shop,
             PEPPER.as_bytes(),
@@ -220,7 +220,7 @@ fn reminder_shop(
         else {
             unreachable!("an order")
         };
-        siyu::orders::ingest(
+        siyu::flows::order_settled::ingest(
             &store as &dyn Store,
             &shop,
             PEPPER.as_bytes(),

@@ -14,10 +14,11 @@ use crate::customers::{self, AttributePatch, CustomerView};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
+use crate::flows::customer_changed;
 use crate::keys;
 use crate::pii::Identity;
 use crate::reminders::ReminderSchedule;
-use crate::tagging::{self, ManualTagChange};
+use crate::tagging::ManualTagChange;
 use crate::tags::parse_tag_names;
 use crate::web::ApiError;
 use crate::web::{
@@ -134,11 +135,12 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let id = customer_id()?;
             let body: CustomerPatch = json_body(req)?;
             let patch = AttributePatch::parse(body.attributes)?;
-            let customer = tagging::set_attributes(env.store, shop, &id, &patch, env.now)?;
+            let customer = customer_changed::set_attributes(env.store, shop, &id, &patch, env.now)?;
             Ok(json_response(200, &customer.view()))
         }
         ("DELETE", "/api/customers/{id}") => {
-            let customer = customers::erase(env.store, &shop.id, &customer_id()?, env.now)?;
+            let customer =
+                crate::flows::erasure::erase(env.store, &shop.id, &customer_id()?, env.now)?;
             Ok(json_response(200, &customer.view()))
         }
         ("GET", "/api/customers/{id}/reminders") => {
@@ -158,8 +160,14 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let id = customer_id()?;
             let body: TagChangeBody = json_body(req)?;
             let change = body.parse()?;
-            let customer =
-                tagging::change_tags(env.store, shop, &id, &change, &caller.key_id, env.now)?;
+            let customer = customer_changed::change_tags(
+                env.store,
+                shop,
+                &id,
+                &change,
+                &caller.key_id,
+                env.now,
+            )?;
             Ok(json_response(200, &customer.view()))
         }
         ("GET", "/api/data-requests") => {

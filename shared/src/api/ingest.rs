@@ -15,7 +15,8 @@ use crate::customers;
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, Platform, ShopId};
 use crate::error::Error;
-use crate::orders::{self, OrderOutcome};
+use crate::flows::{customer_changed, erasure, order_settled};
+use crate::orders::OrderOutcome;
 use crate::shops::{self, Shop};
 use crate::web::ApiError;
 use crate::web::{header, json_response, Env, Request, RequestLog, Response};
@@ -224,7 +225,7 @@ fn apply(
 ) -> Result<Applied, ApiError> {
     let pepper = env.secrets.pepper()?;
     Ok(match delivery.effect {
-        WebhookEffect::Order(event) => Applied::Order(orders::ingest(
+        WebhookEffect::Order(event) => Applied::Order(order_settled::ingest(
             env.store,
             shop,
             pepper,
@@ -233,20 +234,13 @@ fn apply(
             env.now,
         )?),
         WebhookEffect::CustomerProfile(patch) => Applied::Customer {
-            customer_id: customers::upsert_profile(
+            customer_id: customer_changed::upsert_profile(
                 env.store, shop, pepper, &patch, platform, env.now,
             )?,
         },
         WebhookEffect::RedactCustomer(patch) => {
             let found = customers::find(env.store, &shop.id, pepper, &patch.identities())?;
-            if let Some(id) = &found {
-                match customers::erase(env.store, &shop.id, id, env.now) {
-                    Err(Error::NotFound { .. }) => {}
-                    other => {
-                        other?;
-                    }
-                }
-            }
+            erasure::erase_if_known(env.store, &shop.id, found.as_ref(), env.now)?;
             Applied::Erased { customer_id: found }
         }
         WebhookEffect::DataRequest {
@@ -268,7 +262,7 @@ fn apply(
         }
         WebhookEffect::RedactShop => {
             shops::close_shop(env.store, &shop.id, env.now)?;
-            customers::erase_batch(env.store, &shop.id, 0, ERASE_BATCH, env.now)?;
+            erasure::erase_batch(env.store, &shop.id, 0, ERASE_BATCH, env.now)?;
             Applied::ShopClosed
         }
         WebhookEffect::Ignore(reason) => Applied::Ignored { reason },

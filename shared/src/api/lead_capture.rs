@@ -13,6 +13,7 @@ use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
 use crate::channels::{self, Channel, ChannelInput, ChannelStats, ScanOutcome};
 use crate::domain::ChannelKind;
 use crate::error::{Error, ErrorCode};
+use crate::flows::lead_captured;
 use crate::qr::QrStyle;
 use crate::shops;
 use crate::web::ApiError;
@@ -420,10 +421,10 @@ fn wecom_callback(
         let pepper = env.secrets.pepper()?;
         match leads::channel_for_state(env.store, &shop, added.state.as_deref())? {
             Some(channel) => {
-                leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+                lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
             }
             None => {
-                leads::record_contact(env.store, pepper, &shop, lead, env.now)?;
+                lead_captured::record_contact(env.store, pepper, &shop, lead, env.now)?;
             }
         }
     }
@@ -467,7 +468,7 @@ fn submit_lead(
             "too many sign-ups from this address; try again in a minute",
         ));
     }
-    let outcome = leads::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+    let outcome = lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
     if from_form {
         // Coupon codes are letters, digits, - and _ (checked when made): safe in HTML as is.
         let text = match &outcome.welcome_coupon {

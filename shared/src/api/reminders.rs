@@ -9,6 +9,8 @@ use super::accept;
 use super::router::{Access, Operation};
 use crate::domain::ShopId;
 use crate::error::Error;
+use crate::flows::customer_changed;
+use crate::flows::reminders_due::CampaignCoupons;
 use crate::reminders::{self, DispatchReport, ReminderSettings, ReminderStats, SettingsView};
 use crate::web::ApiError;
 use crate::web::{
@@ -123,30 +125,21 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let pepper = env.secrets.pepper()?;
             let origin = public_origin(req)?;
             let limit = DISPATCH_BATCH.read(req, "limit")?;
+            let delivery = reminders::Delivery {
+                outbound: env.outbound,
+                pepper,
+                origin: &origin,
+                coupons: &CampaignCoupons { store: env.store },
+            };
             let report = match query_param(req, "shop") {
                 Some(id) => {
                     let id = ShopId::parse(&id)
                         .ok_or_else(|| ApiError::from(Error::not_found("shop")))?;
                     let shop = crate::shops::load_shop(env.store, &id)?;
                     log.shop = Some(shop.id.to_string());
-                    reminders::dispatch(
-                        env.store,
-                        env.outbound,
-                        pepper,
-                        &origin,
-                        &shop,
-                        limit,
-                        env.now,
-                    )?
+                    reminders::dispatch(env.store, &delivery, &shop, limit, env.now)?
                 }
-                None => reminders::dispatch_all(
-                    env.store,
-                    env.outbound,
-                    pepper,
-                    &origin,
-                    limit,
-                    env.now,
-                )?,
+                None => reminders::dispatch_all(env.store, &delivery, limit, env.now)?,
             };
             Ok(json_response(200, &report))
         }
@@ -191,7 +184,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                      Stop marketing messages</button></form>",
                 ));
             }
-            reminders::unsubscribe(env.store, &shop, &customer, env.now)?;
+            customer_changed::unsubscribe(env.store, &shop, &customer, env.now)?;
             Ok(message_page(
                 200,
                 "已退订 · Unsubscribed",

@@ -7,7 +7,6 @@ use serde::{Deserialize, Serialize};
 
 use super::accept;
 use super::router::{Access, Operation};
-use crate::customers;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::shops::{self, CreatedShop, KeyView, NewKey, NewShop, ShopUpdate, ShopView};
@@ -153,8 +152,13 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 json_body(req)?
             };
             shops::close_shop(env.store, &id, env.now)?;
-            let next_cursor =
-                customers::erase_batch(env.store, &id, body.cursor, ERASE_BATCH, env.now)?;
+            let next_cursor = crate::flows::erasure::erase_batch(
+                env.store,
+                &id,
+                body.cursor,
+                ERASE_BATCH,
+                env.now,
+            )?;
             Ok(json_response(
                 200,
                 &Redacted {

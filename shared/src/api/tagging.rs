@@ -288,7 +288,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("POST", "/api/tagging/run") => {
             let limit = PASS_BATCH.read(req, "limit")?;
-            let report = tagging::run_pass(env.store, shop, limit, env.now)?;
+            let report =
+                crate::flows::customer_changed::tagging_pass(env.store, shop, limit, env.now)?;
             Ok(json_response(200, &report))
         }
         _ => Err(ApiError::unknown_route()),

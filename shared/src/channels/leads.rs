@@ -1,6 +1,8 @@
 //! Leads: a person leaving a phone, email or WeCom id (with marketing consent) through a
 //! channel code becomes — or joins — a customer, tagged by the channel, attributed to the
 //! first channel that captured them, and counted once per channel however often they submit.
+//! What a lead is and how it is counted lives here; the whole capture, with the customer
+//! write and the welcome coupon, is `flows::lead_captured`.
 
 use schemars::JsonSchema;
 use std::collections::VecDeque;
@@ -10,14 +12,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::channels::{Channel, ScanTarget};
 use crate::crypto::hmac_sha256;
-use crate::customers::{self, Capture, PlatformCustomerId, ProfilePatch};
+use crate::customers::{Capture, Customer, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
-use crate::tagging::{self, Evaluator};
 use crate::tags::{TagName, TagSource};
 use crate::wecom::ContactAdded;
 
@@ -137,11 +138,24 @@ impl LeadSubmission {
 
 /// A lead that passed validation.
 pub struct ValidLead {
-    patch: ProfilePatch,
+    pub patch: ProfilePatch,
     attributes: Vec<(String, String)>,
 }
 
 impl ValidLead {
+    /// Folds what the lead says into the customer; `source` is recorded as the consent
+    /// source. Whether anything changed.
+    pub fn apply(&self, customer: &mut Customer, source: &str, owned_hashes: &[String]) -> bool {
+        let mut changed = customer.apply_profile(&self.patch, source, owned_hashes);
+        for (key, value) in &self.attributes {
+            if customer.erased_at.is_none() && customer.attributes.get(key) != Some(value) {
+                customer.attributes.insert(key.clone(), value.clone());
+                changed = true;
+            }
+        }
+        changed
+    }
+
     /// A person who added a staff member on WeCom: identified by their external user id.
     /// Adding a contact is not consent to marketing, so consent is left as it was.
     pub fn wecom_contact(added: &ContactAdded, now: Timestamp) -> Result<Self, Error> {
@@ -178,37 +192,6 @@ struct LeadDay {
     counted: VecDeque<CustomerId>,
 }
 
-/// Creates or joins the customer a lead names and folds in what it says about them, plus
-/// whatever `more` changes in the same write. `source` is recorded as the consent source.
-fn upsert(
-    store: &dyn Store,
-    pepper: &[u8],
-    shop: &Shop,
-    lead: ValidLead,
-    source: &str,
-    now: Timestamp,
-    mut more: impl FnMut(&mut crate::customers::Customer) -> bool,
-) -> Result<CustomerId, Error> {
-    let ValidLead { patch, attributes } = lead;
-    let resolution = customers::resolve(store, &shop.id, pepper, &patch.identities(), None)?;
-    let customer_id = resolution
-        .customer
-        .clone()
-        .ok_or_else(|| Error::invalid("no identity given"))?;
-    let evaluator = Evaluator::load(store, shop, now)?;
-    tagging::update_customer(store, shop, &evaluator, &customer_id, now, |c| {
-        let mut changed = c.apply_profile(&patch, source, &resolution.owned_hashes);
-        for (key, value) in &attributes {
-            if c.erased_at.is_none() && c.attributes.get(key) != Some(value) {
-                c.attributes.insert(key.clone(), value.clone());
-                changed = true;
-            }
-        }
-        more(c) | changed
-    })?;
-    Ok(customer_id)
-}
-
 /// Counts submissions per client address (kept only as a keyed hash) and code per minute.
 pub fn within_rate_limit(
     store: &dyn Store,
@@ -223,16 +206,9 @@ pub fn within_rate_limit(
     Ok(count <= RATE_LIMIT_PER_MINUTE)
 }
 
-/// Records a lead through a channel: customer created or merged, channel tags applied,
-/// first capture kept, the lead counted once per person per channel.
-pub fn capture(
-    store: &dyn Store,
-    pepper: &[u8],
-    shop: &Shop,
-    channel: &Channel,
-    lead: ValidLead,
-    now: Timestamp,
-) -> Result<LeadOutcome, Error> {
+/// Marks what capturing them through `channel` means for the customer: the first channel
+/// that captured them is kept, the channel's tags are applied. Whether anything changed.
+pub fn apply_capture(customer: &mut Customer, channel: &Channel, now: Timestamp) -> bool {
     let source = TagSource::Channel {
         channel: channel.id.clone(),
     };
@@ -242,36 +218,40 @@ pub fn capture(
         .iter()
         .filter_map(|t| TagName::parse(t).ok())
         .collect();
-    let customer_id = upsert(store, pepper, shop, lead, "lead", now, |c| {
-        let mut changed = false;
-        if c.first_capture.is_none() {
-            c.first_capture = Some(Capture {
-                channel: channel.id.clone(),
-                kind: Some(channel.kind),
-                at: now,
-            });
-            changed = true;
-        }
-        changed | c.add_tags(&tags, &source, now)
-    })?;
-
-    let marker = keys::channel_lead(&shop.id, &channel.id, &customer_id);
-    if get_json::<Timestamp>(store, &marker)?.is_some() {
-        return Ok(LeadOutcome {
-            welcome_coupon: welcome_coupon(store, shop, channel, &customer_id, now)?,
-            customer_id,
-            new_lead: false,
+    let mut changed = false;
+    if customer.first_capture.is_none() {
+        customer.first_capture = Some(Capture {
+            channel: channel.id.clone(),
+            kind: Some(channel.kind),
+            at: now,
         });
+        changed = true;
     }
-    // Count first (deduplicated by id inside the day record), then mark: a crash between
-    // the two is finished by the retry without counting twice.
+    changed | customer.add_tags(&tags, &source, now)
+}
+
+/// Counts the customer as a lead of the channel, once per person and channel however often
+/// they submit; returns whether they were new to it. The day is counted first (deduplicated
+/// by id inside the day record), then the person marked: a crash between the two is
+/// finished by the retry without counting twice.
+pub fn count_lead(
+    store: &dyn Store,
+    shop: &Shop,
+    channel: &Channel,
+    customer_id: &CustomerId,
+    now: Timestamp,
+) -> Result<bool, Error> {
+    let marker = keys::channel_lead(&shop.id, &channel.id, customer_id);
+    if get_json::<Timestamp>(store, &marker)?.is_some() {
+        return Ok(false);
+    }
     let day = now.to_zoned(shop.zone()).date();
     update_json(
         store,
         &keys::channel_leads_day(&shop.id, &channel.id, day),
         |current: Option<LeadDay>| {
             let mut record = current.unwrap_or_default();
-            if record.counted.contains(&customer_id) {
+            if record.counted.contains(customer_id) {
                 return Ok::<_, Error>(Change::Keep(()));
             }
             record.count += 1;
@@ -283,44 +263,7 @@ pub fn capture(
         },
     )?;
     let (_, new_lead) = create_json(store, &marker, &now)?;
-    Ok(LeadOutcome {
-        welcome_coupon: welcome_coupon(store, shop, channel, &customer_id, now)?,
-        customer_id,
-        new_lead,
-    })
-}
-
-/// Issues the channel's welcome coupon, once per person and channel (the idempotency key
-/// says so; a repeated sign-up is answered with the same code). A coupon the campaign
-/// refuses (paused, quota reached, not eligible) leaves the lead without one.
-fn welcome_coupon(
-    store: &dyn Store,
-    shop: &Shop,
-    channel: &Channel,
-    customer: &CustomerId,
-    now: Timestamp,
-) -> Result<Option<String>, Error> {
-    let Some(campaign) = &channel.welcome_campaign else {
-        return Ok(None);
-    };
-    let key = format!("welcome:{}:{customer}", channel.id);
-    match crate::coupons::issue(store, &shop.id, campaign, customer, Some(&key), now) {
-        Ok(coupon) => Ok(Some(coupon.code)),
-        Err(e) if !e.is_server_fault() => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-/// A person known without a channel (e.g. a WeCom contact added outside channel codes):
-/// the customer is created or joined, nothing is counted.
-pub fn record_contact(
-    store: &dyn Store,
-    pepper: &[u8],
-    shop: &Shop,
-    lead: ValidLead,
-    now: Timestamp,
-) -> Result<CustomerId, Error> {
-    upsert(store, pepper, shop, lead, "wecom", now, |_| false)
+    Ok(new_lead)
 }
 
 /// Leads counted for a channel on one day.

@@ -70,12 +70,35 @@ pub struct DispatchReport {
     pub caught_up: bool,
 }
 
+/// What delivering needs besides the store: the way out, the unsubscribe-link key and
+/// origin, and how a follow-up's coupon is issued.
+pub struct Delivery<'a> {
+    pub outbound: &'a dyn Outbound,
+    pub pepper: &'a [u8],
+    /// Where unsubscribe links point.
+    pub origin: &'a str,
+    pub coupons: &'a dyn FollowUpCoupons,
+}
+
+/// Issues the coupon a follow-up reminder carries. The reminders feature does not issue
+/// coupons itself: `flows::reminders_due` says how.
+pub trait FollowUpCoupons {
+    /// The coupon `campaign` issues to `customer` under the idempotency `key`; None when it
+    /// cannot (the message goes without one).
+    fn issue(
+        &self,
+        shop: &ShopId,
+        campaign: &str,
+        customer: &CustomerId,
+        key: &str,
+        now: Timestamp,
+    ) -> Option<MessageCoupon>;
+}
+
 /// Dispatches for every registered shop, each with the same limit.
 pub fn dispatch_all(
     store: &dyn Store,
-    outbound: &dyn Outbound,
-    pepper: &[u8],
-    origin: &str,
+    delivery: &Delivery,
     limit: usize,
     now: Timestamp,
 ) -> Result<DispatchReport, Error> {
@@ -95,7 +118,7 @@ pub fn dispatch_all(
         let Ok(shop) = crate::shops::load_shop(store, &id) else {
             continue;
         };
-        let r = dispatch(store, outbound, pepper, origin, &shop, limit, now)?;
+        let r = dispatch(store, delivery, &shop, limit, now)?;
         total.examined += r.examined;
         total.messages += r.messages;
         total.steps_sent += r.steps_sent;
@@ -111,9 +134,7 @@ pub fn dispatch_all(
 /// Dispatches one shop: at most `limit` queued entries looked at.
 pub fn dispatch(
     store: &dyn Store,
-    outbound: &dyn Outbound,
-    pepper: &[u8],
-    origin: &str,
+    delivery: &Delivery,
     shop: &Shop,
     limit: usize,
     now: Timestamp,
@@ -125,9 +146,10 @@ pub fn dispatch(
     let now_hour = now.as_second().div_euclid(3600);
     let mut sender = Sender {
         store,
-        outbound,
-        pepper,
-        origin,
+        outbound: delivery.outbound,
+        pepper: delivery.pepper,
+        origin: delivery.origin,
+        coupons: delivery.coupons,
         shop,
         settings: &stored.settings,
         secret: stored.delivery_secret.as_deref(),
@@ -195,6 +217,7 @@ struct Sender<'a> {
     outbound: &'a dyn Outbound,
     pepper: &'a [u8],
     origin: &'a str,
+    coupons: &'a dyn FollowUpCoupons,
     shop: &'a Shop,
     settings: &'a ReminderSettings,
     secret: Option<&'a str>,
@@ -236,9 +259,10 @@ struct MessageItem {
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
-struct MessageCoupon {
-    code: String,
-    valid_until: Option<Timestamp>,
+/// The coupon a follow-up message carries.
+pub struct MessageCoupon {
+    pub code: String,
+    pub valid_until: Option<Timestamp>,
 }
 
 impl Sender<'_> {
@@ -510,19 +534,9 @@ impl Sender<'_> {
                         customer.id,
                         product_key(&s.product)
                     );
-                    if let Ok(c) = crate::coupons::issue(
-                        self.store,
-                        &self.shop.id,
-                        campaign,
-                        &customer.id,
-                        Some(&idem),
-                        self.now,
-                    ) {
-                        coupon = Some(MessageCoupon {
-                            code: c.code,
-                            valid_until: c.valid_until,
-                        });
-                    }
+                    coupon =
+                        self.coupons
+                            .issue(&self.shop.id, campaign, &customer.id, &idem, self.now);
                 }
             }
             items.push(MessageItem {

@@ -542,7 +542,10 @@ mod tests {
 // ------------------------------------------------------------------ schedules
 
 mod dispatch;
-pub use dispatch::{dispatch, dispatch_all, stats, DispatchReport, ReminderStats};
+pub use dispatch::{
+    dispatch, dispatch_all, stats, Delivery, DispatchReport, FollowUpCoupons, MessageCoupon,
+    ReminderStats,
+};
 
 /// What became of one planned message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -954,31 +957,4 @@ pub fn parse_unsubscribe_token(pepper: &[u8], token: &str) -> Option<(ShopId, Cu
     let expected = unsubscribe_mac(pepper, &shop, &customer);
     let same: bool = subtle::ConstantTimeEq::ct_eq(expected.as_bytes(), mac.as_bytes()).into();
     same.then_some((shop, customer))
-}
-
-/// Withdraws the customer's marketing consent (which cancels their reminders). Safe to
-/// repeat; an erased or unknown customer is left as is.
-pub fn unsubscribe(
-    store: &dyn Store,
-    shop: &Shop,
-    customer: &CustomerId,
-    now: Timestamp,
-) -> Result<(), Error> {
-    let evaluator = crate::tagging::Evaluator::load(store, shop, now)?;
-    if get_json::<crate::customers::Customer>(store, &keys::customer(&shop.id, customer))?.is_none()
-    {
-        return Ok(());
-    }
-    crate::tagging::update_customer(store, shop, &evaluator, customer, now, |c| {
-        if c.consent.marketing == Some(false) {
-            return false;
-        }
-        c.consent = crate::customers::Consent {
-            marketing: Some(false),
-            source: Some("unsubscribe".into()),
-            updated_at: Some(now),
-        };
-        true
-    })?;
-    Ok(())
 }

@@ -9,6 +9,7 @@ use jiff::civil::Date;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::customers::{birthday_month, valid_attribute_key};
 use crate::customers::{Customer, ProductRef};
 use crate::domain::ChannelKind;
 use crate::domain::Currency;
@@ -19,7 +20,7 @@ use crate::tags::TagName;
 /// Rules one shop may keep.
 pub const MAX_RULES: usize = 100;
 /// Longest look-back window, in days: per-day order history is kept this long.
-pub const MAX_WINDOW_DAYS: i64 = 730;
+pub use crate::customers::ACTIVITY_DAYS as MAX_WINDOW_DAYS;
 const MAX_DEPTH: usize = 8;
 const MAX_LEAVES: usize = 64;
 
@@ -166,14 +167,6 @@ impl Measure {
         }
         Ok(())
     }
-}
-
-/// Custom attribute keys: what `attributes` accepts and conditions may name.
-pub fn valid_attribute_key(key: &str) -> bool {
-    (1..=64).contains(&key.len())
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 impl Condition {
@@ -357,18 +350,6 @@ fn matches(
 
 fn same_text(value: Option<&String>, wanted: &str) -> bool {
     value.is_some_and(|v| v.trim().to_lowercase() == wanted.trim().to_lowercase())
-}
-
-/// The month of a stored birthday, `YYYY-MM-DD` or `MM-DD`.
-pub fn birthday_month(text: &str) -> Option<i64> {
-    let parts: Vec<&str> = text.split('-').collect();
-    let (month, day) = match parts.as_slice() {
-        [_, m, d] | [m, d] => (m.parse::<i8>().ok()?, d.parse::<i8>().ok()?),
-        _ => return None,
-    };
-    // 2000 is a leap year, so 02-29 is accepted.
-    Date::new(2000, month, day).ok()?;
-    Some(i64::from(month))
 }
 
 /// What the conditions of one customer's evaluation read, computed once.

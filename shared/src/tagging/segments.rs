@@ -7,10 +7,11 @@
 //! so a member appears exactly once however often they left and came back.
 //!
 //! The customer record is the truth; the index follows it. A change of memberships bumps the
-//! customer's `segment_seq` and lists the segments in `unsynced` in the same write; `sync`
-//! then writes each membership record only over an older seq (so late writers never undo
-//! newer state) and clears `unsynced`. A crash in between leaves `unsynced` set, and the
-//! next change of that customer, or the scheduled pass, finishes it.
+//! customer's `segment_seq` and lists the segments in `unsynced` in the same write;
+//! `sync_index` then writes each membership record only over an older seq (so late writers
+//! never undo newer state), and `mark_synced` clears `unsynced` once what follows from the
+//! change has run (`flows::customer_changed`). A crash in between leaves `unsynced` set, and
+//! the next change of that customer, or the scheduled pass, finishes it.
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -36,17 +37,15 @@ struct Membership {
     slot: Option<i64>,
 }
 
-/// Brings the index up to date with what `customer` (as just written) says, then clears
-/// what was synced from the customer's `unsynced` list.
-pub fn sync(
+/// Brings the index up to date with what `customer` (as just written) says, and returns
+/// the tags they gained among the segments synced. The customer's `unsynced` list stays as
+/// it is until `mark_synced`, so what follows from the gain (coupon triggers) runs first:
+/// a crash in between is finished by the next sync.
+pub fn sync_index(
     store: &dyn Store,
     shop: &ShopId,
     customer: &Customer,
-    now: Timestamp,
-) -> Result<(), Error> {
-    if customer.unsynced.is_empty() {
-        return Ok(());
-    }
+) -> Result<Vec<TagName>, Error> {
     for segment in &customer.unsynced {
         sync_one(
             store,
@@ -57,17 +56,26 @@ pub fn sync(
             customer.segment_seq,
         )?;
     }
-    let gained: Vec<TagName> = customer
+    Ok(customer
         .unsynced
         .iter()
         .filter_map(|s| match s {
             Segment::Tag(name) if customer.in_segment(s) => Some(name.clone()),
             _ => None,
         })
-        .collect();
-    // Before `unsynced` is cleared: a crash here is finished by the next sync, and the
-    // issue is idempotent per customer and campaign.
-    crate::coupons::issue_for_new_tags(store, shop, &customer.id, &gained, now)?;
+        .collect())
+}
+
+/// Clears from the customer's `unsynced` list what `sync_index` brought up to date.
+pub fn mark_synced(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &Customer,
+    now: Timestamp,
+) -> Result<(), Error> {
+    if customer.unsynced.is_empty() {
+        return Ok(());
+    }
     let seq = customer.segment_seq;
     let synced = customer.unsynced.clone();
     customers::update(store, shop, &customer.id, now, |c| {
