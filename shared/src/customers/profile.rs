@@ -1,0 +1,94 @@
+//! What platforms and leads say about a person, folded into their customer record.
+
+use jiff::Timestamp;
+
+use crate::domain::Platform;
+use crate::tags::{TagName, TagSource};
+
+use super::{Consent, Customer, ProfilePatch, PLATFORM_IDS_KEPT};
+
+impl Customer {
+    /// Merges what an event says about the person. Erased customers take no personal data.
+    pub fn apply_profile(&mut self, patch: &ProfilePatch, source: &str, hashes: &[String]) -> bool {
+        if self.erased_at.is_some() {
+            return false;
+        }
+        let before = self.clone();
+        let newer = match (patch.observed_at, self.profile_observed_at) {
+            (Some(new), Some(old)) => new >= old,
+            _ => true,
+        };
+        if newer {
+            if patch.phone.is_some() {
+                self.phone = patch.phone.clone();
+            }
+            if patch.email.is_some() {
+                self.email = patch.email.clone();
+            }
+            if patch.first_name.is_some() {
+                self.first_name = patch.first_name.clone();
+            }
+            if patch.last_name.is_some() {
+                self.last_name = patch.last_name.clone();
+            }
+            if let Some(at) = patch.observed_at {
+                self.profile_observed_at = Some(at);
+            }
+            if let Some(marketing) = patch.accepts_marketing {
+                self.consent = Consent {
+                    marketing: Some(marketing),
+                    source: Some(source.to_string()),
+                    updated_at: patch.observed_at.or(self.consent.updated_at),
+                };
+            }
+            if let (Some(tags), Some(pid)) = (&patch.platform_tags, &patch.platform_customer) {
+                self.import_platform_tags(pid.platform, tags, patch.observed_at);
+            }
+        } else if self.phone.is_none() || self.email.is_none() {
+            // An older event may still fill a gap.
+            if self.phone.is_none() {
+                self.phone = patch.phone.clone();
+            }
+            if self.email.is_none() {
+                self.email = patch.email.clone();
+            }
+        }
+        if let Some(pid) = &patch.platform_customer {
+            if !self.platform_ids.contains(pid) {
+                self.platform_ids.push(pid.clone());
+                if self.platform_ids.len() > PLATFORM_IDS_KEPT {
+                    self.platform_ids.remove(0);
+                }
+            }
+        }
+        for hash in hashes {
+            if !self.identity_hashes.contains(hash) {
+                self.identity_hashes.push(hash.clone());
+            }
+        }
+        *self != before
+    }
+
+    /// Makes the tags held for `platform` exactly `tags`: the platform's list is the truth
+    /// for what it put there; other reasons are left alone.
+    fn import_platform_tags(
+        &mut self,
+        platform: Platform,
+        tags: &[TagName],
+        at: Option<Timestamp>,
+    ) {
+        let now = at.unwrap_or(self.updated_at);
+        let source = TagSource::Platform { platform };
+        let before = self.segments();
+        for held in self.tags.names() {
+            if !tags.contains(&held) {
+                self.tags
+                    .remove_where(&held, now, &source, |s| s == &source);
+            }
+        }
+        for tag in tags {
+            self.tags.add(tag, &source, now);
+        }
+        self.note_segment_changes(&before);
+    }
+}
