@@ -30,6 +30,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns",
         summary: "List the shop's coupon campaigns",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(CAMPAIGN_PAGE);
             d.reply::<Page<CouponCampaign>>(200, "A page of campaigns, oldest first.");
@@ -40,6 +41,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns",
         summary: "Create a coupon campaign",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<CampaignInput>();
             d.reply::<CouponCampaign>(201, "The campaign.");
@@ -50,6 +52,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}",
         summary: "Read a campaign",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<CouponCampaign>(200, "The campaign."),
     },
     Operation {
@@ -57,6 +60,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}",
         summary: "Change a campaign (the whole input again)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<CampaignInput>();
             d.reply::<CouponCampaign>(200, "The changed campaign.");
@@ -67,6 +71,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}/issue",
         summary: "Issue a coupon of the campaign to a customer",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text(
                 "Exactly once per Idempotency-Key: a repeat answers the same coupon and \
@@ -87,6 +92,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}/pool",
         summary: "Import codes into a pool campaign",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("JSON `{\"codes\": […]}`, or CSV / plain text with one code per line.");
             d.json_body::<PoolCodes>();
@@ -103,6 +109,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}/stats",
         summary: "A campaign's issued, redeemed and revenue figures",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<CampaignStats>(200, "The campaign's figures."),
     },
     Operation {
@@ -110,6 +117,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}/batches",
         summary: "Reserve a named print batch of codes",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<BatchRequest>();
             d.reply::<PrintBatch>(201, "The batch.");
@@ -121,6 +129,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/campaigns/{id}/batches/{name}/codes",
         summary: "A page of a print batch's codes as CSV",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(BATCH_PAGE);
             d.reply_file(200, "CSV: code, valid from, valid until. Stable pages: the same cursor gives the same codes.", "text/csv");
@@ -141,6 +150,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/coupons/{code}",
         summary: "Check whether a code can be used",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.query::<CustomerId>("customer", "The customer id who would use it.");
             d.query_number("order_total", "The order's total in minor units.");
@@ -152,6 +162,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/coupons/{code}/redeem",
         summary: "Redeem a code for an order",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("The same order redeeming again is answered as before and changes nothing.");
             d.json_body::<RedeemRequest>();

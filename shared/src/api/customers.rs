@@ -33,6 +33,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers",
         summary: "Find a customer by phone, email or WeCom external id",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("Exactly one of the three query parameters. Matched by keyed hash.");
             d.query::<String>(
@@ -50,6 +51,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers/{id}",
         summary: "Read a customer",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<CustomerView>(200, "The customer, contacts masked."),
     },
     Operation {
@@ -57,6 +59,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers/{id}",
         summary: "Set or clear a customer's attributes",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<CustomerPatch>();
             d.reply::<CustomerView>(200, "The customer.");
@@ -68,6 +71,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers/{id}",
         summary: "Erase a customer's personal data",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("Contacts, names, attributes and tags go; anonymous order totals stay.");
             d.reply::<CustomerView>(200, "What remains of the customer.");
@@ -78,6 +82,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers/{id}/reminders",
         summary: "A customer's repurchase reminders and unsubscribe link",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<CustomerReminders>(200, "Planned, sent and cancelled reminders."),
     },
     Operation {
@@ -85,6 +90,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/customers/{id}/tags",
         summary: "Add and remove manual tags",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<TagChangeBody>();
             d.reply::<CustomerView>(200, "The customer with its tags.");
@@ -96,6 +102,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/data-requests",
         summary: "Privacy data requests platforms sent (Shopify customers/data_request)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(DATA_REQUEST_PAGE);
             d.reply::<Page<serde_json::Value>>(200, "A page of recorded requests.");

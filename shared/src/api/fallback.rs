@@ -14,6 +14,7 @@ pub static OPERATIONS: &[Operation] = &[Operation {
     path: "/api/openapi.json",
     summary: "This API's OpenAPI 3.1 document",
     access: Access::Public,
+    #[cfg(feature = "openapi")]
     describe: |d| {
         d.text("Load it into Swagger UI, Postman or a client generator.");
         d.reply_as(

@@ -33,6 +33,7 @@ macro_rules! webhook {
             path: concat!("/webhooks/", $platform, "/{shop}"),
             summary: $summary,
             access: Access::Signed($scheme),
+            #[cfg(feature = "openapi")]
             describe: |d| {
                 d.text(
                     "Verified, applied exactly once (duplicates, retries and out-of-order \
@@ -73,6 +74,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/webhooks/generic/{shop}",
         summary: "Orders in Siyu's own format, from any system",
         access: Access::Signed("genericSignature"),
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("Signed with X-Siyu-Timestamp and X-Siyu-Signature; X-Siyu-Delivery-Id makes exact redeliveries cheap.");
             d.header(

@@ -37,6 +37,7 @@ macro_rules! scan {
             path: "/q/{code}",
             summary: "Scan a channel code: counted once per browser, then redirected",
             access: Access::Public,
+            #[cfg(feature = "openapi")]
             describe: |d| {
                 d.redirect(302, "To the channel's landing URL with its UTM parameters.");
                 code_pages(d);
@@ -53,6 +54,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/q/{code}/form",
         summary: "The hosted sign-up form of a channel (works without JavaScript)",
         access: Access::Public,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.page(200, "The form.");
             code_pages(d);
@@ -63,6 +65,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/q/{code}/lead",
         summary: "Submit a lead: contact details and consent",
         access: Access::Public,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("JSON answers JSON; the hosted form (form-encoded) answers a page, errors included.");
             d.json_body::<LeadSubmission>();
@@ -90,6 +93,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/wecom/{shop}",
         summary: "WeCom callback URL verification",
         access: Access::Signed("wecomSignature"),
+        #[cfg(feature = "openapi")]
         describe: |d| {
             wecom_params(d);
             d.query::<String>("echostr", "The encrypted text to decrypt and answer.");
@@ -101,6 +105,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/wecom/{shop}",
         summary: "WeCom events: a contact added through a channel code becomes its lead",
         access: Access::Signed("wecomSignature"),
+        #[cfg(feature = "openapi")]
         describe: |d| {
             wecom_params(d);
             d.body_as(
@@ -115,6 +120,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels",
         summary: "List the shop's channels",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(CHANNEL_PAGE);
             d.reply::<Page<Channel>>(200, "A page of channels.");
@@ -125,6 +131,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels",
         summary: "Create a channel (a QR code on a package card, poster, SMS…)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<ChannelInput>();
             d.reply::<Channel>(201, "The channel with its code.");
@@ -135,6 +142,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/stats",
         summary: "The funnel of every channel over a window",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             window_params(d);
             d.paging(CHANNEL_STATS_PAGE);
@@ -146,6 +154,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}",
         summary: "Read a channel",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<Channel>(200, "The channel."),
     },
     Operation {
@@ -153,6 +162,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}",
         summary: "Change a channel (the whole input again)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<ChannelInput>();
             d.reply::<Channel>(200, "The changed channel.");
@@ -163,6 +173,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}",
         summary: "Delete a channel; its code retires",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<ChannelDeleted>(200, "Deleted."),
     },
     Operation {
@@ -170,6 +181,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}/qr.svg",
         summary: "The channel's QR code as SVG",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| qr_image(d, "image/svg+xml"),
     },
     Operation {
@@ -177,6 +189,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}/qr.png",
         summary: "The channel's QR code as PNG",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| qr_image(d, "image/png"),
     },
     Operation {
@@ -184,6 +197,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/channels/{id}/stats",
         summary: "A channel's funnel over a window: scans, leads, orders",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             window_params(d);
             d.reply::<ChannelStats>(200, "The funnel, day by day and in total.");
@@ -191,6 +205,7 @@ pub static OPERATIONS: &[Operation] = &[
     },
 ];
 
+#[cfg(feature = "openapi")]
 fn window_params(d: &mut super::openapi::OperationDoc) {
     d.query::<Date>(
         "from",
@@ -200,12 +215,14 @@ fn window_params(d: &mut super::openapi::OperationDoc) {
 }
 
 /// What WeCom signs a callback with, besides `msg_signature` (the security scheme).
+#[cfg(feature = "openapi")]
 fn wecom_params(d: &mut super::openapi::OperationDoc) {
     d.query::<String>("timestamp", "WeCom's timestamp.");
     d.query::<String>("nonce", "WeCom's nonce.");
 }
 
 /// A QR image of the channel's scan URL: its style parameters and the answer.
+#[cfg(feature = "openapi")]
 fn qr_image(d: &mut super::openapi::OperationDoc, content_type: &str) {
     d.query_with(
         "ec",
@@ -534,6 +551,7 @@ fn retired_code_page() -> Response {
 }
 
 /// The pages a scan and the form answer for codes that do not work.
+#[cfg(feature = "openapi")]
 fn code_pages(d: &mut super::openapi::OperationDoc) {
     d.page(404, "No such code (a page for people).");
     d.page(410, "The code was retired (a page for people).");

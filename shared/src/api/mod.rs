@@ -2,11 +2,16 @@
 //! serves and what the OpenAPI document says; its handler parses the request, calls one domain
 //! function and maps the result; errors become responses only in `web::serve`.
 
+// Types named only in the operations' descriptions go unused in builds without the document.
+#![cfg_attr(not(feature = "openapi"), allow(unused_imports))]
+
 pub mod coupons;
 pub mod customers;
+#[cfg(feature = "openapi")]
 pub mod fallback;
 pub mod ingest;
 pub mod lead_capture;
+#[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod reminders;
 pub mod router;
@@ -23,6 +28,7 @@ use crate::web::{bearer_token, Env, Request, RequestLog};
 use router::{route, Access, Operation, Route};
 
 /// A Spin component's share of the API.
+#[cfg(feature = "openapi")]
 pub struct Component {
     /// The component's name in spin.toml (and the document's tag).
     pub name: &'static str,
@@ -31,6 +37,7 @@ pub struct Component {
 }
 
 /// Every operation Siyu serves, by component (the document's tags).
+#[cfg(feature = "openapi")]
 pub static COMPONENTS: &[Component] = &[
     Component {
         name: "shops",

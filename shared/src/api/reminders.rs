@@ -29,6 +29,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/reminders/settings",
         summary: "Read the reminder settings (cycles, quiet hours, caps, delivery)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<SettingsView>(200, "The settings, the delivery secret masked."),
     },
     Operation {
@@ -36,6 +37,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/reminders/settings",
         summary: "Replace the reminder settings",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<ReminderSettings>();
             d.reply::<SettingsView>(200, "The settings saved.");
@@ -46,6 +48,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/reminders/secret",
         summary: "Create or replace the secret reminder deliveries are signed with",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<DeliverySecret>(200, "The secret, shown this once."),
     },
     Operation {
@@ -53,6 +56,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/reminders/dispatch",
         summary: "Deliver due reminders (the scheduler calls this every minute)",
         access: Access::Scheduler,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.query::<String>("shop", "Only this shop; all shops by default.");
             d.limit("limit", DISPATCH_BATCH, "Reminders to handle in this call");
@@ -65,6 +69,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/reminders/stats",
         summary: "Reminder figures, overall and per product",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(PRODUCT_PAGE);
             d.reply::<StatsPage>(200, "Overall figures and a page of products.");
@@ -75,6 +80,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/r/u/{token}",
         summary: "The unsubscribe page a reminder links to",
         access: Access::Public,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("A page with one button; opening the link alone changes nothing.");
             d.page(200, "The page.");
@@ -86,6 +92,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/r/u/{token}",
         summary: "Unsubscribe: withdraw marketing consent, cancel planned reminders",
         access: Access::Public,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.page(200, "Unsubscribed.");
             d.page(404, "The link is not valid.");

@@ -22,6 +22,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shops",
         summary: "Create a shop (operator)",
         access: Access::Operator,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<NewShop>();
             d.reply::<CreatedShop>(201, "The shop and its owner key, shown this once.");
@@ -32,6 +33,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shops/{id}",
         summary: "Read a shop (operator)",
         access: Access::Operator,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<ShopView>(200, "The shop's settings, secrets masked."),
     },
     Operation {
@@ -39,6 +41,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shops/{id}/api-key",
         summary: "Replace a shop's owner key (operator)",
         access: Access::Operator,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<NewApiKey>(200, "The new owner key, shown this once."),
     },
     Operation {
@@ -46,6 +49,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shops/{id}/redact",
         summary: "Close a shop and erase its customers, a batch per call (operator)",
         access: Access::Operator,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<RedactRequest>();
             d.optional_body();
@@ -57,6 +61,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shop/keys",
         summary: "List the shop's API keys (owner key)",
         access: Access::OwnerKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<KeyList>(200, "The keys, secrets never shown."),
     },
     Operation {
@@ -64,6 +69,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shop/keys",
         summary: "Create an API key (owner key)",
         access: Access::OwnerKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<NewKey>();
             d.reply::<KeyView>(201, "The key, its secret shown this once.");
@@ -74,6 +80,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shop/keys/{id}",
         summary: "Revoke an API key (owner key)",
         access: Access::OwnerKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<Revoked>(200, "Revoked; it stops working at once."),
     },
     Operation {
@@ -81,6 +88,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shop",
         summary: "Read the shop's settings",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<ShopView>(200, "The shop's settings, secrets masked."),
     },
     Operation {
@@ -88,6 +96,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/shop",
         summary: "Change the shop's settings and platform credentials",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<ShopUpdate>();
             d.reply::<ShopView>(200, "The changed settings, secrets masked.");

@@ -36,6 +36,7 @@ macro_rules! segment_members {
             path: concat!($path, "/customers"),
             summary: concat!("List the customers of ", $what),
             access: Access::ShopKey,
+            #[cfg(feature = "openapi")]
             describe: |d| {
                 d.paging(LIST_PAGE);
                 d.reply::<Page<MemberView>>(200, "A page of members, contacts masked.");
@@ -52,6 +53,7 @@ macro_rules! segment_export {
             path: concat!($path, "/export"),
             summary: concat!("Export the customers of ", $what, " as CSV"),
             access: Access::ShopKey,
+            #[cfg(feature = "openapi")]
             describe: |d| {
                 d.paging(EXPORT_PAGE);
                 d.query::<ExportContacts>(
@@ -81,6 +83,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rules",
         summary: "List the tag rules",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<RuleList>(200, "Every rule of the shop."),
     },
     Operation {
@@ -88,6 +91,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rules",
         summary: "Create a tag rule",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.text("Checked on save; existing customers are tagged by the scheduled pass.");
             d.json_body::<RuleInput>();
@@ -99,6 +103,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rules/{id}",
         summary: "Read a tag rule",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<Rule>(200, "The rule."),
     },
     Operation {
@@ -106,6 +111,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rules/{id}",
         summary: "Change a tag rule (the whole input again)",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<RuleInput>();
             d.reply::<Rule>(200, "The changed rule.");
@@ -116,6 +122,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rules/{id}",
         summary: "Delete a tag rule",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| d.reply::<Deleted>(200, "Deleted; the pass takes its tags off."),
     },
     Operation {
@@ -123,6 +130,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rfm",
         summary: "RFM settings and group sizes",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.reply::<RfmOverview>(200, "Settings and how many customers each group has.")
         },
@@ -132,6 +140,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/rfm",
         summary: "Change the RFM thresholds",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.json_body::<RfmSettings>();
             d.reply::<RfmOverview>(200, "The new settings and group sizes.");
@@ -142,6 +151,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/tags",
         summary: "List the shop's tags with their customer counts",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(LIST_PAGE);
             d.reply::<Page<TagSummary>>(200, "A page of tags.");
@@ -156,6 +166,7 @@ pub static OPERATIONS: &[Operation] = &[
         path: "/api/tagging/run",
         summary: "Run a batch of the scheduled tagging pass for this shop",
         access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
         describe: |d| {
             d.limit("limit", PASS_BATCH, "Customers to look at in this call");
             d.reply::<PassReport>(200, "What the batch did and whether the pass is done.");
