@@ -54,6 +54,7 @@ pub fn handler_of(component: &str) -> Handler {
         "ingest" => siyu::api::ingest::handle,
         "fallback" => siyu::api::fallback::handle,
         "lead-capture" => siyu::api::lead_capture::handle,
+        "scan" => siyu::api::scan::handle,
         "tagging" => siyu::api::tagging::handle,
         "coupons" => siyu::api::coupons::handle,
         "reminders" => siyu::api::reminders::handle,

@@ -116,7 +116,7 @@ impl Manifest {
     /// The component Spin would send `path` to: an exact route beats a wildcard, and a longer
     /// wildcard prefix beats a shorter one.
     pub fn component_for(&self, path: &str) -> Option<&str> {
-        let mut best: Option<(usize, bool, &str)> = None;
+        let mut best: Option<(bool, usize, &str)> = None;
         for route in &self.routes {
             let (prefix, wildcard) = match route.pattern.strip_suffix("/...") {
                 Some(prefix) => (prefix, true),
@@ -125,16 +125,29 @@ impl Manifest {
             let matches = if wildcard {
                 path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
             } else {
-                path == prefix
+                exact_match(prefix, path)
             };
             if !matches {
                 continue;
             }
-            let rank = (prefix.len(), !wildcard);
-            if best.is_none_or(|(len, exact, _)| rank > (len, exact)) {
-                best = Some((prefix.len(), !wildcard, route.component.as_str()));
+            // Spin: an exact route (named segments included) beats every wildcard; among
+            // wildcards the longest prefix wins.
+            let rank = (!wildcard, if wildcard { prefix.len() } else { path.len() });
+            if best.is_none_or(|(exact, len, _)| rank > (exact, len)) {
+                best = Some((rank.0, rank.1, route.component.as_str()));
             }
         }
         best.map(|(_, _, c)| c)
     }
+}
+
+/// An exact route against a path, segment by segment; `:name` matches any one segment.
+fn exact_match(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
+    pattern.len() == path.len()
+        && pattern
+            .iter()
+            .zip(&path)
+            .all(|(p, s)| p == s || (p.starts_with(':') && !s.is_empty()))
 }

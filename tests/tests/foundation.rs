@@ -312,6 +312,12 @@ fn spin_toml_declares_every_component_completely() {
         Some("ingest")
     );
     assert_eq!(manifest.component_for("/"), Some("fallback"));
+    assert_eq!(manifest.component_for("/q/Ab3x9"), Some("scan"));
+    assert_eq!(
+        manifest.component_for("/q/Ab3x9/form"),
+        Some("lead-capture")
+    );
+    assert_eq!(manifest.component_for("/q/"), Some("lead-capture"));
 }
 
 /// spin.redis.toml and spin.cloud.toml are spin.toml with another store: the same routes,

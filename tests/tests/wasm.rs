@@ -67,6 +67,7 @@ fn every_component_imports_only_what_spin_3_provides() {
             "ingest",
             "lead-capture",
             "reminders",
+            "scan",
             "shops",
             "tagging"
         ]

@@ -10,7 +10,7 @@ use serde_json::json;
 use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
-use crate::channels::{self, Channel, ChannelInput, ChannelStats, ScanOutcome};
+use crate::channels::{self, Channel, ChannelInput, ChannelStats};
 use crate::domain::ChannelKind;
 use crate::error::{Error, ErrorCode};
 use crate::flows::lead_captured;
@@ -29,26 +29,7 @@ const CHANNEL_STATS_PAGE: Limit = Limit::new(20, 50);
 /// Default stats window, in days up to today.
 const DEFAULT_STATS_DAYS: i64 = 30;
 
-/// `GET` and `HEAD` of a scan: the same contract.
-macro_rules! scan {
-    ($method:expr) => {
-        Operation {
-            method: $method,
-            path: "/q/{code}",
-            summary: "Scan a channel code: counted once per browser, then redirected",
-            access: Access::Public,
-            #[cfg(feature = "openapi")]
-            describe: |d| {
-                d.redirect(302, "To the channel's landing URL with its UTM parameters.");
-                code_pages(d);
-            },
-        }
-    };
-}
-
 pub static OPERATIONS: &[Operation] = &[
-    scan!(Method::GET),
-    scan!(Method::HEAD),
     Operation {
         method: Method::GET,
         path: "/q/{code}/form",
@@ -57,7 +38,7 @@ pub static OPERATIONS: &[Operation] = &[
         #[cfg(feature = "openapi")]
         describe: |d| {
             d.page(200, "The form.");
-            code_pages(d);
+            super::scan::code_pages(d);
         },
     },
     Operation {
@@ -263,7 +244,6 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
     let call = accept(req, env, log, OPERATIONS)?;
     let (method, path) = call.operation();
     match (method, path) {
-        (_, "/q/{code}") => scan(req, env, call.param("code")),
         ("GET", "/q/{code}/form") => lead_form(env, call.param("code")),
         ("POST", "/q/{code}/lead") => {
             let from_form = header(req, "content-type")
@@ -355,45 +335,6 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         _ => Err(ApiError::unknown_route()),
     }
-}
-
-/// The scan: a redirect, or a small page for people whose code no longer works. No JSON
-/// here: a person with a phone camera is on the other end.
-fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
-    let cookie_name = format!("sq_{code}");
-    let seen_before = header(req, "cookie").is_some_and(|cookies| {
-        cookies.split(';').any(|c| {
-            c.trim()
-                .split_once('=')
-                .is_some_and(|(k, _)| k == cookie_name)
-        })
-    });
-    let response = match channels::scan(env.store, code, seen_before, env.now)? {
-        ScanOutcome::Redirect {
-            location,
-            first_scan,
-        } => {
-            let mut redirect = body_response(302, "text/plain; charset=utf-8", Vec::new());
-            for (name, value) in [
-                ("location", location.as_str()),
-                ("cache-control", "no-store"),
-                ("referrer-policy", "no-referrer"),
-            ] {
-                redirect = with_header(redirect, name, value);
-            }
-            if first_scan {
-                // Only marks "this browser scanned this code": no identifier, no PII.
-                let cookie = format!(
-                    "{cookie_name}=1; Path=/q/{code}; Max-Age=31536000; HttpOnly; SameSite=Lax"
-                );
-                redirect = with_header(redirect, "set-cookie", &cookie);
-            }
-            redirect
-        }
-        ScanOutcome::Unknown => unknown_code_page(),
-        ScanOutcome::Inactive => retired_code_page(),
-    };
-    Ok(response)
 }
 
 /// WeCom's callback: URL verification (GET) and events (POST). Only a new external contact
@@ -506,8 +447,8 @@ fn submit_lead(
 /// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
 fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
     Ok(match channels::scan_target(env.store, code)? {
-        None => unknown_code_page(),
-        Some(target) if !target.active => retired_code_page(),
+        None => super::scan::unknown_code_page(),
+        Some(target) if !target.active => super::scan::retired_code_page(),
         Some(target) => {
             let title = html_escape(&target.name);
             let html = format!(
@@ -530,31 +471,6 @@ fn lead_form(env: &Env, code: &str) -> Result<Response, ApiError> {
             html_response(200, html)
         }
     })
-}
-
-/// What a scan or the form of a code that does not exist shows.
-fn unknown_code_page() -> Response {
-    message_page(
-        404,
-        "这个二维码不存在 · This code does not exist",
-        "请检查链接是否完整。Please check that the link is complete.",
-    )
-}
-
-/// What a scan or the form of a retired code shows.
-fn retired_code_page() -> Response {
-    message_page(
-        410,
-        "活动已结束 · This code is no longer active",
-        "感谢关注，这个渠道码已停用。Thank you — this code has been retired.",
-    )
-}
-
-/// The pages a scan and the form answer for codes that do not work.
-#[cfg(feature = "openapi")]
-fn code_pages(d: &mut super::openapi::OperationDoc) {
-    d.page(404, "No such code (a page for people).");
-    d.page(410, "The code was retired (a page for people).");
 }
 
 fn html_escape(text: &str) -> String {

@@ -15,6 +15,7 @@ pub mod lead_capture;
 pub mod openapi;
 pub mod reminders;
 pub mod router;
+pub mod scan;
 pub mod shops;
 pub mod tagging;
 
@@ -55,8 +56,13 @@ pub static COMPONENTS: &[Component] = &[
         operations: ingest::OPERATIONS,
     },
     Component {
+        name: "scan",
+        description: "Channel QR code scans: counted, then redirected.",
+        operations: scan::OPERATIONS,
+    },
+    Component {
         name: "lead-capture",
-        description: "Channel QR codes, scans, leads, the hosted form, WeCom callbacks.",
+        description: "Channels and their QR codes, leads, the hosted form, WeCom callbacks.",
         operations: lead_capture::OPERATIONS,
     },
     Component {
