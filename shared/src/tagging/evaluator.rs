@@ -32,6 +32,17 @@ impl Evaluator {
     }
 
     pub fn new(config: TaggingConfig, shop: &Shop, now: Timestamp) -> Result<Self, Error> {
+        Self::in_zone(config, shop.zone(), shop.currency, now)
+    }
+
+    /// An evaluator for a shop's zone and currency, as of `now`; refuses rules that read a
+    /// tag depending on their own.
+    pub fn in_zone(
+        config: TaggingConfig,
+        zone: jiff::tz::TimeZone,
+        currency: Currency,
+        now: Timestamp,
+    ) -> Result<Self, Error> {
         let order = rules::evaluation_order(&config.rules)?
             .into_iter()
             .filter_map(|r| config.rules.iter().position(|c| c.id == r.id))
@@ -39,8 +50,8 @@ impl Evaluator {
         Ok(Self {
             config,
             order,
-            zone: shop.zone(),
-            currency: shop.currency,
+            zone,
+            currency,
             now,
         })
     }
@@ -180,4 +191,153 @@ impl Evaluator {
 struct Decision {
     held_by: Vec<String>,
     removed_by: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::CustomerId;
+    use crate::error::ErrorCode;
+    use crate::tagging::rules::{Rule, RuleInput};
+    use serde_json::json;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn rule(id: &str, tag: &str, action: &str, condition: serde_json::Value) -> Rule {
+        let input: RuleInput = serde_json::from_value(json!({
+            "tag": tag, "action": action, "condition": condition,
+        }))
+        .unwrap();
+        Rule::create(id.into(), input, at("2026-01-01T00:00:00Z")).unwrap()
+    }
+
+    fn evaluator(rules: Vec<Rule>, now: &str) -> Evaluator {
+        let config = TaggingConfig {
+            version: 1,
+            rules,
+            ..TaggingConfig::default()
+        };
+        let zone = jiff::tz::TimeZone::get("Asia/Shanghai").unwrap();
+        Evaluator::in_zone(config, zone, Currency::cny(), at(now)).unwrap()
+    }
+
+    /// A customer who spent `spend` (CNY minor units) over `orders` orders, the last on
+    /// 2026-11-20.
+    fn customer(orders: i64, spend: i64) -> Customer {
+        let mut c = Customer::new(CustomerId::random(), at("2026-01-01T00:00:00Z"));
+        c.stats.order_count = orders;
+        c.stats.spend.insert(Currency::cny(), spend);
+        c.stats.last_order_at = Some(at("2026-11-20T04:00:00Z"));
+        c
+    }
+
+    fn tags(c: &Customer) -> Vec<String> {
+        let mut names: Vec<String> = c.tags.names().iter().map(|t| t.to_string()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn a_rule_tags_who_meets_it_once_and_untags_who_no_longer_does() {
+        let vip = rule("r1", "VIP", "add", json!({"net_spend": {"gte": 20000}}));
+        let ev = evaluator(vec![vip], "2026-11-30T12:00:00Z");
+        let mut c = customer(3, 25_000);
+        assert!(ev.evaluate(&mut c));
+        assert_eq!(tags(&c), ["VIP"]);
+        assert!(!ev.evaluate(&mut c), "a second evaluation changes nothing");
+        c.stats.spend.insert(Currency::cny(), 15_000);
+        assert!(ev.evaluate(&mut c));
+        assert!(tags(&c).is_empty());
+    }
+
+    #[test]
+    fn a_rule_reading_another_rules_tag_runs_after_it() {
+        // Listed reader first: the evaluation order, not the list order, decides.
+        let loyal = rule("r2", "loyal-vip", "add", json!({"tag": "VIP"}));
+        let vip = rule("r1", "VIP", "add", json!({"order_count": {"gte": 3}}));
+        let ev = evaluator(vec![loyal, vip], "2026-11-30T12:00:00Z");
+        let mut c = customer(3, 1_000);
+        ev.evaluate(&mut c);
+        assert_eq!(tags(&c), ["VIP", "loyal-vip"]);
+    }
+
+    #[test]
+    fn a_remove_rule_wins_over_an_add_rule_and_a_manual_tag() {
+        let add = rule("r1", "VIP", "add", json!({"order_count": {"gte": 1}}));
+        let remove = rule("r2", "VIP", "remove", json!({"net_spend": {"lt": 100}}));
+        let ev = evaluator(vec![add, remove], "2026-11-30T12:00:00Z");
+        let mut c = customer(1, 50);
+        let by_hand = TagSource::Manual {
+            key: "owner".into(),
+            by: None,
+        };
+        c.add_tags(
+            &[TagName::parse("VIP").unwrap()],
+            &by_hand,
+            at("2026-11-01T00:00:00Z"),
+        );
+        ev.evaluate(&mut c);
+        assert!(tags(&c).is_empty());
+    }
+
+    #[test]
+    fn a_manual_tag_stays_when_no_rule_holds() {
+        let ev = evaluator(
+            vec![rule("r1", "VIP", "add", json!({"order_count": {"gte": 5}}))],
+            "2026-11-30T12:00:00Z",
+        );
+        let mut c = customer(1, 50);
+        let by_hand = TagSource::Manual {
+            key: "owner".into(),
+            by: None,
+        };
+        c.add_tags(
+            &[TagName::parse("VIP").unwrap()],
+            &by_hand,
+            at("2026-11-01T00:00:00Z"),
+        );
+        ev.evaluate(&mut c);
+        assert_eq!(tags(&c), ["VIP"]);
+    }
+
+    #[test]
+    fn recency_is_counted_in_the_shops_days() {
+        // The last order was 2026-11-20 12:00 in Shanghai; 10 days later is 2026-11-30 there,
+        // while it is still 2026-11-29 in UTC.
+        let recent = rule(
+            "r1",
+            "recent",
+            "add",
+            json!({"days_since_last_order": {"lte": 9}}),
+        );
+        let mut c = customer(1, 100);
+        evaluator(vec![recent.clone()], "2026-11-29T17:00:00Z").evaluate(&mut c);
+        assert!(tags(&c).is_empty(), "day 10 in Shanghai");
+        evaluator(vec![recent], "2026-11-29T15:00:00Z").evaluate(&mut c);
+        assert_eq!(tags(&c), ["recent"], "day 9 in Shanghai");
+    }
+
+    #[test]
+    fn erased_customers_are_left_alone_and_cycles_are_refused() {
+        let ev = evaluator(
+            vec![rule("r1", "VIP", "add", json!({"order_count": {"gte": 1}}))],
+            "2026-11-30T12:00:00Z",
+        );
+        let mut c = customer(3, 100);
+        c.erased_at = Some(at("2026-11-25T00:00:00Z"));
+        assert!(!ev.evaluate(&mut c));
+        let a = rule("r1", "a", "add", json!({"tag": "b"}));
+        let b = rule("r2", "b", "add", json!({"tag": "a"}));
+        let config = TaggingConfig {
+            rules: vec![a, b],
+            ..TaggingConfig::default()
+        };
+        let zone = jiff::tz::TimeZone::UTC;
+        let err = Evaluator::in_zone(config, zone, Currency::cny(), at("2026-11-30T12:00:00Z"))
+            .err()
+            .unwrap();
+        assert_eq!(err.code(), ErrorCode::RuleCycle);
+    }
 }
