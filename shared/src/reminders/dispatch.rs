@@ -258,8 +258,30 @@ struct MessageItem {
     runs_out_on: jiff::civil::Date,
 }
 
-#[derive(Debug, Serialize, JsonSchema)]
+/// A step this dispatch claimed, with its schedule as read when the message was made.
+struct ClaimedStep {
+    key: String,
+    version: u64,
+    step: usize,
+    schedule: ReminderSchedule,
+}
+
+/// What one message holds: its steps, their items, the follow-up's coupon.
+struct Gathered {
+    steps: Vec<ClaimedStep>,
+    items: Vec<MessageItem>,
+    coupon: Option<MessageCoupon>,
+}
+
+/// What the delivery URL made of a message.
+struct PostOutcome {
+    sent: bool,
+    permanent: bool,
+    error: String,
+}
+
 /// The coupon a follow-up message carries.
+#[derive(Debug, Serialize, JsonSchema)]
 pub struct MessageCoupon {
     pub code: String,
     pub valid_until: Option<Timestamp>,
@@ -515,6 +537,41 @@ impl Sender<'_> {
         claimed: &[(String, u64, usize)],
         report: &mut DispatchReport,
     ) -> Result<(), Error> {
+        let Gathered {
+            steps: schedules,
+            items,
+            coupon,
+        } = self.gather(customer, claimed)?;
+        let Some(first) = schedules.first() else {
+            return Ok(());
+        };
+        let message_id = format!(
+            "{}.{}.{}.{}.{}",
+            self.shop.id,
+            customer.id,
+            product_key(&first.schedule.product),
+            first.version,
+            first.step
+        );
+        let message = self.message(customer, message_id.clone(), items, coupon);
+        let outcome = self.post_signed(&message_id, &message)?;
+        if outcome.sent {
+            self.note_sent(customer)?;
+            report.messages += 1;
+        }
+        for claimed in &schedules {
+            self.settle_step(customer, claimed, &outcome, report)?;
+        }
+        Ok(())
+    }
+
+    /// The claimed steps still planned as claimed, what the message says of each, and the
+    /// coupon the first follow-up with a campaign brings.
+    fn gather(
+        &self,
+        customer: &Customer,
+        claimed: &[(String, u64, usize)],
+    ) -> Result<Gathered, Error> {
         let mut items = Vec::new();
         let mut schedules = Vec::new();
         let mut coupon = None;
@@ -547,20 +604,30 @@ impl Sender<'_> {
                 kind,
                 runs_out_on: s.run_out,
             });
-            schedules.push((key.clone(), *version, *step, s));
+            schedules.push(ClaimedStep {
+                key: key.clone(),
+                version: *version,
+                step: *step,
+                schedule: s,
+            });
         }
-        let Some((_, first_version, first_step, first)) = schedules.first() else {
-            return Ok(());
-        };
-        let message_id = format!(
-            "{}.{}.{}.{first_version}.{first_step}",
-            self.shop.id,
-            customer.id,
-            product_key(&first.product)
-        );
+        Ok(Gathered {
+            steps: schedules,
+            items,
+            coupon,
+        })
+    }
+
+    fn message(
+        &self,
+        customer: &Customer,
+        message_id: String,
+        items: Vec<MessageItem>,
+        coupon: Option<MessageCoupon>,
+    ) -> Message {
         let token = super::unsubscribe_token(self.pepper, &self.shop.id, &customer.id);
-        let message = Message {
-            message_id: message_id.clone(),
+        Message {
+            message_id,
             shop_id: self.shop.id.clone(),
             sent_at: self.now,
             customer: MessageCustomer {
@@ -578,9 +645,13 @@ impl Sender<'_> {
             items,
             coupon,
             unsubscribe_url: format!("{}/r/u/{token}", self.origin),
-        };
+        }
+    }
+
+    /// Posts the message to the shop's delivery URL, signed with its secret.
+    fn post_signed(&self, message_id: &str, message: &Message) -> Result<PostOutcome, Error> {
         let body =
-            serde_json::to_vec(&message).map_err(|e| Error::internal(format!("message: {e}")))?;
+            serde_json::to_vec(message).map_err(|e| Error::internal(format!("message: {e}")))?;
         let timestamp = self.now.as_second().to_string();
         let secret = self.secret.unwrap_or_default();
         let signature = hex::encode(crate::crypto::hmac_sha256(
@@ -589,71 +660,84 @@ impl Sender<'_> {
         ));
         let headers = [
             ("content-type".to_string(), "application/json".to_string()),
-            ("x-siyu-message-id".to_string(), message_id),
+            ("x-siyu-message-id".to_string(), message_id.to_string()),
             ("x-siyu-timestamp".to_string(), timestamp),
             ("x-siyu-signature".to_string(), signature),
         ];
         let url = self.settings.delivery_url.as_deref().unwrap_or_default();
         let outcome = self.outbound.post(url, &headers, &body);
-        let sent = matches!(outcome, Ok(status) if (200..300).contains(&status));
-        let permanent = matches!(outcome, Ok(status) if (400..500).contains(&status) && status != 408 && status != 429);
-        let error = match &outcome {
-            Ok(status) => format!("HTTP {status}"),
-            Err(e) => e.clone(),
+        Ok(PostOutcome {
+            sent: matches!(outcome, Ok(status) if (200..300).contains(&status)),
+            // The receiver refused the message itself: retrying would not help.
+            permanent: matches!(outcome, Ok(status) if (400..500).contains(&status) && status != 408 && status != 429),
+            error: match outcome {
+                Ok(status) => format!("HTTP {status}"),
+                Err(e) => e,
+            },
+        })
+    }
+
+    /// Compare-and-swap, keeping the latest: a slower dispatch that sent earlier must not
+    /// move the customer's last message back and open the frequency cap.
+    fn note_sent(&self, customer: &Customer) -> Result<(), Error> {
+        let now = self.now;
+        update_json(
+            self.store,
+            &keys::reminder_last_sent(&self.shop.id, &customer.id),
+            |current: Option<Timestamp>| {
+                Ok::<_, Error>(match current {
+                    Some(last) if last >= now => Change::Keep(()),
+                    _ => Change::Write(now, ()),
+                })
+            },
+        )
+    }
+
+    /// Records what became of one step of the message: sent, failed for good, or retried
+    /// after a backoff.
+    fn settle_step(
+        &self,
+        customer: &Customer,
+        claimed: &ClaimedStep,
+        outcome: &PostOutcome,
+        report: &mut DispatchReport,
+    ) -> Result<(), Error> {
+        let ClaimedStep {
+            key,
+            version,
+            step,
+            schedule,
+        } = claimed;
+        let (version, step) = (*version, *step);
+        let entry = QueuedStep {
+            customer: customer.id.clone(),
+            product: product_key(&schedule.product),
+            version,
+            step,
         };
-        if sent {
-            // Compare-and-swap, keeping the latest: a slower dispatch that sent earlier must
-            // not move the customer's last message back and open the frequency cap.
-            let now = self.now;
-            update_json(
-                self.store,
-                &keys::reminder_last_sent(&self.shop.id, &customer.id),
-                |current: Option<Timestamp>| {
-                    Ok::<_, Error>(match current {
-                        Some(last) if last >= now => Change::Keep(()),
-                        _ => Change::Write(now, ()),
-                    })
-                },
+        let attempts = schedule.steps[step].attempts + 1;
+        if outcome.sent {
+            self.settle(
+                key,
+                &entry,
+                |_| StepState::Sent { sent_at: self.now },
+                |a| a + 1,
             )?;
-            report.messages += 1;
-        }
-        for (key, version, step, schedule) in &schedules {
-            let entry = QueuedStep {
-                customer: customer.id.clone(),
-                product: product_key(&schedule.product),
-                version: *version,
-                step: *step,
+            self.count(schedule, "sent")?;
+            report.steps_sent += 1;
+        } else if outcome.permanent || attempts >= self.settings.max_attempts {
+            let failed = |_: &ReminderSchedule| StepState::Failed {
+                error: outcome.error.clone(),
             };
-            let attempts = schedule.steps[*step].attempts + 1;
-            let max = self.settings.max_attempts;
-            if sent {
-                self.settle(
-                    key,
-                    &entry,
-                    |_| StepState::Sent { sent_at: self.now },
-                    |a| a + 1,
-                )?;
-                self.count(schedule, "sent")?;
-                report.steps_sent += 1;
-            } else if permanent || attempts >= max {
-                self.settle(
-                    key,
-                    &entry,
-                    |_| StepState::Failed {
-                        error: error.clone(),
-                    },
-                    |a| a + 1,
-                )?;
-                self.count(schedule, "failed")?;
-                report.failed += 1;
-            } else {
-                let wait =
-                    BACKOFF_MINUTES[((attempts - 1) as usize).min(BACKOFF_MINUTES.len() - 1)];
-                let at = self.now + SignedDuration::from_mins(wait);
-                self.settle(key, &entry, |_| StepState::Pending, |a| a + 1)?;
-                self.defer(key, &entry, at)?;
-                report.retrying += 1;
-            }
+            self.settle(key, &entry, failed, |a| a + 1)?;
+            self.count(schedule, "failed")?;
+            report.failed += 1;
+        } else {
+            let wait = BACKOFF_MINUTES[((attempts - 1) as usize).min(BACKOFF_MINUTES.len() - 1)];
+            let at = self.now + SignedDuration::from_mins(wait);
+            self.settle(key, &entry, |_| StepState::Pending, |a| a + 1)?;
+            self.defer(key, &entry, at)?;
+            report.retrying += 1;
         }
         Ok(())
     }
