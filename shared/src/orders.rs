@@ -176,7 +176,7 @@ impl OrderRecord {
     }
 
     /// Folds an event in. Older contents never replace newer ones; facts only accumulate.
-    pub fn merge(&mut self, event: &OrderEvent, deliveries: &[String]) {
+    fn merge(&mut self, event: &OrderEvent, deliveries: &[String]) {
         self.facts.merge(&event.facts);
         if let Some(snapshot) = &event.snapshot {
             let newer = match (event.version, self.snapshot_version) {
@@ -284,8 +284,50 @@ impl OrderRecord {
         }
     }
 
+    /// Takes in an event: merges it, ties the order to `customer` if it has none yet, and
+    /// plans the next change of its customer. Whether the record changed beyond delivery
+    /// ids (a redelivery under a new id is not worth a write).
+    pub fn take_in(
+        &mut self,
+        event: &OrderEvent,
+        deliveries: &[String],
+        customer: Option<&CustomerId>,
+    ) -> (bool, Option<Intent>) {
+        let before = self.clone();
+        self.merge(event, deliveries);
+        if self.customer_id.is_none() {
+            self.customer_id = customer.cloned();
+        }
+        let intent = self.plan();
+        let unchanged = OrderRecord {
+            deliveries: before.deliveries.clone(),
+            ..self.clone()
+        } == before;
+        (!unchanged, intent)
+    }
+
+    /// Marks `done` applied to the customer (if it is still the pending change) and the
+    /// effects of `effects` applied (if the order is still in that state), then plans the
+    /// next change.
+    pub fn finish(&mut self, done: &Intent, effects: Option<EffectState>) -> Option<Intent> {
+        if self.pending.as_ref().map(|p| p.id) == Some(done.id) {
+            self.applied = done.to.clone();
+            self.pending = None;
+        }
+        if effects.is_some() && self.effect_state() == effects {
+            self.effects_applied = effects;
+        }
+        self.plan()
+    }
+
+    /// A delivery seen before of an order with nothing left to settle: answered as is.
+    pub fn is_settled_duplicate(&self, deliveries: &[String]) -> bool {
+        let seen = deliveries.iter().any(|d| self.deliveries.contains(d));
+        seen && self.pending.is_none() && self.effects_due().is_none()
+    }
+
     /// The pending intent, or a new one when the customer lags behind the order's state.
-    pub fn plan(&mut self) -> Option<Intent> {
+    fn plan(&mut self) -> Option<Intent> {
         if let Some(pending) = &self.pending {
             return Some(pending.clone());
         }
@@ -530,5 +572,39 @@ mod tests {
         assert_eq!(record.deliveries.len(), DELIVERIES_KEPT);
         assert_eq!(record.deliveries.last().unwrap(), "w:39");
         assert_eq!(record.deliveries[0], format!("w:{}", 40 - DELIVERIES_KEPT));
+    }
+
+    #[test]
+    fn an_event_is_taken_in_once_and_its_change_finished_once() {
+        let created = event(paid(), Some((11980, "2026-11-20T02:01:00Z")));
+        let customer = CustomerId::random();
+        let mut record = OrderRecord::new(&created, at("2026-11-20T02:00:00Z"));
+        let deliveries = ["d1".to_string()];
+        let (changed, intent) = record.take_in(&created, &deliveries, Some(&customer));
+        let intent = intent.expect("a paid order changes its customer");
+        assert!(changed);
+        assert_eq!(record.customer_id.as_ref(), Some(&customer));
+        assert_eq!(intent.to.net_minor, 11980);
+        assert!(!record.is_settled_duplicate(&deliveries), "still pending");
+
+        // The same event again, under another delivery id: nothing worth a write, and the
+        // pending change is planned again, not a second one.
+        let (changed, again) = record.take_in(&created, &["d2".to_string()], None);
+        assert!(!changed);
+        assert_eq!(again.map(|i| i.id), Some(intent.id));
+
+        let effects = record.effects_due();
+        assert_eq!(effects, Some(EffectState::Paid));
+        assert_eq!(
+            record.finish(&intent, effects),
+            None,
+            "nothing left to plan"
+        );
+        assert_eq!(record.applied, intent.to);
+        assert!(record.is_settled_duplicate(&deliveries));
+        // A stale finish (an intent this record no longer holds) changes nothing.
+        let before = record.clone();
+        record.finish(&intent, effects);
+        assert_eq!(record, before);
     }
 }

@@ -18,7 +18,7 @@ use jiff::Timestamp;
 
 use crate::channels;
 use crate::coupons::{self, CodeUse, OrderUse};
-use crate::customers;
+use crate::customers::{self, Intent, ProfilePatch};
 use crate::domain::{CustomerId, ShopId};
 use crate::error::Error;
 use crate::keys;
@@ -43,16 +43,14 @@ pub fn ingest(
     deliveries: &[String],
     now: Timestamp,
 ) -> Result<OrderOutcome, Error> {
-    let zone = &shop.zone();
     let key = keys::order(&shop.id, event.platform, &event.order_id);
     let existing: Option<OrderRecord> = get_json(store, &key)?;
-    if let Some(record) = &existing {
-        let seen = deliveries.iter().any(|d| record.deliveries.contains(d));
-        if seen && record.pending.is_none() && record.effects_due().is_none() {
-            return Ok(OrderOutcome::of(record, true));
-        }
+    if let Some(record) = existing
+        .as_ref()
+        .filter(|r| r.is_settled_duplicate(deliveries))
+    {
+        return Ok(OrderOutcome::of(record, true));
     }
-
     let identities = event.customer.identities();
     let known = existing.as_ref().and_then(|r| r.customer_id.clone());
     let resolution = if identities.is_empty() && known.is_none() {
@@ -60,96 +58,119 @@ pub fn ingest(
     } else {
         customers::resolve(store, &shop.id, pepper, &identities, known)?
     };
-
-    let (mut record, mut intent) = update_json(store, &key, |current: Option<OrderRecord>| {
+    // Step 1.
+    let (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
         let mut record = current.unwrap_or_else(|| OrderRecord::new(event, now));
-        let before = record.clone();
-        record.merge(event, deliveries);
-        if record.customer_id.is_none() {
-            record.customer_id = resolution.customer.clone();
-        }
-        let intent = record.plan();
-        // Delivery ids alone are not worth a write: a redelivery under a new id changes nothing.
-        let unchanged = OrderRecord {
-            deliveries: before.deliveries.clone(),
-            ..record.clone()
-        } == before;
-        if unchanged {
-            Ok::<_, Error>(Change::Keep((record, intent)))
-        } else {
+        let (changed, intent) = record.take_in(event, deliveries, resolution.customer.as_ref());
+        if changed {
             record.updated_at = now;
-            Ok(Change::Write(record.clone(), (record, intent)))
+            Ok::<_, Error>(Change::Write(record.clone(), (record, intent)))
+        } else {
+            Ok(Change::Keep((record, intent)))
         }
     })?;
-
-    let mut profile = (!event.customer.is_empty()).then_some(&event.customer);
-    let evaluator = (record.customer_id.is_some() && (intent.is_some() || profile.is_some()))
-        .then(|| Evaluator::load(store, shop, now))
-        .transpose()?;
-    for _ in 0..SETTLE_ROUNDS {
-        let Some(evaluator) = &evaluator else {
-            break;
-        };
-        let Some(customer_id) = record.customer_id.clone() else {
-            break;
-        };
-        if intent.is_none() && profile.is_none() {
-            break;
-        }
-        let applied =
-            customer_changed::update(store, shop, evaluator, &customer_id, now, |customer| {
-                let mut changed = false;
-                if let Some(intent) = &intent {
-                    changed |= customer.apply_intent(intent, zone);
-                }
-                if let Some(patch) = profile {
-                    changed |= customer.apply_profile(
-                        patch,
-                        event.platform.as_str(),
-                        &resolution.owned_hashes,
-                    );
-                }
-                changed
-            })?;
-        // The channel counts each intent once, so a retry may pass the same change again.
-        if let Some(delta) = intent.as_ref().and_then(|i| applied.funnel_delta(i.id)) {
-            channels::record_funnel(store, &shop.id, delta)?;
-        }
-        if applied.erased_at.is_some() && profile.is_some() {
-            forget_identities(store, &shop.id, &customer_id, &resolution.owned_hashes)?;
-        }
-        profile = None;
-        let Some(done) = intent.take() else {
-            break;
-        };
-        // Effects go before the write that marks the change applied, so that one write
-        // records both; a crash in between is finished by the retry (effects are idempotent).
-        let effects = record.effects_due();
-        if let Some(state) = effects {
-            apply_effects(store, shop, &record, state, now)?;
-        }
-        (record, intent) = update_json(store, &key, |current: Option<OrderRecord>| {
-            let Some(mut record) = current else {
-                return Err(Error::internal("order record vanished"));
-            };
-            if record.pending.as_ref().map(|p| p.id) == Some(done.id) {
-                record.applied = done.to.clone();
-                record.pending = None;
-            }
-            if effects.is_some() && record.effect_state() == effects {
-                record.effects_applied = effects;
-            }
-            let next = record.plan();
-            record.updated_at = now;
-            Ok(Change::Write(record.clone(), (record, next)))
-        })?;
-    }
+    let settlement = Settlement {
+        store,
+        shop,
+        event,
+        key: &key,
+        owned_hashes: &resolution.owned_hashes,
+        now,
+    };
+    let record = settlement.settle(record, intent)?;
     if record.pending.is_some() {
         // Other requests kept changing the order; the platform's retry will finish.
         return Err(Error::busy("order still settling; retry"));
     }
     settle_effects(store, shop, &key, &record, now)?;
     Ok(OrderOutcome::of(&record, false))
+}
+
+/// One request's settlement of one order.
+struct Settlement<'a> {
+    store: &'a dyn Store,
+    shop: &'a Shop,
+    event: &'a OrderEvent,
+    key: &'a str,
+    /// Identity index entries the event's customer holds.
+    owned_hashes: &'a [String],
+    now: Timestamp,
+}
+
+impl Settlement<'_> {
+    /// Steps 2–5, round after round while the order has a change pending (each round
+    /// finishes one), up to `SETTLE_ROUNDS`. Returns the order record as last written.
+    fn settle(
+        &self,
+        mut record: OrderRecord,
+        mut intent: Option<Intent>,
+    ) -> Result<OrderRecord, Error> {
+        let mut profile = (!self.event.customer.is_empty()).then_some(&self.event.customer);
+        let Some(customer_id) = record.customer_id.clone() else {
+            return Ok(record);
+        };
+        if intent.is_none() && profile.is_none() {
+            return Ok(record);
+        }
+        let evaluator = Evaluator::load(self.store, self.shop, self.now)?;
+        for _ in 0..SETTLE_ROUNDS {
+            if intent.is_none() && profile.is_none() {
+                break;
+            }
+            self.apply_to_customer(&evaluator, &customer_id, intent.as_ref(), profile)?;
+            profile = None;
+            let Some(done) = intent.take() else {
+                break;
+            };
+            // Effects go before the write that marks the change applied, so that one write
+            // records both; a crash in between is finished by the retry (they are idempotent).
+            let effects = record.effects_due();
+            if let Some(state) = effects {
+                apply_effects(self.store, self.shop, &record, state, self.now)?;
+            }
+            (record, intent) =
+                update_json(self.store, self.key, |current: Option<OrderRecord>| {
+                    let Some(mut record) = current else {
+                        return Err(Error::internal("order record vanished"));
+                    };
+                    let next = record.finish(&done, effects);
+                    record.updated_at = self.now;
+                    Ok(Change::Write(record.clone(), (record, next)))
+                })?;
+        }
+        Ok(record)
+    }
+
+    /// Steps 2 and 3: the customer takes the intent and the event's profile in one write,
+    /// and the channel that captured them counts the order.
+    fn apply_to_customer(
+        &self,
+        evaluator: &Evaluator,
+        customer_id: &CustomerId,
+        intent: Option<&Intent>,
+        profile: Option<&ProfilePatch>,
+    ) -> Result<(), Error> {
+        let (store, shop, now) = (self.store, self.shop, self.now);
+        let zone = &shop.zone();
+        let applied = customer_changed::update(store, shop, evaluator, customer_id, now, |c| {
+            let mut changed = false;
+            if let Some(intent) = intent {
+                changed |= c.apply_intent(intent, zone);
+            }
+            if let Some(patch) = profile {
+                changed |= c.apply_profile(patch, self.event.platform.as_str(), self.owned_hashes);
+            }
+            changed
+        })?;
+        // The channel counts each intent once, so a retry may pass the same change again.
+        if let Some(delta) = intent.and_then(|i| applied.funnel_delta(i.id)) {
+            channels::record_funnel(store, &shop.id, delta)?;
+        }
+        if applied.erased_at.is_some() && profile.is_some() {
+            forget_identities(store, &shop.id, customer_id, self.owned_hashes)?;
+        }
+        Ok(())
+    }
 }
 
 /// Brings an order's effects in line with its state: coupon codes redeemed while it stands
