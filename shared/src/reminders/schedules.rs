@@ -18,6 +18,7 @@ use crate::customers::ProductRef;
 use crate::domain::{CustomerId, ShopId};
 use crate::error::Error;
 use crate::keys;
+use crate::orders::LineItem;
 use crate::shops::Shop;
 use crate::store::{get_json, update_json, Change, Store};
 
@@ -123,100 +124,104 @@ pub fn plan_order(
     order: &PaidOrder<'_>,
     now: Timestamp,
 ) -> Result<(), Error> {
-    let shop = &order.shop.id;
     for item in order.items {
-        let product = ProductRef {
-            product_id: item.product_id.clone(),
-            variant_id: item.variant_id.clone(),
-            sku: item.sku.clone(),
-        };
-        let Some(profile) = settings.for_item(&product) else {
-            continue;
-        };
-        let pkey = product_key(&product);
-        let key = keys::reminder_schedule(shop, order.customer, &pkey);
-        let current: Option<ReminderSchedule> = get_json(store, &key)?;
-        match &current {
-            Some(s) if s.order == order.order => continue,
-            Some(s) if s.paid_at > order.paid_at => continue,
-            None => {
-                // Listed before it exists (a listed key without a schedule is skipped).
-                applog::append(
-                    store,
-                    shop,
-                    &keys::lists::customer_reminders(order.customer),
-                    &pkey,
-                )?;
-            }
-            _ => {}
-        }
-        let (run_out, planned) = plan(profile, order.paid_at, item.quantity, &order.shop.zone())?;
-        let version = crate::domain::ids::random_u64();
-        for (step, p) in planned.iter().enumerate() {
-            queue(
-                store,
-                shop,
-                p.at,
-                now,
-                &QueuedStep {
-                    customer: order.customer.clone(),
-                    product: pkey.clone(),
-                    version,
-                    step,
-                },
-            )?;
-        }
-        let fresh = ReminderSchedule {
-            customer: order.customer.clone(),
-            product: product.clone(),
-            title: item.title.clone(),
-            order: order.order.clone(),
-            paid_at: order.paid_at,
-            quantity: item.quantity,
-            run_out,
-            steps: planned
-                .into_iter()
-                .map(|planned| ReminderStep {
-                    planned,
-                    state: StepState::Pending,
-                    attempts: 0,
-                })
-                .collect(),
-            follow_up_campaign: profile.follow_up_campaign.clone(),
-            status: ScheduleStatus::Active,
-            version,
-            updated_at: now,
-        };
-        let replaced = update_json(store, &key, |current: Option<ReminderSchedule>| {
-            Ok::<_, Error>(match current {
-                Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => {
-                    Change::Keep(None)
-                }
-                other => Change::Write(fresh.clone(), Some(other)),
-            })
-        })?;
-        let Some(previous) = replaced else {
-            continue;
-        };
-        register_product(store, shop, &pkey, &product, item.title.as_deref())?;
-        dispatch::count(store, shop, &pkey, "scheduled", 1)?;
-        // A reorder soon after a reminder went out is that reminder's conversion.
-        let window = SignedDuration::from_hours(settings.conversion_days * 24);
-        let converted = previous.is_some_and(|p| {
-            p.steps.iter().any(|s| match s.state {
-                StepState::Sent { sent_at } => {
-                    sent_at <= order.paid_at && order.paid_at - window <= sent_at
-                }
-                _ => false,
-            })
-        });
-        if converted {
-            dispatch::count(store, shop, &pkey, "converted", 1)?;
-            let revenue = item.unit_price_minor.saturating_mul(item.quantity);
-            dispatch::count(store, shop, &pkey, "revenue", revenue)?;
-        }
+        plan_item(store, settings, order, item, now)?;
     }
     Ok(())
+}
+
+/// Plans (or replans) the reminders of one line of a paid order, if its product has a
+/// profile and no newer order planned them already; counts a conversion when the order
+/// came soon after a reminder of the plan it replaces.
+fn plan_item(
+    store: &dyn Store,
+    settings: &ReminderSettings,
+    order: &PaidOrder<'_>,
+    item: &LineItem,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let shop = &order.shop.id;
+    let product = ProductRef {
+        product_id: item.product_id.clone(),
+        variant_id: item.variant_id.clone(),
+        sku: item.sku.clone(),
+    };
+    let Some(profile) = settings.for_item(&product) else {
+        return Ok(());
+    };
+    let pkey = product_key(&product);
+    let key = keys::reminder_schedule(shop, order.customer, &pkey);
+    let current: Option<ReminderSchedule> = get_json(store, &key)?;
+    match &current {
+        Some(s) if s.order == order.order || s.paid_at > order.paid_at => return Ok(()),
+        None => {
+            // Listed before it exists (a listed key without a schedule is skipped).
+            let list = keys::lists::customer_reminders(order.customer);
+            applog::append(store, shop, &list, &pkey)?;
+        }
+        _ => {}
+    }
+    let (run_out, planned) = plan(profile, order.paid_at, item.quantity, &order.shop.zone())?;
+    let version = crate::domain::ids::random_u64();
+    for (step, p) in planned.iter().enumerate() {
+        let entry = QueuedStep {
+            customer: order.customer.clone(),
+            product: pkey.clone(),
+            version,
+            step,
+        };
+        queue(store, shop, p.at, now, &entry)?;
+    }
+    let fresh = ReminderSchedule {
+        customer: order.customer.clone(),
+        product: product.clone(),
+        title: item.title.clone(),
+        order: order.order.clone(),
+        paid_at: order.paid_at,
+        quantity: item.quantity,
+        run_out,
+        steps: planned
+            .into_iter()
+            .map(|planned| ReminderStep {
+                planned,
+                state: StepState::Pending,
+                attempts: 0,
+            })
+            .collect(),
+        follow_up_campaign: profile.follow_up_campaign.clone(),
+        status: ScheduleStatus::Active,
+        version,
+        updated_at: now,
+    };
+    let replaced = update_json(store, &key, |current: Option<ReminderSchedule>| {
+        Ok::<_, Error>(match current {
+            Some(s) if s.order == fresh.order || s.paid_at > fresh.paid_at => Change::Keep(None),
+            other => Change::Write(fresh.clone(), Some(other)),
+        })
+    })?;
+    let Some(previous) = replaced else {
+        return Ok(());
+    };
+    register_product(store, shop, &pkey, &product, item.title.as_deref())?;
+    dispatch::count(store, shop, &pkey, "scheduled", 1)?;
+    let window = SignedDuration::from_hours(settings.conversion_days * 24);
+    if previous.is_some_and(|p| p.converted_by(order.paid_at, window)) {
+        dispatch::count(store, shop, &pkey, "converted", 1)?;
+        let revenue = item.unit_price_minor.saturating_mul(item.quantity);
+        dispatch::count(store, shop, &pkey, "revenue", revenue)?;
+    }
+    Ok(())
+}
+
+impl ReminderSchedule {
+    /// A reorder paid at `paid_at` soon after (within `window`) one of this plan's reminders
+    /// went out is that reminder's conversion.
+    pub fn converted_by(&self, paid_at: Timestamp, window: SignedDuration) -> bool {
+        self.steps.iter().any(|s| match s.state {
+            StepState::Sent { sent_at } => sent_at <= paid_at && paid_at - window <= sent_at,
+            _ => false,
+        })
+    }
 }
 
 /// Lists a product for per-product statistics the first time it is planned.
@@ -378,4 +383,66 @@ pub(crate) fn queue(
     let slot = store.increment(&keys::reminder_queue_counter(shop, hour), 1)?;
     crate::store::put_json(store, &keys::reminder_queue_slot(shop, hour, slot), entry)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reminders::StepKind;
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn schedule(states: Vec<StepState>) -> ReminderSchedule {
+        let steps = states
+            .into_iter()
+            .map(|state| ReminderStep {
+                planned: PlannedStep {
+                    kind: StepKind::Reminder { n: 1 },
+                    at: at("2026-11-01T02:00:00Z"),
+                },
+                state,
+                attempts: 0,
+            })
+            .collect();
+        ReminderSchedule {
+            customer: CustomerId::random(),
+            product: ProductRef {
+                product_id: Some("7001".into()),
+                variant_id: None,
+                sku: None,
+            },
+            title: None,
+            order: "shopify/1".into(),
+            paid_at: at("2026-10-01T00:00:00Z"),
+            quantity: 1,
+            run_out: Date::constant(2026, 10, 31),
+            steps,
+            follow_up_campaign: None,
+            status: ScheduleStatus::Active,
+            version: 1,
+            updated_at: at("2026-10-01T00:00:00Z"),
+        }
+    }
+
+    #[test]
+    fn a_reorder_soon_after_a_sent_reminder_is_its_conversion() {
+        let week = SignedDuration::from_hours(7 * 24);
+        let sent = StepState::Sent {
+            sent_at: at("2026-11-01T02:00:00Z"),
+        };
+        let reminded = schedule(vec![sent, StepState::Pending]);
+        assert!(reminded.converted_by(at("2026-11-03T00:00:00Z"), week));
+        assert!(
+            !reminded.converted_by(at("2026-11-09T00:00:00Z"), week),
+            "too late"
+        );
+        assert!(
+            !reminded.converted_by(at("2026-10-30T00:00:00Z"), week),
+            "before it"
+        );
+        let never_sent = schedule(vec![StepState::Pending]);
+        assert!(!never_sent.converted_by(at("2026-11-03T00:00:00Z"), week));
+    }
 }
