@@ -11,9 +11,11 @@
 //! deletes the old version. Versions are random, so a register never comes back to a value a
 //! slower writer could mistake for the one it read. Counters (`increment`) stay plain.
 //!
-//! On Spin's Redis key-value backend every swap reports failure although it was applied. A
-//! register holding our fresh random version after a "failed" swap can only be our write, so
-//! it counts as done, and one line says that spin.redis.toml is the way to run on Redis.
+//! On Spin's Redis key-value backend every swap reports failure, applied or not. A register
+//! holding our fresh random version after a "failed" swap can only be our write, so it counts
+//! as done, and one line says that spin.redis.toml is the way to run on Redis. Under
+//! contention the answer can be unknowable (see `settle_doubtful_swap`): then the write
+//! reports contention rather than risk applying twice, and the request is retried whole.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -55,6 +57,18 @@ pub struct RegisterStore<K> {
 /// The key holding one version's bytes. The unit separator appears in no key Siyu makes.
 pub fn version_key(key: &str, version: i64) -> String {
     format!("{key}\u{1f}{version:x}")
+}
+
+/// On Spin's Redis backend, the key naming the version a version replaced (see
+/// `settle_doubtful_swap`); removed with the version's bytes.
+fn parent_key(key: &str, version: i64) -> String {
+    format!("{key}\u{1f}{version:x}\u{1f}p")
+}
+
+/// Whether a register was made by Spin's Redis backend (counters as decimal text), whose
+/// swaps answer "failed" whatever they did; SQLite's are 8 bytes and answer truly.
+fn doubtful(register: &[u8]) -> bool {
+    register.len() != 8
 }
 
 /// A fresh version: random, never 0, and at least 13 digits so that a register Redis keeps
@@ -120,6 +134,37 @@ impl<K: SpinKv> RegisterStore<K> {
         Err(StoreError::Contention(key.to_string()))
     }
 
+    /// What a swap from `base` to `next` that Spin's Redis backend called failed really did
+    /// (it calls every swap failed). Applied if the register holds `next`, or if `next`'s
+    /// bytes are gone (only a writer that read them as current removes them, after replacing
+    /// them), or if the version now held replaced `next`. Not applied if the register still
+    /// holds `base`, or the version now held replaced `base` (Redis applies only one swap
+    /// from a watched value). Otherwise — the register moved on more than once meanwhile —
+    /// it cannot be told, and a retry could apply it twice: the caller hears of contention
+    /// instead, and `next` stays (it may be the current value).
+    fn settle_doubtful_swap(&self, key: &str, base: i64, next: i64) -> StoreResult<bool> {
+        let holder = match self.kv.get(key)? {
+            Some(raw) => decode_counter(key, &raw)?,
+            None => 0,
+        };
+        let parent_of_holder = match holder {
+            0 => None,
+            _ => self.kv.get(&parent_key(key, holder))?,
+        };
+        let parent = parent_of_holder
+            .as_deref()
+            .and_then(|p| std::str::from_utf8(p).ok()?.parse::<i64>().ok());
+        if holder == next || parent == Some(next) || self.kv.get(&version_key(key, next))?.is_none()
+        {
+            log_redis_defect_once();
+            return Ok(true);
+        }
+        if holder == base || parent == Some(base) {
+            return Ok(false);
+        }
+        Err(StoreError::Contention(key.to_string()))
+    }
+
     /// Moves `key` to a new version holding `new` if `accept` approves of its current value.
     /// `Ok(false)`: refused, or another writer moved the register first.
     fn replace(
@@ -140,23 +185,23 @@ impl<K: SpinKv> RegisterStore<K> {
         let next = fresh_version()?;
         let next_key = version_key(key, next);
         self.kv.set(&next_key, new)?;
+        let doubtful = doubtful(&raw);
+        if doubtful {
+            self.kv
+                .set(&parent_key(key, next), version.to_string().as_bytes())?;
+        }
         let next_raw = encode_like(&raw, next);
         let swapped = match self.kv.cas_swap(cas, &next_raw)? {
             SwapOutcome::Swapped => true,
-            SwapOutcome::Failed => {
-                let applied = self.kv.get(key)?.as_deref() == Some(&next_raw[..]);
-                if applied {
-                    log_redis_defect_once();
-                }
-                applied
-            }
+            SwapOutcome::Failed if !doubtful => false,
+            SwapOutcome::Failed => self.settle_doubtful_swap(key, version, next)?,
         };
-        if swapped {
-            if version != 0 {
-                self.kv.delete(&version_key(key, version))?;
+        let replaced = if swapped { version } else { next };
+        if replaced != 0 {
+            self.kv.delete(&version_key(key, replaced))?;
+            if doubtful {
+                self.kv.delete(&parent_key(key, replaced))?;
             }
-        } else {
-            self.kv.delete(&next_key)?;
         }
         Ok(swapped)
     }
@@ -201,6 +246,9 @@ impl<K: SpinKv> Store for RegisterStore<K> {
         if let Ok(version) = decode_counter(key, &raw) {
             if version != 0 {
                 self.kv.delete(&version_key(key, version))?;
+                if doubtful(&raw) {
+                    self.kv.delete(&parent_key(key, version))?;
+                }
             }
         }
         Ok(())
@@ -316,6 +364,11 @@ mod tests {
             if applied {
                 map.insert(key, value.to_vec());
             }
+            drop(map);
+            if self.redis {
+                // Spin's UNWATCH round trip: others may read and replace the value meanwhile.
+                std::thread::sleep(self.pause);
+            }
             Ok(if applied && !self.redis {
                 SwapOutcome::Swapped
             } else {
@@ -359,8 +412,8 @@ mod tests {
             }
         });
         assert_eq!(created.into_inner(), 1, "exactly one creator wins");
-        // Only the register and the winner's version remain.
-        assert_eq!(store.inner().map().len(), 2);
+        // Only the register and the winner's version remain (on Redis, with its parent).
+        assert_eq!(store.inner().map().len(), if redis { 3 } else { 2 });
     }
 
     #[test]
@@ -399,5 +452,61 @@ mod tests {
         assert!(store.inner().map().is_empty());
         assert_eq!(store.increment("c", 5).unwrap(), 5);
         assert_eq!(store.counter("c").unwrap(), 5);
+    }
+
+    /// Concurrent appends of distinct tokens, each write appending blindly: a write the store
+    /// wrongly reports as not applied is retried by `update_json` and shows as a token twice.
+    /// A write whose outcome the store cannot tell (contention) is checked by reading, as
+    /// Siyu's writes are by their intents and idempotency keys.
+    fn every_token_once(redis: bool) {
+        // Eight rounds: one round catches a doubled write about half the time.
+        for _ in 0..8 {
+            tokens_land_once(redis);
+        }
+    }
+
+    fn tokens_land_once(redis: bool) {
+        let store = RegisterStore::new(FaithfulKv::new(redis, Duration::from_millis(2)));
+        std::thread::scope(|s| {
+            for writer in 0..8u32 {
+                let store = &store;
+                s.spawn(move || {
+                    for n in 0..10u32 {
+                        let token = writer * 100 + n;
+                        let append = |list: Option<Vec<u32>>| {
+                            let mut list = list.unwrap_or_default();
+                            list.push(token);
+                            Ok::<_, StoreError>(crate::store::Change::Write(list, ()))
+                        };
+                        while let Err(e) = crate::store::update_json(store, "list", append) {
+                            assert!(matches!(e, StoreError::Contention(_)), "{e}");
+                            let list: Vec<u32> = crate::store::get_json(store, "list")
+                                .unwrap()
+                                .unwrap_or_default();
+                            if list.contains(&token) {
+                                break;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        let mut list = crate::store::get_json::<Vec<u32>>(&store, "list")
+            .unwrap()
+            .unwrap();
+        let written = list.len();
+        list.sort();
+        list.dedup();
+        assert_eq!((written, list.len()), (80, 80), "every token, none twice");
+    }
+
+    #[test]
+    fn concurrent_writers_on_spins_sqlite_semantics_land_once_each() {
+        every_token_once(false);
+    }
+
+    #[test]
+    fn concurrent_writers_on_spins_redis_semantics_land_once_each() {
+        every_token_once(true);
     }
 }
