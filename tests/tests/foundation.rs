@@ -22,35 +22,11 @@ macro_rules! in_process {
 siyu_tests::each_scenario!(in_process);
 siyu_tests::each_clock_tolerant_scenario!(in_process);
 siyu_tests::each_clocked_scenario!(in_process);
-
-#[test]
-fn two_hundred_concurrent_scans_are_all_counted() {
-    scenarios::concurrent_scans_are_all_counted(&TestApp::new(), 200);
-}
-
-#[test]
-fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred() {
-    scenarios::concurrent_issues_never_pass_the_quota(&TestApp::new(), 500, 100);
-}
-
-#[test]
-fn fifty_concurrent_issues_for_one_customer_with_limit_one_issue_one() {
-    scenarios::concurrent_issues_for_one_customer_keep_the_limit(&TestApp::new(), 50);
-}
-
-#[test]
-fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept() {
-    scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(&TestApp::new(), 100);
-}
+siyu_tests::each_race!(in_process);
 
 #[test]
 fn paging_through_ten_thousand_tagged_customers_lists_each_once() {
     scenarios::paging_through_ten_thousand_members_returns_each_once(&TestApp::new(), 10_000);
-}
-
-#[test]
-fn a_hundred_concurrent_orders_for_one_customer_are_all_counted() {
-    scenarios::concurrent_orders_for_one_customer_are_all_counted(&TestApp::new(), 100);
 }
 
 // ------------------------------------------------------------------ failures mid-way
@@ -168,11 +144,11 @@ fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quo
         );
 
         // The order using the coupon, struck by a failure, then redelivered.
-        let mut order = siyu_tests::tagging_scenarios::buyer_order(
+        let mut order = siyu_tests::scenarios::buyer_order(
             1,
             8001,
             "100.00",
-            siyu_tests::tagging_scenarios::days_ago(1),
+            siyu_tests::scenarios::days_ago(1),
             &[TEA],
         );
         order["discount_codes"] =

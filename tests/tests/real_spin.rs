@@ -76,70 +76,55 @@ siyu_tests::each_clock_tolerant_scenario!(on_real_spin_with_the_real_clock);
 
 /// The races, on each store under real Spin (their outcome does not depend on the day, so
 /// the scenarios' habitual test clock gives way to the real one).
-macro_rules! races_on {
-    ($module:ident, $flavour:expr) => {
-        mod $module {
+macro_rules! races_on_real_spin {
+    ($($name:ident),* $(,)?) => {
+        mod key_value_races {
             use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    race_on(Flavour::KeyValue, scenarios::$name);
+                }
+            )*
+        }
+        mod redis_races {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    race_on(Flavour::Redis, scenarios::$name);
+                }
+            )*
+        }
+        mod sqlite_database_races {
+            use super::*;
+            $(
+                #[test]
+                fn $name() {
+                    race_on(Flavour::Sqlite, scenarios::$name);
+                }
+            )*
+        }
 
-            #[test]
-            fn two_hundred_concurrent_orders_for_one_new_customer_are_all_counted() {
-                race_on($flavour, |app| {
-                    scenarios::concurrent_orders_for_one_customer_are_all_counted(app, 200)
-                });
-            }
-
-            #[test]
-            fn five_hundred_concurrent_issues_on_a_quota_of_a_hundred_issue_a_hundred() {
-                race_on($flavour, |app| {
-                    scenarios::concurrent_issues_never_pass_the_quota(app, 500, 100)
-                });
-            }
-
-            #[test]
-            fn one_customers_limit_and_an_idempotency_key_raced_twenty_times_hold() {
-                race_on($flavour, |app| {
-                    scenarios::concurrent_issues_for_one_customer_keep_the_limit(app, 50)
-                });
-            }
-
-            #[test]
-            fn two_hundred_concurrent_scans_are_all_counted() {
-                race_on($flavour, |app| {
-                    scenarios::concurrent_scans_are_all_counted(app, 200)
-                });
-            }
-
-            #[test]
-            fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept() {
-                race_on($flavour, |app| {
-                    scenarios::concurrent_tag_changes_on_one_customer_are_all_kept(app, 100)
-                });
-            }
+        /// Two `spin up` processes on one Redis, requests alternating between them: the
+        /// scale-out setup (SpinKube replicas) keeps every race exact.
+        #[test]
+        fn the_races_stay_exact_across_two_processes_on_one_redis() {
+            let Some(pair) = siyu_tests::spin_up::Alternating::two_on_one_redis() else {
+                return;
+            };
+            let app = &RealClock(pair);
+            $(scenarios::$name(app);)*
         }
     };
 }
 
-races_on!(key_value_races, Flavour::KeyValue);
-races_on!(redis_races, Flavour::Redis);
-races_on!(sqlite_database_races, Flavour::Sqlite);
+siyu_tests::each_race!(races_on_real_spin);
 
-/// Two `spin up` processes on one Redis, requests alternating between them: the scale-out
-/// setup (SpinKube replicas) keeps every race exact.
+/// Two `spin up` processes on one Redis: what one writes, the other reads.
 mod two_processes_on_one_redis {
     use super::*;
     use siyu_tests::spin_up::Alternating;
-
-    #[test]
-    fn the_races_stay_exact_across_processes() {
-        let Some(pair) = Alternating::two_on_one_redis() else {
-            return;
-        };
-        let app = &RealClock(pair);
-        scenarios::concurrent_orders_for_one_customer_are_all_counted(app, 200);
-        scenarios::concurrent_issues_never_pass_the_quota(app, 500, 100);
-        scenarios::concurrent_issues_for_one_customer_keep_the_limit(app, 50);
-        scenarios::concurrent_scans_are_all_counted(app, 200);
-    }
 
     #[test]
     fn one_process_reads_what_the_other_wrote() {

@@ -11,7 +11,7 @@ use crate::app::TestShop;
 use crate::client::Client;
 use crate::platforms::*;
 use crate::receiver::{Received, Receiver};
-use crate::tagging_scenarios::{buyer_order, get, now, order, post, refused, send_at};
+use crate::scenarios::tagging::{buyer_order, get, now, order, post, refused, send_at};
 
 pub fn reminder_settings_are_validated_and_the_secret_is_shown_once(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();

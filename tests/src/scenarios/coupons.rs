@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use crate::app::{request, TestShop};
 use crate::client::{Client, Reply};
 use crate::platforms::*;
-use crate::tagging_scenarios::{buyer_order, days_ago, get, now, post, profile, refused, send_at};
+use crate::scenarios::tagging::{buyer_order, days_ago, get, now, post, profile, refused, send_at};
 
 pub fn create_campaign(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
     let (status, campaign) = post(app, shop, "/api/campaigns", body);
