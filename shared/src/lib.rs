@@ -1,5 +1,7 @@
-//! Siyu's shared crate: domain types, rules, storage access and the request handlers every
-//! Spin component calls. Nothing here names spin-sdk, so host tests drive it end to end.
+//! Siyu's shared crate: domain types, storage access, the records and features, the flows
+//! that tie features together, the platform adapters and the request handlers every Spin
+//! component calls. Nothing here names spin-sdk, so host tests drive it end to end. Modules
+//! import only downwards through those layers (README's Layout; `tests/layers.rs` checks).
 
 pub mod api;
 pub mod applog;

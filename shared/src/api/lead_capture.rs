@@ -1,5 +1,6 @@
-//! The `lead-capture` component: channel codes (`/api/channels…`) and the public scan
-//! redirect (`/q/{code}`).
+//! The `lead-capture` component: channels and their QR images (`/api/channels…`), the hosted
+//! form and lead submissions (`/q/{code}/…`), and WeCom's callbacks. The scan itself
+//! (`/q/{code}`) is the `scan` component's.
 
 use http::Method;
 use jiff::civil::Date;

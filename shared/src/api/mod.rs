@@ -1,6 +1,7 @@
 //! Request handlers, one module per component. Each module's `OPERATIONS` table is what it
 //! serves and what the OpenAPI document says; its handler parses the request, calls one domain
-//! function and maps the result; errors become responses only in `web::serve`.
+//! function and maps the result; errors become responses only in `web::serve`, with the
+//! status of each kind of error decided in `web::error`.
 
 // Types named only in the operations' descriptions go unused in builds without the document.
 #![cfg_attr(not(feature = "openapi"), allow(unused_imports))]

@@ -1,5 +1,5 @@
-//! The `reminders` component: a shop's consumption profiles and delivery settings, and the
-//! public unsubscribe link. (Dispatch and delivery follow in the next steps of issue 7.)
+//! The `reminders` component: a shop's consumption profiles and delivery settings, the
+//! scheduler's dispatch of due reminders, their stats, and the public unsubscribe link.
 
 use http::Method;
 use schemars::JsonSchema;

@@ -1,7 +1,7 @@
 //! An order event arrives (any platform, any order, any number of times) and settles:
 //!
 //! 1. the event is merged into the order record, which plans the next change of its
-//!    customer's aggregates as an `Intent` (`orders::OrderRecord::plan`);
+//!    customer's aggregates as an `Intent` (`orders::OrderRecord::take_in`);
 //! 2. the customer applies the intent (once per intent id) together with what the event
 //!    says about them, re-evaluated in the same write (`customer_changed::update`, so
 //!    tags, segments and tag-triggered coupons follow);
