@@ -2,7 +2,7 @@
 //! request that knows only its own shop id cannot name another shop's records.
 
 use crate::domain::ids::ExternalId;
-use crate::domain::{CustomerId, Platform, ShopId};
+use crate::domain::{ChannelId, CustomerId, Platform, ShopId};
 
 pub fn shop(shop: &ShopId) -> String {
     format!("s/{shop}/shop")
@@ -26,7 +26,7 @@ pub fn data_request(shop: &ShopId, request_id: &ExternalId) -> String {
     format!("s/{shop}/dr/{}", request_id.key_part())
 }
 
-pub fn channel(shop: &ShopId, channel: &str) -> String {
+pub fn channel(shop: &ShopId, channel: &ChannelId) -> String {
     format!("s/{shop}/ch/{channel}")
 }
 
@@ -36,17 +36,22 @@ pub fn scan_target(code: &str) -> String {
 }
 
 /// A channel's counter for one day (`scans`, `uniques`) in the shop's zone.
-pub fn channel_day(shop: &ShopId, channel: &str, counter: &str, day: jiff::civil::Date) -> String {
+pub fn channel_day(
+    shop: &ShopId,
+    channel: &ChannelId,
+    counter: &str,
+    day: jiff::civil::Date,
+) -> String {
     format!("s/{shop}/ch/{channel}/{counter}/{day}")
 }
 
 /// Marks a customer as a lead of a channel (written once).
-pub fn channel_lead(shop: &ShopId, channel: &str, customer: &CustomerId) -> String {
+pub fn channel_lead(shop: &ShopId, channel: &ChannelId, customer: &CustomerId) -> String {
     format!("s/{shop}/ch/{channel}/lead/{customer}")
 }
 
 /// A channel's leads on one day (a small record, updated by compare-and-swap).
-pub fn channel_leads_day(shop: &ShopId, channel: &str, day: jiff::civil::Date) -> String {
+pub fn channel_leads_day(shop: &ShopId, channel: &ChannelId, day: jiff::civil::Date) -> String {
     format!("s/{shop}/ch/{channel}/leads/{day}")
 }
 

@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Platform;
+use crate::domain::{ChannelId, Platform};
 use crate::error::Error;
 
 /// Longest tag name, in characters (Shopify's limit).
@@ -111,7 +111,7 @@ pub fn parse_tag_names(field: &str, names: &[String]) -> Result<Vec<TagName>, Er
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum TagSource {
     /// Applied when the person was captured through a channel code.
-    Channel { channel: String },
+    Channel { channel: ChannelId },
     /// Held while a tagging rule's condition is true.
     Rule { rule: String },
     /// Added through the API; `key` is the API key that did it, `by` whoever the caller named.
@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn tag_lists_stored_by_the_first_release_still_read() {
-        let stored = r#"[{"name":"card","source":{"kind":"channel","channel":"ch_1"},
+        let stored = r#"[{"name":"card","source":{"kind":"channel","channel":"ch_abcdefghjkmn"},
             "added_at":"2026-11-20T00:00:00Z"}]"#;
         let set: TagSet = serde_json::from_str(stored).unwrap();
         assert!(set.has(&tag("Card")));

@@ -12,7 +12,7 @@ use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
 use crate::channels::{self, Channel, ChannelInput, ChannelStats};
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelId, ChannelKind};
 use crate::error::{Error, ErrorCode};
 use crate::flows::lead_captured;
 use crate::qr::QrStyle;
@@ -296,21 +296,33 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             ))
         }
         ("GET", "/api/channels/{id}") => {
-            let channel = channels::load(env.store, &call.shop()?.id, call.param("id"))?;
+            let channel =
+                channels::load(env.store, &call.shop()?.id, &channel_id(call.param("id"))?)?;
             Ok(json_response(200, &channel))
         }
         ("PATCH", "/api/channels/{id}") => {
             let input: ChannelInput = json_body(req)?;
-            let channel =
-                channels::update(env.store, call.shop()?, call.param("id"), input, env.now)?;
+            let channel = channels::update(
+                env.store,
+                call.shop()?,
+                &channel_id(call.param("id"))?,
+                input,
+                env.now,
+            )?;
             Ok(json_response(200, &channel))
         }
         ("DELETE", "/api/channels/{id}") => {
-            channels::delete(env.store, call.shop()?, call.param("id"), env.now)?;
+            channels::delete(
+                env.store,
+                call.shop()?,
+                &channel_id(call.param("id"))?,
+                env.now,
+            )?;
             Ok(json_response(200, &ChannelDeleted { deleted: true }))
         }
         ("GET", image @ ("/api/channels/{id}/qr.svg" | "/api/channels/{id}/qr.png")) => {
-            let channel = channels::load(env.store, &call.shop()?.id, call.param("id"))?;
+            let channel =
+                channels::load(env.store, &call.shop()?.id, &channel_id(call.param("id"))?)?;
             let style = QrStyle::parse(
                 query_param(req, "ec").as_deref(),
                 query_param(req, "module").as_deref(),
@@ -329,7 +341,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("GET", "/api/channels/{id}/stats") => {
             let shop = call.shop()?;
-            let channel = channels::load(env.store, &shop.id, call.param("id"))?;
+            let channel = channels::load(env.store, &shop.id, &channel_id(call.param("id"))?)?;
             let (from, to) = window(req, env, shop)?;
             let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
             Ok(json_response(200, &stats))
@@ -511,4 +523,9 @@ fn date(req: &Request, name: &str) -> Result<Option<Date>, ApiError> {
             })
         })
         .transpose()
+}
+
+/// A channel id from the path: one that cannot be a channel's is no channel of this shop.
+fn channel_id(text: &str) -> Result<ChannelId, Error> {
+    ChannelId::parse(text).ok_or_else(|| Error::not_found("channel"))
 }

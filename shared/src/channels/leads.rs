@@ -14,7 +14,7 @@ use crate::channels::{Channel, ScanTarget};
 use crate::crypto::hmac_sha256;
 use crate::customers::{Capture, Customer, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
-use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
+use crate::domain::{ChannelId, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
@@ -270,7 +270,7 @@ pub fn count_lead(
 pub fn leads_on(
     store: &dyn Store,
     shop: &crate::domain::ShopId,
-    channel: &str,
+    channel: &ChannelId,
     day: jiff::civil::Date,
 ) -> Result<i64, Error> {
     Ok(

@@ -21,7 +21,7 @@ use crate::customers::FunnelDelta;
 use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
 use crate::domain::ShopId;
-use crate::domain::{ChannelKind, Currency};
+use crate::domain::{ChannelId, ChannelKind, Currency};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
@@ -34,7 +34,7 @@ const MAX_STATS_DAYS: i32 = 366;
 /// A shop's channel as stored and shown.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Channel {
-    pub id: String,
+    pub id: ChannelId,
     /// The public code in `/q/{code}`: 8 random characters, not sequential.
     pub code: String,
     pub name: String,
@@ -57,7 +57,7 @@ pub struct Channel {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ScanTarget {
     pub shop: ShopId,
-    pub channel: String,
+    pub channel: ChannelId,
     pub target_url: String,
     pub kind: ChannelKind,
     pub campaign: Option<String>,
@@ -196,7 +196,7 @@ pub fn create(
         .as_deref()
         .ok_or_else(|| Error::invalid("target_url is required"))?;
     let mut channel = Channel {
-        id: format!("ch_{}", random_id(12)),
+        id: ChannelId::random(),
         code: random_id(8),
         name: text("name", name, 100)?,
         kind: input.kind.unwrap_or(ChannelKind::Other),
@@ -226,11 +226,7 @@ pub fn create(
     Ok(channel)
 }
 
-pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, Error> {
-    let plain = id.len() <= 40 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !plain {
-        return Err(Error::not_found("channel"));
-    }
+pub fn load(store: &dyn Store, shop: &ShopId, id: &ChannelId) -> Result<Channel, Error> {
     get_json::<Channel>(store, &keys::channel(shop, id))?
         .filter(|c| c.deleted_at.is_none())
         .ok_or_else(|| Error::not_found("channel"))
@@ -238,7 +234,7 @@ pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<Channel, Error
 
 /// Rewrites a channel's scan target from the stored channel and the shop's settings.
 /// Rebuilt from what is stored, so concurrent updates cannot leave it behind.
-fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), Error> {
+fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &ChannelId) -> Result<(), Error> {
     let Some(stored) = get_json::<Channel>(store, &keys::channel(&shop.id, id))? else {
         return Ok(());
     };
@@ -257,7 +253,7 @@ fn sync_scan_target(store: &dyn Store, shop: &Shop, id: &str) -> Result<(), Erro
 }
 
 /// Retires and hides a channel; its code answers 410 from then on.
-pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Result<(), Error> {
+pub fn delete(store: &dyn Store, shop: &Shop, id: &ChannelId, now: Timestamp) -> Result<(), Error> {
     load(store, &shop.id, id)?;
     update_json(
         store,
@@ -278,7 +274,7 @@ pub fn delete(store: &dyn Store, shop: &Shop, id: &str, now: Timestamp) -> Resul
 pub fn refresh_scan_targets(store: &dyn Store, shop: &Shop) -> Result<(), Error> {
     let mut after = 0;
     loop {
-        let page = applog::page::<String>(store, &shop.id, keys::lists::CHANNELS, after, 200)?;
+        let page = applog::page::<ChannelId>(store, &shop.id, keys::lists::CHANNELS, after, 200)?;
         for (_, id) in &page.entries {
             sync_scan_target(store, shop, id)?;
         }
@@ -292,7 +288,7 @@ pub fn refresh_scan_targets(store: &dyn Store, shop: &Shop) -> Result<(), Error>
 pub fn update(
     store: &dyn Store,
     shop: &Shop,
-    id: &str,
+    id: &ChannelId,
     input: ChannelInput,
     now: Timestamp,
 ) -> Result<Channel, Error> {
@@ -318,7 +314,7 @@ pub fn list(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<Channel>, Option<i64>), Error> {
-    let page = applog::page::<String>(store, shop, keys::lists::CHANNELS, after, limit)?;
+    let page = applog::page::<ChannelId>(store, shop, keys::lists::CHANNELS, after, limit)?;
     let mut channels = Vec::with_capacity(page.entries.len());
     for (_, id) in page.entries {
         if let Some(channel) = get_json::<Channel>(store, &keys::channel(shop, &id))? {
@@ -486,7 +482,7 @@ pub struct DayStats {
 
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ChannelStats {
-    pub channel: String,
+    pub channel: ChannelId,
     pub from: Date,
     pub to: Date,
     #[serde(flatten)]

@@ -24,7 +24,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::ExternalId;
-use crate::domain::ChannelKind;
+use crate::domain::{ChannelId, ChannelKind};
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::pii::Identity;
 use crate::rfm::RfmScore;
@@ -106,7 +106,7 @@ pub struct Customer {
 pub struct FunnelDelta {
     /// The intent's id: the channel counts each id once.
     pub id: u64,
-    pub channel: String,
+    pub channel: ChannelId,
     pub day: jiff::civil::Date,
     pub first_orders: i64,
     pub repurchases: i64,
@@ -116,7 +116,7 @@ pub struct FunnelDelta {
 /// Where and when a person was captured as a lead.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Capture {
-    pub channel: String,
+    pub channel: ChannelId,
     #[serde(default)]
     pub kind: Option<ChannelKind>,
     pub at: Timestamp,

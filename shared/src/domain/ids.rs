@@ -1,5 +1,5 @@
-//! Identifiers: shop and customer ids (random, not sequential), platforms, and the
-//! platform's own ids made safe to use inside store keys.
+//! Identifiers: shop, customer, channel, campaign and rule ids (random, not sequential),
+//! platforms, and the platform's own ids made safe to use inside store keys.
 
 use schemars::JsonSchema;
 use std::fmt;
@@ -116,6 +116,9 @@ macro_rules! random_id_type {
 
 random_id_type!(ShopId, "shp_", 12);
 random_id_type!(CustomerId, "cus_", 16);
+random_id_type!(ChannelId, "ch_", 12);
+random_id_type!(CampaignId, "cmp_", 12);
+random_id_type!(RuleId, "rul_", 12);
 
 /// A shop platform that sends Siyu webhooks.
 #[derive(

@@ -295,7 +295,10 @@ impl Condition {
                             .is_some_and(|d| d < days)
                     })
             }),
-            Condition::Channel(id) => c.first_capture.as_ref().is_some_and(|k| &k.channel == id),
+            Condition::Channel(id) => c
+                .first_capture
+                .as_ref()
+                .is_some_and(|k| k.channel.as_str() == id),
             Condition::ChannelKind(kind) => c
                 .first_capture
                 .as_ref()
