@@ -2,7 +2,7 @@
 //! request that knows only its own shop id cannot name another shop's records.
 
 use crate::domain::ids::ExternalId;
-use crate::domain::{ChannelId, CustomerId, Platform, ShopId};
+use crate::domain::{CampaignId, ChannelId, CustomerId, Platform, ShopId};
 
 pub fn shop(shop: &ShopId) -> String {
     format!("s/{shop}/shop")
@@ -86,37 +86,37 @@ pub fn tagging_pass(shop: &ShopId) -> String {
 }
 
 /// A coupon campaign.
-pub fn campaign(shop: &ShopId, campaign: &str) -> String {
+pub fn campaign(shop: &ShopId, campaign: &CampaignId) -> String {
     format!("s/{shop}/cp/{campaign}")
 }
 
 /// A campaign's counters that gate (`quota`, `pool`, `redeemed`): atomic increments.
-pub fn campaign_counter(shop: &ShopId, campaign: &str, counter: &str) -> String {
+pub fn campaign_counter(shop: &ShopId, campaign: &CampaignId, counter: &str) -> String {
     format!("s/{shop}/cp/{campaign}/n/{counter}")
 }
 
 /// A campaign's statistics (issued, redeemed, revenue per currency): atomic increments.
-pub fn campaign_stat(shop: &ShopId, campaign: &str, stat: &str) -> String {
+pub fn campaign_stat(shop: &ShopId, campaign: &CampaignId, stat: &str) -> String {
     format!("s/{shop}/cp/{campaign}/st/{stat}")
 }
 
 /// What one customer holds of a campaign (coupons, or a shared code's redemptions).
-pub fn campaign_holdings(shop: &ShopId, campaign: &str, customer: &CustomerId) -> String {
+pub fn campaign_holdings(shop: &ShopId, campaign: &CampaignId, customer: &CustomerId) -> String {
     format!("s/{shop}/cp/{campaign}/h/{customer}")
 }
 
 /// One issue request's progress under its idempotency key (hashed).
-pub fn issue_idempotency(shop: &ShopId, campaign: &str, key_hash: &str) -> String {
+pub fn issue_idempotency(shop: &ShopId, campaign: &CampaignId, key_hash: &str) -> String {
     format!("s/{shop}/cp/{campaign}/i/{key_hash}")
 }
 
 /// A print batch of a campaign.
-pub fn print_batch(shop: &ShopId, campaign: &str, name: &str) -> String {
+pub fn print_batch(shop: &ShopId, campaign: &CampaignId, name: &str) -> String {
     format!("s/{shop}/cp/{campaign}/b/{name}")
 }
 
 /// The code at one position of a print batch (written once).
-pub fn print_batch_slot(shop: &ShopId, campaign: &str, name: &str, index: i64) -> String {
+pub fn print_batch_slot(shop: &ShopId, campaign: &CampaignId, name: &str, index: i64) -> String {
     format!("s/{shop}/cp/{campaign}/b/{name}/{index}")
 }
 
@@ -216,7 +216,7 @@ pub mod lists {
     }
 
     /// A pool campaign's imported codes, in the order they are handed out.
-    pub fn pool(campaign: &str) -> String {
+    pub fn pool(campaign: &crate::domain::CampaignId) -> String {
         format!("cp/{campaign}/pool")
     }
 

@@ -13,7 +13,7 @@ use crate::coupons::{
     self, BatchPage, CampaignStats, Coupon, ImportReport, OrderUse, PrintBatch, Verdict,
 };
 use crate::domain::ids::ExternalId;
-use crate::domain::CustomerId;
+use crate::domain::{CampaignId, CustomerId};
 use crate::error::{Error, ErrorCode};
 use crate::web::ApiError;
 use crate::web::{
@@ -211,7 +211,8 @@ struct PoolCodes {
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     let call = accept(req, env, log, OPERATIONS)?;
     let shop = call.shop()?;
-    let id = call.param("id");
+    // Only the campaign routes have an id: parsed where they use it.
+    let id = || campaign_id(call.param("id"));
     match call.operation() {
         ("GET", "/api/campaigns") => {
             let (after, limit) = paging(req, CAMPAIGN_PAGE)?;
@@ -225,12 +226,12 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("GET", "/api/campaigns/{id}") => Ok(json_response(
             200,
-            &campaigns::load(env.store, &shop.id, id)?,
+            &campaigns::load(env.store, &shop.id, &id()?)?,
         )),
         ("PATCH", "/api/campaigns/{id}") => {
             let input: CampaignInput = json_body(req)?;
             let campaign =
-                campaigns::update(env.store, &shop.id, shop.currency, id, input, env.now)?;
+                campaigns::update(env.store, &shop.id, shop.currency, &id()?, input, env.now)?;
             Ok(json_response(200, &campaign))
         }
         ("POST", "/api/campaigns/{id}/issue") => {
@@ -238,31 +239,43 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let customer = CustomerId::parse(&body.customer_id)
                 .ok_or_else(|| ApiError::from(Error::not_found("customer")))?;
             let key = idempotency_key(req)?;
-            let coupon =
-                coupons::issue(env.store, &shop.id, id, &customer, key.as_deref(), env.now)?;
+            let coupon = coupons::issue(
+                env.store,
+                &shop.id,
+                &id()?,
+                &customer,
+                key.as_deref(),
+                env.now,
+            )?;
             Ok(json_response(201, &coupon))
         }
         ("POST", "/api/campaigns/{id}/pool") => {
             let codes = pool_codes(req)?;
-            let report = coupons::import_pool(env.store, &shop.id, id, &codes)?;
+            let report = coupons::import_pool(env.store, &shop.id, &id()?, &codes)?;
             Ok(json_response(200, &report))
         }
         ("GET", "/api/campaigns/{id}/stats") => {
-            let campaign = campaigns::load(env.store, &shop.id, id)?;
+            let campaign = campaigns::load(env.store, &shop.id, &id()?)?;
             let stats = coupons::stats(env.store, &shop.id, &campaign, shop.currency)?;
             Ok(json_response(200, &stats))
         }
         ("POST", "/api/campaigns/{id}/batches") => {
             let body: BatchRequest = json_body(req)?;
-            let batch =
-                coupons::create_batch(env.store, &shop.id, id, &body.name, body.count, env.now)?;
+            let batch = coupons::create_batch(
+                env.store,
+                &shop.id,
+                &id()?,
+                &body.name,
+                body.count,
+                env.now,
+            )?;
             Ok(json_response(201, &batch))
         }
         ("GET", "/api/campaigns/{id}/batches/{name}/codes") => {
             let (after, limit) = paging(req, BATCH_PAGE)?;
             let name = call.param("name");
             let page: BatchPage =
-                coupons::batch_codes(env.store, &shop.id, id, name, after, limit, env.now)?;
+                coupons::batch_codes(env.store, &shop.id, &id()?, name, after, limit, env.now)?;
             let mut response = body_response(200, "text/csv; charset=utf-8", page.csv);
             if let Some(next) = page.next {
                 response = with_header(response, "x-next-cursor", &next.to_string());
@@ -368,4 +381,9 @@ fn pool_codes(req: &Request) -> Result<Vec<String>, ApiError> {
         codes.push(first.to_string());
     }
     Ok(codes)
+}
+
+/// A campaign id from the path: one that cannot be a campaign's is no campaign of this shop.
+fn campaign_id(text: &str) -> Result<CampaignId, Error> {
+    CampaignId::parse(text).ok_or_else(|| Error::not_found("campaign"))
 }

@@ -19,7 +19,7 @@ pub const MAX_BATCH: i64 = 1_000_000;
 pub fn create_batch(
     store: &dyn Store,
     shop: &ShopId,
-    campaign_id: &str,
+    campaign_id: &CampaignId,
     name: &str,
     count: i64,
     now: Timestamp,
@@ -64,7 +64,7 @@ pub struct BatchPage {
 pub fn batch_codes(
     store: &dyn Store,
     shop: &ShopId,
-    campaign_id: &str,
+    campaign_id: &CampaignId,
     name: &str,
     after: i64,
     limit: usize,
@@ -104,7 +104,7 @@ pub fn batch_codes(
         };
         let coupon = Coupon {
             code: code.clone(),
-            campaign: campaign_id.to_string(),
+            campaign: campaign_id.clone(),
             customer: None,
             state: CouponState::Issued,
             issued_at: Some(now),
@@ -113,7 +113,7 @@ pub fn batch_codes(
             redemption: None,
         };
         let (stored, created) = create_json(store, &keys::coupon(shop, &code), &coupon)?;
-        if stored.campaign != campaign_id {
+        if stored.campaign != *campaign_id {
             // Another coupon of the shop has this code (1 in 31^8): give the slot a new one.
             store.delete(&slot_key)?;
             index -= 1;

@@ -6,8 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
-use crate::domain::ids::random_id;
-use crate::domain::{Currency, ShopId};
+use crate::domain::{CampaignId, Currency, ShopId};
 use crate::error::Error;
 use crate::keys;
 use crate::rfm::RfmGroup;
@@ -118,7 +117,7 @@ pub struct Eligibility {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CouponCampaign {
-    pub id: String,
+    pub id: CampaignId,
     pub name: String,
     pub discount: Discount,
     pub min_order_minor: Option<i64>,
@@ -184,7 +183,7 @@ impl CouponCampaign {
             return Err(Error::invalid("a campaign needs a discount"));
         };
         let mut campaign = CouponCampaign {
-            id: format!("cmp_{}", random_id(12)),
+            id: CampaignId::random(),
             name: String::new(),
             discount,
             min_order_minor: None,
@@ -368,10 +367,7 @@ pub fn create(
     Ok(campaign)
 }
 
-pub fn load(store: &dyn Store, shop: &ShopId, id: &str) -> Result<CouponCampaign, Error> {
-    if id.len() > 40 {
-        return Err(Error::not_found("campaign"));
-    }
+pub fn load(store: &dyn Store, shop: &ShopId, id: &CampaignId) -> Result<CouponCampaign, Error> {
     get_json(store, &keys::campaign(shop, id))?.ok_or_else(|| Error::not_found("campaign"))
 }
 
@@ -379,7 +375,7 @@ pub fn update(
     store: &dyn Store,
     shop: &ShopId,
     currency: Currency,
-    id: &str,
+    id: &CampaignId,
     input: CampaignInput,
     now: Timestamp,
 ) -> Result<CouponCampaign, Error> {
@@ -409,7 +405,7 @@ pub fn list(
     after: i64,
     limit: usize,
 ) -> Result<(Vec<CouponCampaign>, Option<i64>), Error> {
-    let page = applog::page::<String>(store, shop, keys::lists::CAMPAIGNS, after, limit)?;
+    let page = applog::page::<CampaignId>(store, shop, keys::lists::CAMPAIGNS, after, limit)?;
     let mut out = Vec::new();
     for (_, id) in page.entries {
         if let Some(c) = get_json(store, &keys::campaign(shop, &id))? {

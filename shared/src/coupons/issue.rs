@@ -27,7 +27,7 @@ struct IssueRecord {
 pub fn issue(
     store: &dyn Store,
     shop: &ShopId,
-    campaign_id: &str,
+    campaign_id: &CampaignId,
     customer_id: &CustomerId,
     idempotency_key: Option<&str>,
     now: Timestamp,

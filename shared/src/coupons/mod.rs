@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::applog;
 use crate::customers::{self, Customer};
-use crate::domain::{Currency, CustomerId, ShopId};
+use crate::domain::{CampaignId, Currency, CustomerId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
@@ -62,7 +62,7 @@ pub struct Redemption {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Coupon {
     pub code: String,
-    pub campaign: String,
+    pub campaign: CampaignId,
     /// The customer it was issued to; None for printed and shared codes.
     pub customer: Option<CustomerId>,
     pub state: CouponState,

@@ -19,7 +19,7 @@ pub struct ImportReport {
 pub fn import_pool(
     store: &dyn Store,
     shop: &ShopId,
-    campaign_id: &str,
+    campaign_id: &CampaignId,
     codes: &[String],
 ) -> Result<ImportReport, Error> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
@@ -56,7 +56,7 @@ pub fn import_pool(
         applog::append(store, shop, &list, &code)?;
         let available = Coupon {
             code: code.clone(),
-            campaign: campaign_id.to_string(),
+            campaign: campaign_id.clone(),
             customer: None,
             state: CouponState::Available,
             issued_at: None,
@@ -107,7 +107,7 @@ pub fn claim_shared_code(
 /// Campaigns that issue a coupon when a customer gains a tag: tag (folded) → campaign ids.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 struct TagTriggers {
-    campaigns: BTreeMap<String, String>,
+    campaigns: BTreeMap<CampaignId, String>,
 }
 
 pub fn index_tag_trigger(

@@ -10,7 +10,7 @@ pub struct Verdict {
     pub code: String,
     pub valid: bool,
     pub reason: Option<Rejection>,
-    pub campaign: Option<String>,
+    pub campaign: Option<CampaignId>,
     pub discount: Option<campaigns::Discount>,
     /// The discount on `order_total`, when given.
     pub discount_minor: Option<i64>,
@@ -209,7 +209,7 @@ fn mark_redeemed(
 fn count_redemption(
     store: &dyn Store,
     shop: &ShopId,
-    campaign: &str,
+    campaign: &CampaignId,
     order: &OrderUse,
     sign: i64,
 ) -> Result<(), Error> {
@@ -365,10 +365,9 @@ fn roll_back_unique(
             total_minor: r.order_total_minor,
             currency: r.currency,
         };
-        let campaign = load_coupon(store, shop, code)?
-            .map(|c| c.campaign)
-            .unwrap_or_default();
-        count_redemption(store, shop, &campaign, &used, -1)?;
+        if let Some(coupon) = load_coupon(store, shop, code)? {
+            count_redemption(store, shop, &coupon.campaign, &used, -1)?;
+        }
     }
     Ok(())
 }

@@ -11,7 +11,7 @@ use crate::channels::leads::{self, LeadOutcome, ValidLead};
 use crate::channels::Channel;
 use crate::coupons;
 use crate::customers::{self, Customer};
-use crate::domain::CustomerId;
+use crate::domain::{CampaignId, CustomerId};
 use crate::error::Error;
 use crate::shops::Shop;
 use crate::store::Store;
@@ -85,11 +85,16 @@ fn welcome_coupon(
     customer: &CustomerId,
     now: Timestamp,
 ) -> Result<Option<String>, Error> {
-    let Some(campaign) = &channel.welcome_campaign else {
+    // The channel names its campaign as text; text that is no campaign's id names none.
+    let Some(campaign) = channel
+        .welcome_campaign
+        .as_deref()
+        .and_then(CampaignId::parse)
+    else {
         return Ok(None);
     };
     let key = format!("welcome:{}:{customer}", channel.id);
-    match coupons::issue(store, &shop.id, campaign, customer, Some(&key), now) {
+    match coupons::issue(store, &shop.id, &campaign, customer, Some(&key), now) {
         Ok(coupon) => Ok(Some(coupon.code)),
         Err(e) if !e.is_server_fault() => Ok(None),
         Err(e) => Err(e),

@@ -5,7 +5,7 @@
 use jiff::Timestamp;
 
 use crate::coupons;
-use crate::domain::{CustomerId, ShopId};
+use crate::domain::{CampaignId, CustomerId, ShopId};
 use crate::reminders::{FollowUpCoupons, MessageCoupon};
 use crate::store::Store;
 
@@ -24,7 +24,8 @@ impl FollowUpCoupons for CampaignCoupons<'_> {
         now: Timestamp,
     ) -> Option<MessageCoupon> {
         // A campaign that refuses (or a store that fails) leaves the message without one.
-        let coupon = coupons::issue(self.store, shop, campaign, customer, Some(key), now).ok()?;
+        let campaign = CampaignId::parse(campaign)?;
+        let coupon = coupons::issue(self.store, shop, &campaign, customer, Some(key), now).ok()?;
         Some(MessageCoupon {
             code: coupon.code,
             valid_until: coupon.valid_until,
