@@ -8,7 +8,7 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{ChannelId, Platform};
+use crate::domain::{ChannelId, Platform, RuleId};
 use crate::error::Error;
 
 /// Longest tag name, in characters (Shopify's limit).
@@ -113,7 +113,7 @@ pub enum TagSource {
     /// Applied when the person was captured through a channel code.
     Channel { channel: ChannelId },
     /// Held while a tagging rule's condition is true.
-    Rule { rule: String },
+    Rule { rule: RuleId },
     /// Added through the API; `key` is the API key that did it, `by` whoever the caller named.
     Manual {
         key: String,
@@ -309,7 +309,7 @@ impl TagSet {
     pub fn retain_rule_sources(
         &mut self,
         now: Timestamp,
-        keep: impl Fn(&TagName, &str) -> bool,
+        keep: impl Fn(&TagName, &RuleId) -> bool,
     ) -> Vec<TagName> {
         let stale: Vec<(TagName, TagSource)> = self
             .held
@@ -445,7 +445,9 @@ mod tests {
             key: "owner".into(),
             by: None,
         };
-        let rule = TagSource::Rule { rule: "r1".into() };
+        let rule = TagSource::Rule {
+            rule: RuleId::random(),
+        };
         let mut set = TagSet::default();
         set.add(&tag("VIP"), &manual, now);
         set.add(&tag("vip"), &rule, now);

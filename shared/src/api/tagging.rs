@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::customers::Customer;
-use crate::domain::{Currency, CustomerId};
+use crate::domain::{Currency, CustomerId, RuleId};
 use crate::error::{Error, ErrorCode};
 use crate::rfm::{RfmGroup, RfmSettings};
 use crate::shops::{KeyScope, Shop};
@@ -232,7 +232,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(201, &rule))
         }
         ("GET", "/api/rules/{id}") => {
-            let id = call.param("id");
+            let id = rule_id(call.param("id"))?;
             let rule = tagging::load_config(env.store, &shop.id)?
                 .rules
                 .into_iter()
@@ -242,12 +242,18 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("PATCH", "/api/rules/{id}") => {
             let input: RuleInput = json_body(req)?;
-            let rule = tagging::update_rule(env.store, &shop.id, call.param("id"), input, env.now)?;
+            let rule = tagging::update_rule(
+                env.store,
+                &shop.id,
+                &rule_id(call.param("id"))?,
+                input,
+                env.now,
+            )?;
             Ok(json_response(200, &rule))
         }
         ("DELETE", "/api/rules/{id}") => {
-            let id = call.param("id");
-            tagging::delete_rule(env.store, &shop.id, id)?;
+            let id = rule_id(call.param("id"))?;
+            tagging::delete_rule(env.store, &shop.id, &id)?;
             Ok(json_response(
                 200,
                 &Deleted {
@@ -433,4 +439,9 @@ impl MemberView {
             },
         }
     }
+}
+
+/// A rule id from the path: one that cannot be a rule's is no rule of this shop.
+fn rule_id(text: &str) -> Result<RuleId, Error> {
+    RuleId::parse(text).ok_or_else(|| Error::not_found("rule"))
 }

@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use super::rules::{self, CustomerFacts, RuleAction};
 use super::{load_config, TaggingConfig};
 use crate::customers::Customer;
-use crate::domain::Currency;
+use crate::domain::{Currency, RuleId};
 use crate::error::Error;
 use crate::rfm::RfmFacts;
 use crate::shops::Shop;
@@ -117,10 +117,10 @@ impl Evaluator {
     /// a rule, which add rules hold it and whether a remove rule took it off.
     fn decide(&self, facts: &mut CustomerFacts<'_>) -> BTreeMap<TagName, Decision> {
         let rules = &self.config.rules;
-        let active_add = |name: &TagName, rule: &str| {
+        let active_add = |name: &TagName, rule: &RuleId| {
             self.order.iter().any(|i| {
                 let r = &rules[*i];
-                r.id == rule && r.action == RuleAction::Add && &r.tag == name
+                &r.id == rule && r.action == RuleAction::Add && &r.tag == name
             })
         };
         // Before any rule runs: tags held for a reason other than a live rule.
@@ -189,8 +189,8 @@ impl Evaluator {
 
 #[derive(Debug, Default)]
 struct Decision {
-    held_by: Vec<String>,
-    removed_by: Option<String>,
+    held_by: Vec<RuleId>,
+    removed_by: Option<RuleId>,
 }
 
 #[cfg(test)]
@@ -205,12 +205,12 @@ mod tests {
         text.parse().unwrap()
     }
 
-    fn rule(id: &str, tag: &str, action: &str, condition: serde_json::Value) -> Rule {
+    fn rule(tag: &str, action: &str, condition: serde_json::Value) -> Rule {
         let input: RuleInput = serde_json::from_value(json!({
             "tag": tag, "action": action, "condition": condition,
         }))
         .unwrap();
-        Rule::create(id.into(), input, at("2026-01-01T00:00:00Z")).unwrap()
+        Rule::create(RuleId::random(), input, at("2026-01-01T00:00:00Z")).unwrap()
     }
 
     fn evaluator(rules: Vec<Rule>, now: &str) -> Evaluator {
@@ -241,7 +241,7 @@ mod tests {
 
     #[test]
     fn a_rule_tags_who_meets_it_once_and_untags_who_no_longer_does() {
-        let vip = rule("r1", "VIP", "add", json!({"net_spend": {"gte": 20000}}));
+        let vip = rule("VIP", "add", json!({"net_spend": {"gte": 20000}}));
         let ev = evaluator(vec![vip], "2026-11-30T12:00:00Z");
         let mut c = customer(3, 25_000);
         assert!(ev.evaluate(&mut c));
@@ -255,8 +255,8 @@ mod tests {
     #[test]
     fn a_rule_reading_another_rules_tag_runs_after_it() {
         // Listed reader first: the evaluation order, not the list order, decides.
-        let loyal = rule("r2", "loyal-vip", "add", json!({"tag": "VIP"}));
-        let vip = rule("r1", "VIP", "add", json!({"order_count": {"gte": 3}}));
+        let loyal = rule("loyal-vip", "add", json!({"tag": "VIP"}));
+        let vip = rule("VIP", "add", json!({"order_count": {"gte": 3}}));
         let ev = evaluator(vec![loyal, vip], "2026-11-30T12:00:00Z");
         let mut c = customer(3, 1_000);
         ev.evaluate(&mut c);
@@ -265,8 +265,8 @@ mod tests {
 
     #[test]
     fn a_remove_rule_wins_over_an_add_rule_and_a_manual_tag() {
-        let add = rule("r1", "VIP", "add", json!({"order_count": {"gte": 1}}));
-        let remove = rule("r2", "VIP", "remove", json!({"net_spend": {"lt": 100}}));
+        let add = rule("VIP", "add", json!({"order_count": {"gte": 1}}));
+        let remove = rule("VIP", "remove", json!({"net_spend": {"lt": 100}}));
         let ev = evaluator(vec![add, remove], "2026-11-30T12:00:00Z");
         let mut c = customer(1, 50);
         let by_hand = TagSource::Manual {
@@ -285,7 +285,7 @@ mod tests {
     #[test]
     fn a_manual_tag_stays_when_no_rule_holds() {
         let ev = evaluator(
-            vec![rule("r1", "VIP", "add", json!({"order_count": {"gte": 5}}))],
+            vec![rule("VIP", "add", json!({"order_count": {"gte": 5}}))],
             "2026-11-30T12:00:00Z",
         );
         let mut c = customer(1, 50);
@@ -307,7 +307,6 @@ mod tests {
         // The last order was 2026-11-20 12:00 in Shanghai; 10 days later is 2026-11-30 there,
         // while it is still 2026-11-29 in UTC.
         let recent = rule(
-            "r1",
             "recent",
             "add",
             json!({"days_since_last_order": {"lte": 9}}),
@@ -322,14 +321,14 @@ mod tests {
     #[test]
     fn erased_customers_are_left_alone_and_cycles_are_refused() {
         let ev = evaluator(
-            vec![rule("r1", "VIP", "add", json!({"order_count": {"gte": 1}}))],
+            vec![rule("VIP", "add", json!({"order_count": {"gte": 1}}))],
             "2026-11-30T12:00:00Z",
         );
         let mut c = customer(3, 100);
         c.erased_at = Some(at("2026-11-25T00:00:00Z"));
         assert!(!ev.evaluate(&mut c));
-        let a = rule("r1", "a", "add", json!({"tag": "b"}));
-        let b = rule("r2", "b", "add", json!({"tag": "a"}));
+        let a = rule("a", "add", json!({"tag": "b"}));
+        let b = rule("b", "add", json!({"tag": "a"}));
         let config = TaggingConfig {
             rules: vec![a, b],
             ..TaggingConfig::default()

@@ -23,8 +23,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::customers::Customer;
-use crate::domain::ids::random_id;
-use crate::domain::ShopId;
+use crate::domain::{RuleId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::rfm::RfmSettings;
@@ -72,7 +71,7 @@ pub fn create_rule(
     input: RuleInput,
     now: Timestamp,
 ) -> Result<Rule, Error> {
-    let rule = Rule::create(format!("rul_{}", random_id(12)), input, now)?;
+    let rule = Rule::create(RuleId::random(), input, now)?;
     change_config(store, shop, |config| {
         if config.rules.len() >= rules::MAX_RULES {
             return Err(Error::invalid(format!(
@@ -88,7 +87,7 @@ pub fn create_rule(
 pub fn update_rule(
     store: &dyn Store,
     shop: &ShopId,
-    id: &str,
+    id: &RuleId,
     input: RuleInput,
     now: Timestamp,
 ) -> Result<Rule, Error> {
@@ -96,7 +95,7 @@ pub fn update_rule(
         let rule = config
             .rules
             .iter_mut()
-            .find(|r| r.id == id)
+            .find(|r| &r.id == id)
             .ok_or_else(|| Error::not_found("rule"))?;
         // Patched afresh on each attempt: a concurrent change to the rule is kept.
         rule.patch(input.clone(), now)?;
@@ -104,10 +103,10 @@ pub fn update_rule(
     })
 }
 
-pub fn delete_rule(store: &dyn Store, shop: &ShopId, id: &str) -> Result<(), Error> {
+pub fn delete_rule(store: &dyn Store, shop: &ShopId, id: &RuleId) -> Result<(), Error> {
     change_config(store, shop, |config| {
         let before = config.rules.len();
-        config.rules.retain(|r| r.id != id);
+        config.rules.retain(|r| &r.id != id);
         if config.rules.len() == before {
             return Err(Error::not_found("rule"));
         }

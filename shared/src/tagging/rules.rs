@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::customers::{birthday_month, valid_attribute_key};
 use crate::customers::{Customer, ProductRef};
 use crate::domain::ChannelKind;
-use crate::domain::Currency;
+use crate::domain::{Currency, RuleId};
 use crate::error::{Error, ErrorCode};
 use crate::rfm::{RfmGroup, RfmScore};
 use crate::tags::TagName;
@@ -35,7 +35,7 @@ pub enum RuleAction {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Rule {
-    pub id: String,
+    pub id: RuleId,
     pub name: String,
     pub tag: TagName,
     pub action: RuleAction,
@@ -413,7 +413,7 @@ pub struct RuleInput {
 }
 
 impl Rule {
-    pub fn create(id: String, input: RuleInput, now: Timestamp) -> Result<Self, Error> {
+    pub fn create(id: RuleId, input: RuleInput, now: Timestamp) -> Result<Self, Error> {
         let (Some(tag), Some(condition)) = (input.tag, input.condition) else {
             return Err(Error::invalid("a rule needs a tag and a condition"));
         };
