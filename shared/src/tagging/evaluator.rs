@@ -233,6 +233,15 @@ mod tests {
         c
     }
 
+    fn tag_by_hand(c: &mut Customer, name: &str) {
+        let by_hand = TagSource::Manual {
+            key: "owner".into(),
+            by: None,
+        };
+        let at = at("2026-11-01T00:00:00Z");
+        c.add_tags(&[TagName::parse(name).unwrap()], &by_hand, at);
+    }
+
     fn tags(c: &Customer) -> Vec<String> {
         let mut names: Vec<String> = c.tags.names().iter().map(|t| t.to_string()).collect();
         names.sort();
@@ -269,15 +278,7 @@ mod tests {
         let remove = rule("VIP", "remove", json!({"net_spend": {"lt": 100}}));
         let ev = evaluator(vec![add, remove], "2026-11-30T12:00:00Z");
         let mut c = customer(1, 50);
-        let by_hand = TagSource::Manual {
-            key: "owner".into(),
-            by: None,
-        };
-        c.add_tags(
-            &[TagName::parse("VIP").unwrap()],
-            &by_hand,
-            at("2026-11-01T00:00:00Z"),
-        );
+        tag_by_hand(&mut c, "VIP");
         ev.evaluate(&mut c);
         assert!(tags(&c).is_empty());
     }
@@ -289,15 +290,7 @@ mod tests {
             "2026-11-30T12:00:00Z",
         );
         let mut c = customer(1, 50);
-        let by_hand = TagSource::Manual {
-            key: "owner".into(),
-            by: None,
-        };
-        c.add_tags(
-            &[TagName::parse("VIP").unwrap()],
-            &by_hand,
-            at("2026-11-01T00:00:00Z"),
-        );
+        tag_by_hand(&mut c, "VIP");
         ev.evaluate(&mut c);
         assert_eq!(tags(&c), ["VIP"]);
     }
