@@ -9,15 +9,16 @@
 //! `flows::reminders_due`.
 
 mod dispatch;
+mod message;
 mod profile;
 mod schedules;
 mod settings;
+mod stats;
 mod tokens;
 
-pub use dispatch::{
-    dispatch, dispatch_all, stats, Delivery, DispatchReport, FollowUpCoupons, MessageCoupon,
-    ReminderStats,
-};
+pub use dispatch::{dispatch, dispatch_all, Delivery, DispatchReport, FollowUpCoupons};
+pub use message::MessageCoupon;
+pub use stats::{stats, ReminderStats};
 
 pub use profile::*;
 pub use schedules::*;

@@ -10,9 +10,10 @@ use jiff::{SignedDuration, Timestamp};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::dispatch::{self, stats};
+use super::dispatch;
 use super::profile::{plan, PlannedStep};
 use super::settings::ReminderSettings;
+use super::stats::{self, stats};
 use crate::applog;
 use crate::customers::ProductRef;
 use crate::domain::{CustomerId, ShopId};
@@ -203,12 +204,12 @@ fn plan_item(
         return Ok(());
     };
     register_product(store, shop, &pkey, &product, item.title.as_deref())?;
-    dispatch::count(store, shop, &pkey, "scheduled", 1)?;
+    stats::count(store, shop, &pkey, "scheduled", 1)?;
     let window = SignedDuration::from_hours(settings.conversion_days * 24);
     if previous.is_some_and(|p| p.converted_by(order.paid_at, window)) {
-        dispatch::count(store, shop, &pkey, "converted", 1)?;
+        stats::count(store, shop, &pkey, "converted", 1)?;
         let revenue = item.unit_price_minor.saturating_mul(item.quantity);
-        dispatch::count(store, shop, &pkey, "revenue", revenue)?;
+        stats::count(store, shop, &pkey, "revenue", revenue)?;
     }
     Ok(())
 }
