@@ -145,83 +145,12 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
         .map(|c| Currency::parse(c).map_err(Error::invalid))
         .transpose()?
         .unwrap_or(ctx.currency);
-    let amount = |field: &str, d: &DecimalText| {
-        d.minor(currency)
-            .map_err(|e| Error::invalid(format!("{field}: {e}")))
-    };
+    // Fields are read in the order a malformed one is reported.
     let updated_at = time("updated_at", &order.updated_at)?;
-    let placed_at = time("placed_at", &order.placed_at)?.or(updated_at);
-    let paid_at = time("paid_at", &order.paid_at)?;
-    let status = order.status;
-    let paid_at = match status {
-        GenericStatus::Paid | GenericStatus::Refunded => {
-            Some(paid_at.or(placed_at).unwrap_or(ctx.now))
-        }
-        _ => paid_at,
-    };
-    let cancelled_at = match status {
-        GenericStatus::Cancelled => Some(
-            time("cancelled_at", &order.cancelled_at)?
-                .or(updated_at)
-                .unwrap_or(ctx.now),
-        ),
-        _ => time("cancelled_at", &order.cancelled_at)?,
-    };
-    let mut line_items = Vec::with_capacity(order.line_items.len());
-    for item in &order.line_items {
-        if item.quantity < 0 {
-            return Err(Error::invalid("line_items.quantity must not be negative"));
-        }
-        line_items.push(LineItem {
-            product_id: item.product_id.clone(),
-            variant_id: item.variant_id.clone(),
-            sku: item.sku.clone(),
-            title: item.title.clone(),
-            quantity: item.quantity,
-            unit_price_minor: amount("line_items.unit_price", &item.unit_price)?,
-        });
-    }
-    let refunds = order
-        .refunds
-        .iter()
-        .map(|r| {
-            let amount_minor = amount("refunds.amount", &r.amount)?;
-            if amount_minor < 0 {
-                return Err(Error::invalid("refunds.amount must not be negative"));
-            }
-            Ok(Refund {
-                id: r.id.clone(),
-                amount_minor,
-                currency,
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let total_minor = order
-        .total
-        .as_ref()
-        .map(|t| amount("total", t))
-        .transpose()?;
-    let snapshot = match total_minor {
-        Some(total_minor) => Some(OrderSnapshot {
-            name: order.name.clone(),
-            currency,
-            total_minor,
-            discount_minor: order
-                .discount_total
-                .as_ref()
-                .map(|d| amount("discount_total", d))
-                .transpose()?
-                .unwrap_or(0),
-            line_items,
-            discount_codes: order.discount_codes.clone(),
-        }),
-        None if order.line_items.is_empty() => None,
-        None => {
-            return Err(Error::invalid(
-                "total is required when line_items are given",
-            ))
-        }
-    };
+    let (placed_at, paid_at, cancelled_at) = times(&order, updated_at, ctx)?;
+    let line_items = line_items(&order, currency)?;
+    let refunds = refunds(&order, currency)?;
+    let snapshot = snapshot(&order, currency, line_items)?;
     let customer = order.customer.as_ref();
     let patch = ProfileFields {
         platform: Platform::Generic,
@@ -242,11 +171,114 @@ pub fn parse(body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
             placed_at,
             paid_at,
             cancelled_at,
-            fully_refunded: status == GenericStatus::Refunded,
+            fully_refunded: order.status == GenericStatus::Refunded,
             refunds,
         },
         snapshot,
         version: updated_at,
         customer: patch,
     })))
+}
+
+/// An amount of the order's currency, the field named when it is malformed.
+fn amount(field: &str, d: &DecimalText, currency: Currency) -> Result<i64, Error> {
+    d.minor(currency)
+        .map_err(|e| Error::invalid(format!("{field}: {e}")))
+}
+
+type Times = (Option<Timestamp>, Option<Timestamp>, Option<Timestamp>);
+
+/// When the order was placed, paid and cancelled, as it says or as its status implies.
+fn times(
+    order: &GenericOrder,
+    updated_at: Option<Timestamp>,
+    ctx: &ParseContext,
+) -> Result<Times, Error> {
+    let placed_at = time("placed_at", &order.placed_at)?.or(updated_at);
+    let paid_at = time("paid_at", &order.paid_at)?;
+    let paid_at = match order.status {
+        GenericStatus::Paid | GenericStatus::Refunded => {
+            Some(paid_at.or(placed_at).unwrap_or(ctx.now))
+        }
+        _ => paid_at,
+    };
+    let cancelled_at = match order.status {
+        GenericStatus::Cancelled => Some(
+            time("cancelled_at", &order.cancelled_at)?
+                .or(updated_at)
+                .unwrap_or(ctx.now),
+        ),
+        _ => time("cancelled_at", &order.cancelled_at)?,
+    };
+    Ok((placed_at, paid_at, cancelled_at))
+}
+
+fn line_items(order: &GenericOrder, currency: Currency) -> Result<Vec<LineItem>, Error> {
+    let mut line_items = Vec::with_capacity(order.line_items.len());
+    for item in &order.line_items {
+        if item.quantity < 0 {
+            return Err(Error::invalid("line_items.quantity must not be negative"));
+        }
+        line_items.push(LineItem {
+            product_id: item.product_id.clone(),
+            variant_id: item.variant_id.clone(),
+            sku: item.sku.clone(),
+            title: item.title.clone(),
+            quantity: item.quantity,
+            unit_price_minor: amount("line_items.unit_price", &item.unit_price, currency)?,
+        });
+    }
+    Ok(line_items)
+}
+
+fn refunds(order: &GenericOrder, currency: Currency) -> Result<Vec<Refund>, Error> {
+    order
+        .refunds
+        .iter()
+        .map(|r| {
+            let amount_minor = amount("refunds.amount", &r.amount, currency)?;
+            if amount_minor < 0 {
+                return Err(Error::invalid("refunds.amount must not be negative"));
+            }
+            Ok(Refund {
+                id: r.id.clone(),
+                amount_minor,
+                currency,
+            })
+        })
+        .collect()
+}
+
+/// The order's contents, if it says them: a total is needed once there are line items.
+fn snapshot(
+    order: &GenericOrder,
+    currency: Currency,
+    line_items: Vec<LineItem>,
+) -> Result<Option<OrderSnapshot>, Error> {
+    let total_minor = order
+        .total
+        .as_ref()
+        .map(|t| amount("total", t, currency))
+        .transpose()?;
+    Ok(match total_minor {
+        Some(total_minor) => Some(OrderSnapshot {
+            name: order.name.clone(),
+            currency,
+            total_minor,
+            discount_minor: order
+                .discount_total
+                .as_ref()
+                .map(|d| amount("discount_total", d, currency))
+                .transpose()?
+                .unwrap_or(0),
+            line_items,
+            discount_codes: order.discount_codes.clone(),
+        }),
+        None if order.line_items.is_empty() => None,
+        None => {
+            return Err(Error::invalid(
+                "total is required when line_items are given",
+            ))
+        }
+    })
 }
