@@ -2,6 +2,7 @@
 //! an unsigned form-encoded `webhook_id=N` ping when a webhook is saved.
 
 use jiff::tz::TimeZone;
+use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
@@ -103,76 +104,9 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, Error>
         .map(|c| Currency::parse(c).map_err(invalid_payload))
         .transpose()?
         .unwrap_or(ctx.currency);
-    let amount = |field: &str, d: &DecimalText| {
-        d.minor(currency)
-            .map_err(|e| invalid_payload(format!("{field}: {e}")))
-    };
-    let status = order.status.as_deref().unwrap_or("pending");
     let modified = gmt("date_modified_gmt", &order.date_modified_gmt)?;
-    let created = gmt("date_created_gmt", &order.date_created_gmt)?;
-    let paid_at = gmt("date_paid_gmt", &order.date_paid_gmt)?.or(
-        if matches!(status, "processing" | "completed" | "refunded") {
-            gmt("date_completed_gmt", &order.date_completed_gmt)?
-                .or(modified)
-                .or(created)
-        } else {
-            None
-        },
-    );
-    let refunds = order
-        .refunds
-        .iter()
-        .map(|r| {
-            Ok(Refund {
-                id: r.id.text(),
-                // Woo lists refunds as negative totals.
-                amount_minor: amount("refunds.total", &r.total)?.abs(),
-                currency,
-            })
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let facts = OrderFacts {
-        placed_at: created,
-        paid_at,
-        cancelled_at: (status == "cancelled")
-            .then(|| modified.or(created))
-            .flatten(),
-        fully_refunded: status == "refunded",
-        refunds,
-    };
-    let line_items = order
-        .line_items
-        .iter()
-        .map(|item| {
-            PlatformLineItem {
-                product_id: item.product_id.as_ref(),
-                variant_id: item.variation_id.as_ref(),
-                sku: item.sku.as_deref(),
-                title: item.name.as_deref(),
-                quantity: item.quantity,
-                unit_price: item.price.as_ref(),
-            }
-            .normalise(currency)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let snapshot = OrderSnapshot {
-        name: order.number.clone(),
-        currency,
-        total_minor: order
-            .total
-            .as_ref()
-            .map(|t| amount("total", t))
-            .transpose()?
-            .unwrap_or(0),
-        discount_minor: order
-            .discount_total
-            .as_ref()
-            .map(|t| amount("discount_total", t))
-            .transpose()?
-            .unwrap_or(0),
-        line_items,
-        discount_codes: order.coupon_lines.iter().map(|c| c.code.clone()).collect(),
-    };
+    let facts = facts(&order, currency, modified)?;
+    let snapshot = snapshot(&order, currency)?;
     let billing = order.billing.as_ref();
     let customer = ProfileFields {
         platform: Platform::WooCommerce,
@@ -192,6 +126,87 @@ fn order_event(order: WooOrder, ctx: &ParseContext) -> Result<OrderEvent, Error>
         snapshot: Some(snapshot),
         version: modified,
         customer,
+    })
+}
+
+/// An amount of the order's currency, the field named when it is malformed.
+fn amount(field: &str, d: &DecimalText, currency: Currency) -> Result<i64, Error> {
+    d.minor(currency)
+        .map_err(|e| invalid_payload(format!("{field}: {e}")))
+}
+
+/// When the order was placed, paid and cancelled, as its dates and status say, and its
+/// refunds.
+fn facts(
+    order: &WooOrder,
+    currency: Currency,
+    modified: Option<Timestamp>,
+) -> Result<OrderFacts, Error> {
+    let status = order.status.as_deref().unwrap_or("pending");
+    let created = gmt("date_created_gmt", &order.date_created_gmt)?;
+    let paid_at = gmt("date_paid_gmt", &order.date_paid_gmt)?.or(
+        if matches!(status, "processing" | "completed" | "refunded") {
+            gmt("date_completed_gmt", &order.date_completed_gmt)?
+                .or(modified)
+                .or(created)
+        } else {
+            None
+        },
+    );
+    let refunds = order
+        .refunds
+        .iter()
+        .map(|r| {
+            Ok(Refund {
+                id: r.id.text(),
+                // Woo lists refunds as negative totals.
+                amount_minor: amount("refunds.total", &r.total, currency)?.abs(),
+                currency,
+            })
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok(OrderFacts {
+        placed_at: created,
+        paid_at,
+        cancelled_at: (status == "cancelled")
+            .then(|| modified.or(created))
+            .flatten(),
+        fully_refunded: status == "refunded",
+        refunds,
+    })
+}
+
+/// What the order holds and costs.
+fn snapshot(order: &WooOrder, currency: Currency) -> Result<OrderSnapshot, Error> {
+    let line_items = order
+        .line_items
+        .iter()
+        .map(|item| {
+            PlatformLineItem {
+                product_id: item.product_id.as_ref(),
+                variant_id: item.variation_id.as_ref(),
+                sku: item.sku.as_deref(),
+                title: item.name.as_deref(),
+                quantity: item.quantity,
+                unit_price: item.price.as_ref(),
+            }
+            .normalise(currency)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let optional = |field: &str, value: &Option<DecimalText>| {
+        value
+            .as_ref()
+            .map(|t| amount(field, t, currency))
+            .transpose()
+            .map(Option::unwrap_or_default)
+    };
+    Ok(OrderSnapshot {
+        name: order.number.clone(),
+        currency,
+        total_minor: optional("total", &order.total)?,
+        discount_minor: optional("discount_total", &order.discount_total)?,
+        line_items,
+        discount_codes: order.coupon_lines.iter().map(|c| c.code.clone()).collect(),
     })
 }
 
