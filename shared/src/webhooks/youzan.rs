@@ -183,11 +183,6 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
         .filter_map(|p| p.coupon_id.as_ref().and_then(IdValue::meaningful))
         .collect();
     let info = trade.full_order_info;
-    let currency = Currency::cny();
-    let amount = |field: &str, d: &DecimalText| {
-        d.minor(currency)
-            .map_err(|e| invalid_payload(format!("{field}: {e}")))
-    };
     let created = local("created", &info.order_info.created, ctx)?;
     let updated = local("update_time", &info.order_info.update_time, ctx)?;
     let paid = matches!(
@@ -204,43 +199,7 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
         fully_refunded: false,
         refunds: Vec::new(),
     };
-    let line_items = info
-        .orders
-        .iter()
-        .map(|item| {
-            PlatformLineItem {
-                product_id: item.item_id.as_ref(),
-                variant_id: item.sku_id.as_ref(),
-                sku: item
-                    .outer_sku_id
-                    .as_deref()
-                    .or(item.outer_item_id.as_deref()),
-                title: item.title.as_deref(),
-                quantity: item.num,
-                unit_price: item.price.as_ref(),
-            }
-            .normalise(currency)
-        })
-        .collect::<Result<Vec<_>, Error>>()?;
-    let pay = info.pay_info.as_ref();
-    let total = pay.and_then(|p| p.payment.as_ref().or(p.total_fee.as_ref()));
-    let total_fee = pay.and_then(|p| p.total_fee.as_ref());
-    let total_minor = total
-        .map(|t| amount("pay_info.payment", t))
-        .transpose()?
-        .unwrap_or(0);
-    let list_minor = total_fee
-        .map(|t| amount("pay_info.total_fee", t))
-        .transpose()?
-        .unwrap_or(total_minor);
-    let snapshot = OrderSnapshot {
-        name: Some(info.order_info.tid.clone()),
-        currency,
-        total_minor,
-        discount_minor: (list_minor - total_minor).max(0),
-        line_items,
-        discount_codes,
-    };
+    let snapshot = snapshot(&info, discount_codes)?;
     let buyer = info.buyer_info.as_ref();
     let customer = ProfileFields {
         platform: Platform::Youzan,
@@ -267,6 +226,55 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
         version: updated,
         customer,
     })
+}
+
+/// What the trade holds and what was paid for it (Youzan trades are in yuan).
+fn snapshot(info: &FullOrderInfo, discount_codes: Vec<String>) -> Result<OrderSnapshot, Error> {
+    let currency = Currency::cny();
+    let line_items = info
+        .orders
+        .iter()
+        .map(|item| {
+            PlatformLineItem {
+                product_id: item.item_id.as_ref(),
+                variant_id: item.sku_id.as_ref(),
+                sku: item
+                    .outer_sku_id
+                    .as_deref()
+                    .or(item.outer_item_id.as_deref()),
+                title: item.title.as_deref(),
+                quantity: item.num,
+                unit_price: item.price.as_ref(),
+            }
+            .normalise(currency)
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    let pay = info.pay_info.as_ref();
+    let total = pay.and_then(|p| p.payment.as_ref().or(p.total_fee.as_ref()));
+    let total_fee = pay.and_then(|p| p.total_fee.as_ref());
+    let total_minor = total
+        .map(|t| amount("pay_info.payment", t, currency))
+        .transpose()?
+        .unwrap_or(0);
+    let list_minor = total_fee
+        .map(|t| amount("pay_info.total_fee", t, currency))
+        .transpose()?
+        .unwrap_or(total_minor);
+    let snapshot = OrderSnapshot {
+        name: Some(info.order_info.tid.clone()),
+        currency,
+        total_minor,
+        discount_minor: (list_minor - total_minor).max(0),
+        line_items,
+        discount_codes,
+    };
+    Ok(snapshot)
+}
+
+/// An amount in `currency`, the field named when it is malformed.
+fn amount(field: &str, d: &DecimalText, currency: Currency) -> Result<i64, Error> {
+    d.minor(currency)
+        .map_err(|e| invalid_payload(format!("{field}: {e}")))
 }
 
 /// Translates a verified Youzan push.
