@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::router::{Access, Operation};
-use super::{accept, Page};
+use super::{accept, Call, Page};
 use crate::coupons::campaigns::{self, CampaignInput, CouponCampaign};
 use crate::coupons::{
     self, BatchPage, CampaignStats, Coupon, ImportReport, OrderUse, PrintBatch, Verdict,
@@ -15,6 +15,7 @@ use crate::coupons::{
 use crate::domain::ids::ExternalId;
 use crate::domain::{CampaignId, CustomerId};
 use crate::error::{Error, ErrorCode};
+use crate::shops::Shop;
 use crate::web::ApiError;
 use crate::web::{
     body_response, header, json_body, json_response, paging, query_number, query_param,
@@ -211,7 +212,21 @@ struct PoolCodes {
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     let call = accept(req, env, log, OPERATIONS)?;
     let shop = call.shop()?;
-    // Only the campaign routes have an id: parsed where they use it.
+    if call.operation().1.starts_with("/api/coupons/") {
+        code_operation(req, env, &call, shop)
+    } else {
+        campaign_operation(req, env, &call, shop)
+    }
+}
+
+/// `/api/campaigns…`: campaigns, issuing, pools, print batches, stats.
+fn campaign_operation(
+    req: &Request,
+    env: &Env,
+    call: &Call,
+    shop: &Shop,
+) -> Result<Response, ApiError> {
+    // Only the routes under one campaign have an id: parsed where they use it.
     let id = || campaign_id(call.param("id"));
     match call.operation() {
         ("GET", "/api/campaigns") => {
@@ -285,6 +300,18 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             }
             Ok(response)
         }
+        _ => Err(ApiError::unknown_route()),
+    }
+}
+
+/// `/api/coupons/{code}…`: validating and redeeming a code.
+fn code_operation(
+    req: &Request,
+    env: &Env,
+    call: &Call,
+    shop: &Shop,
+) -> Result<Response, ApiError> {
+    match call.operation() {
         ("GET", "/api/coupons/{code}") => {
             let customer = match query_param(req, "customer") {
                 Some(c) => Some(CustomerId::parse(&c).ok_or_else(|| {
