@@ -16,7 +16,7 @@ use crate::domain::{ChannelId, ChannelKind};
 use crate::error::{Error, ErrorCode};
 use crate::flows::lead_captured;
 use crate::qr::QrStyle;
-use crate::shops;
+use crate::shops::{self, Shop};
 use crate::web::ApiError;
 use crate::web::{
     body_response, header, html_response, json_body, json_response, message_page, paging,
@@ -271,30 +271,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let channel = channels::create(env.store, call.shop()?, input, env.now)?;
             Ok(json_response(201, &channel))
         }
-        ("GET", "/api/channels/stats") => {
-            let shop = call.shop()?;
-            let (from, to) = window(req, env, shop)?;
-            let (after, limit) = paging(req, CHANNEL_STATS_PAGE)?;
-            let (channels, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
-            let mut items = Vec::with_capacity(channels.len());
-            for channel in channels {
-                let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
-                items.push(NamedChannelStats {
-                    name: channel.name,
-                    kind: channel.kind,
-                    stats,
-                });
-            }
-            Ok(json_response(
-                200,
-                &ChannelStatsPage {
-                    from,
-                    to,
-                    items,
-                    next_cursor,
-                },
-            ))
-        }
+        ("GET", "/api/channels/stats") => all_channel_stats(req, env, call.shop()?),
         ("GET", "/api/channels/{id}") => {
             let channel =
                 channels::load(env.store, &call.shop()?.id, &channel_id(call.param("id"))?)?;
@@ -321,23 +298,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(200, &ChannelDeleted { deleted: true }))
         }
         ("GET", image @ ("/api/channels/{id}/qr.svg" | "/api/channels/{id}/qr.png")) => {
-            let channel =
-                channels::load(env.store, &call.shop()?.id, &channel_id(call.param("id"))?)?;
-            let style = QrStyle::parse(
-                query_param(req, "ec").as_deref(),
-                query_param(req, "module").as_deref(),
-            )?;
-            let url = format!("{}/q/{}", public_origin(req)?, channel.code);
-            let (content_type, body) = if image.ends_with("svg") {
-                ("image/svg+xml", style.svg(&url)?.into_bytes())
-            } else {
-                ("image/png", style.png(&url)?)
-            };
-            Ok(with_header(
-                body_response(200, content_type, body),
-                "x-scan-url",
-                &url,
-            ))
+            let id = channel_id(call.param("id"))?;
+            channel_qr(req, env, call.shop()?, &id, image.ends_with("svg"))
         }
         ("GET", "/api/channels/{id}/stats") => {
             let shop = call.shop()?;
@@ -348,6 +310,55 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         _ => Err(ApiError::unknown_route()),
     }
+}
+
+/// Every channel's funnel over one window, a page of channels at a time.
+fn all_channel_stats(req: &Request, env: &Env, shop: &Shop) -> Result<Response, ApiError> {
+    let (from, to) = window(req, env, shop)?;
+    let (after, limit) = paging(req, CHANNEL_STATS_PAGE)?;
+    let (channels, next_cursor) = channels::list(env.store, &shop.id, after, limit)?;
+    let mut items = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let stats = channels::stats(env.store, &shop.id, &channel, from, to)?;
+        items.push(NamedChannelStats {
+            name: channel.name,
+            kind: channel.kind,
+            stats,
+        });
+    }
+    let page = ChannelStatsPage {
+        from,
+        to,
+        items,
+        next_cursor,
+    };
+    Ok(json_response(200, &page))
+}
+
+/// A channel's QR image (SVG or PNG) of its scan URL, which the answer also names.
+fn channel_qr(
+    req: &Request,
+    env: &Env,
+    shop: &Shop,
+    id: &ChannelId,
+    svg: bool,
+) -> Result<Response, ApiError> {
+    let channel = channels::load(env.store, &shop.id, id)?;
+    let style = QrStyle::parse(
+        query_param(req, "ec").as_deref(),
+        query_param(req, "module").as_deref(),
+    )?;
+    let url = format!("{}/q/{}", public_origin(req)?, channel.code);
+    let (content_type, body) = if svg {
+        ("image/svg+xml", style.svg(&url)?.into_bytes())
+    } else {
+        ("image/png", style.png(&url)?)
+    };
+    Ok(with_header(
+        body_response(200, content_type, body),
+        "x-scan-url",
+        &url,
+    ))
 }
 
 /// WeCom's callback: URL verification (GET) and events (POST). Only a new external contact
@@ -495,7 +506,7 @@ fn html_escape(text: &str) -> String {
 }
 
 /// The stats window from `from`/`to`, by default the last 30 days in the shop's zone.
-fn window(req: &Request, env: &Env, shop: &crate::shops::Shop) -> Result<(Date, Date), ApiError> {
+fn window(req: &Request, env: &Env, shop: &Shop) -> Result<(Date, Date), ApiError> {
     let today = env.now.to_zoned(shop.zone()).date();
     let to = date(req, "to")?.unwrap_or(today);
     let from = match date(req, "from")? {
