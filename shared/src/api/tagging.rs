@@ -268,21 +268,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             } else {
                 tagging::load_config(env.store, &shop.id)?.rfm
             };
-            let mut groups = Vec::new();
-            for group in RfmGroup::ALL {
-                let customers = segments::count(env.store, &shop.id, &Segment::Rfm(group))?;
-                groups.push(RfmGroupSize { group, customers });
-            }
-            let super_users = segments::count(env.store, &shop.id, &Segment::SuperUsers)?;
-            Ok(json_response(
-                200,
-                &RfmOverview {
-                    settings,
-                    currency: shop.currency,
-                    groups,
-                    super_users,
-                },
-            ))
+            rfm_overview(env, shop, settings)
         }
         ("GET", "/api/tags") => {
             let (after, limit) = paging(req, LIST_PAGE)?;
@@ -311,6 +297,23 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         _ => Err(ApiError::unknown_route()),
     }
+}
+
+/// The RFM settings with each group's size and the super users'.
+fn rfm_overview(env: &Env, shop: &Shop, settings: RfmSettings) -> Result<Response, ApiError> {
+    let mut groups = Vec::new();
+    for group in RfmGroup::ALL {
+        let customers = segments::count(env.store, &shop.id, &Segment::Rfm(group))?;
+        groups.push(RfmGroupSize { group, customers });
+    }
+    let super_users = segments::count(env.store, &shop.id, &Segment::SuperUsers)?;
+    let overview = RfmOverview {
+        settings,
+        currency: shop.currency,
+        groups,
+        super_users,
+    };
+    Ok(json_response(200, &overview))
 }
 
 fn members(req: &Request, env: &Env, shop: &Shop, segment: &Segment) -> Result<Response, ApiError> {
