@@ -165,39 +165,46 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 },
             ))
         }
-        (method, "/r/u/{token}") => {
-            let pepper = env.secrets.pepper()?;
-            let found = reminders::parse_unsubscribe_token(pepper, call.param("token")).and_then(
-                |(shop, customer)| {
-                    crate::shops::load_shop(env.store, &shop)
-                        .ok()
-                        .map(|s| (s, customer))
-                },
-            );
-            let Some((shop, customer)) = found else {
-                return Ok(message_page(
-                    404,
-                    "链接无效 · Link not valid",
-                    "这个退订链接无效。This unsubscribe link is not valid.",
-                ));
-            };
-            log.shop = Some(shop.id.to_string());
-            if method == "GET" {
-                // A link opened by a preview or a scanner must not unsubscribe: one button.
-                return Ok(message_page(
-                    200,
-                    "退订 · Unsubscribe",
-                    "<form method=\"post\"><button type=\"submit\">不再接收营销消息 · \
-                     Stop marketing messages</button></form>",
-                ));
-            }
-            customer_changed::unsubscribe(env.store, &shop, &customer, env.now)?;
-            Ok(message_page(
-                200,
-                "已退订 · Unsubscribed",
-                "您将不再收到营销消息。You will receive no more marketing messages.",
-            ))
-        }
+        (method, "/r/u/{token}") => unsubscribe_link(env, log, method, call.param("token")),
         _ => Err(ApiError::unknown_route()),
     }
+}
+
+/// The unsubscribe link every message carries: opening it shows one button (a preview or a
+/// link scanner must not unsubscribe anyone); pressing it withdraws marketing consent.
+fn unsubscribe_link(
+    env: &Env,
+    log: &mut RequestLog,
+    method: &str,
+    token: &str,
+) -> Result<Response, ApiError> {
+    let pepper = env.secrets.pepper()?;
+    let found = reminders::parse_unsubscribe_token(pepper, token).and_then(|(shop, customer)| {
+        crate::shops::load_shop(env.store, &shop)
+            .ok()
+            .map(|s| (s, customer))
+    });
+    let Some((shop, customer)) = found else {
+        return Ok(message_page(
+            404,
+            "链接无效 · Link not valid",
+            "这个退订链接无效。This unsubscribe link is not valid.",
+        ));
+    };
+    log.shop = Some(shop.id.to_string());
+    if method == "GET" {
+        // A link opened by a preview or a scanner must not unsubscribe: one button.
+        return Ok(message_page(
+            200,
+            "退订 · Unsubscribe",
+            "<form method=\"post\"><button type=\"submit\">不再接收营销消息 · \
+             Stop marketing messages</button></form>",
+        ));
+    }
+    customer_changed::unsubscribe(env.store, &shop, &customer, env.now)?;
+    Ok(message_page(
+        200,
+        "已退订 · Unsubscribed",
+        "您将不再收到营销消息。You will receive no more marketing messages.",
+    ))
 }
