@@ -296,17 +296,26 @@ impl Sender<'_> {
             report.deferred += 1;
             return Ok(true);
         }
-        // Claim this step and every other step of the customer that is due now.
-        let mut claimed = Vec::new();
-        if self.claim(&key, entry.version, entry.step)? {
-            claimed.push((key.clone(), entry.version, entry.step));
-        } else {
+        if !self.claim(&key, entry.version, entry.step)? {
             return Ok(true);
         }
+        let mut claimed = vec![(key.clone(), entry.version, entry.step)];
+        claimed.extend(self.claim_others_due(&customer, &key)?);
+        self.deliver(&customer, &claimed, report)?;
+        Ok(true)
+    }
+
+    /// Claims every other step of the customer that is due now, to go in the same message.
+    fn claim_others_due(
+        &self,
+        customer: &Customer,
+        claimed_key: &str,
+    ) -> Result<Vec<(String, u64, usize)>, Error> {
+        let mut claimed = Vec::new();
         for other in customer_schedules(self.store, &self.shop.id, &customer.id)? {
             let okey =
                 keys::reminder_schedule(&self.shop.id, &customer.id, &product_key(&other.product));
-            if okey == key || other.status != ScheduleStatus::Active {
+            if okey == claimed_key || other.status != ScheduleStatus::Active {
                 continue;
             }
             for (i, s) in other.steps.iter().enumerate() {
@@ -318,8 +327,7 @@ impl Sender<'_> {
                 }
             }
         }
-        self.deliver(&customer, &claimed, report)?;
-        Ok(true)
+        Ok(claimed)
     }
 
     fn customer(&mut self, id: &CustomerId) -> Result<Option<Customer>, Error> {
