@@ -5,7 +5,8 @@
 //! The scan is the hottest path, so it touches as little as possible: one read of the code's
 //! scan target (kept beside the channel, under a global key since the public URL names no
 //! shop), and one atomic increment per scan into a per-day counter, plus one more for a
-//! first-time scanner. Totals are rolled up from the day counters at read time.
+//! first-time scanner. Totals are rolled up from the day counters at read time (`funnel`,
+//! which also counts what captured customers order); leads are `leads`.
 
 mod funnel;
 pub mod leads;
