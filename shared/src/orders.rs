@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::customers::{ContributedItem, Contribution, Intent, ProductRef, ProfilePatch};
 use crate::domain::ids::{random_u64, ExternalId};
+use crate::domain::MinorUnits;
 use crate::domain::{Currency, CustomerId, Platform, ShopId};
 use crate::error::Error;
 use crate::keys;
@@ -67,7 +68,7 @@ pub struct OrderFacts {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Refund {
     pub id: String,
-    pub amount_minor: i64,
+    pub amount_minor: MinorUnits,
     pub currency: Currency,
 }
 
@@ -75,8 +76,8 @@ pub struct Refund {
 pub struct OrderSnapshot {
     pub name: Option<String>,
     pub currency: Currency,
-    pub total_minor: i64,
-    pub discount_minor: i64,
+    pub total_minor: MinorUnits,
+    pub discount_minor: MinorUnits,
     pub line_items: Vec<LineItem>,
     pub discount_codes: Vec<String>,
 }
@@ -88,7 +89,7 @@ pub struct LineItem {
     pub sku: Option<String>,
     pub title: Option<String>,
     pub quantity: i64,
-    pub unit_price_minor: i64,
+    pub unit_price_minor: MinorUnits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -7,6 +7,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::MinorUnits;
 use crate::error::Error;
 
 #[derive(
@@ -91,7 +92,7 @@ pub struct RfmSettings {
     /// Net lifetime spend in the shop's currency, minor units.
     pub monetary_minor: [i64; 4],
     /// Spend in the last `super_user_days` that makes a super user, shop currency minor units.
-    pub super_user_minor: i64,
+    pub super_user_minor: MinorUnits,
     pub super_user_days: i64,
 }
 
@@ -160,7 +161,7 @@ impl RfmSettings {
 pub struct RfmFacts {
     pub days_since_last_order: Option<i64>,
     pub orders: i64,
-    pub spend_minor: i64,
+    pub spend_minor: MinorUnits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::applog;
+use crate::domain::MinorUnits;
 use crate::domain::{CampaignId, Currency, ShopId};
 use crate::error::Error;
 use crate::keys;
@@ -22,7 +23,7 @@ const MAX_PREFIX_CHARS: usize = 12;
 pub enum Discount {
     /// Money off, minor units of `currency` (default: the shop's).
     FixedAmount {
-        amount_minor: i64,
+        amount_minor: MinorUnits,
         #[serde(default)]
         currency: Option<Currency>,
     },
@@ -30,7 +31,7 @@ pub enum Discount {
     Percent {
         basis_points: i64,
         #[serde(default)]
-        cap_minor: Option<i64>,
+        cap_minor: Option<MinorUnits>,
     },
     // A struct variant, not a unit one: serde lets unknown fields through on unit variants
     // of internally tagged enums even with deny_unknown_fields.
@@ -120,7 +121,7 @@ pub struct CouponCampaign {
     pub id: CampaignId,
     pub name: String,
     pub discount: Discount,
-    pub min_order_minor: Option<i64>,
+    pub min_order_minor: Option<MinorUnits>,
     /// The window coupons can be used in; either end optional.
     pub starts_at: Option<Timestamp>,
     pub ends_at: Option<Timestamp>,

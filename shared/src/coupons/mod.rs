@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::applog;
 use crate::customers::{self, Customer};
+use crate::domain::MinorUnits;
 use crate::domain::{CampaignId, Currency, CustomerId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
@@ -55,7 +56,7 @@ pub struct Redemption {
     pub order: String,
     pub customer: Option<CustomerId>,
     pub at: Timestamp,
-    pub order_total_minor: Option<i64>,
+    pub order_total_minor: Option<MinorUnits>,
     pub currency: Option<Currency>,
 }
 
@@ -217,7 +218,7 @@ pub struct CampaignStats {
     /// Orders that used a coupon of the campaign (one per redemption).
     pub orders: i64,
     /// Those orders' totals when redeemed, in the shop's currency, minor units.
-    pub revenue_minor: i64,
+    pub revenue_minor: MinorUnits,
     pub currency: Currency,
 }
 

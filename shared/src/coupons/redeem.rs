@@ -13,7 +13,7 @@ pub struct Verdict {
     pub campaign: Option<CampaignId>,
     pub discount: Option<campaigns::Discount>,
     /// The discount on `order_total`, when given.
-    pub discount_minor: Option<i64>,
+    pub discount_minor: Option<MinorUnits>,
     pub valid_until: Option<Timestamp>,
 }
 
@@ -108,7 +108,7 @@ pub struct OrderUse {
     /// `{platform}/{order id}` or `api/{order id}`.
     pub order: String,
     pub customer: Option<CustomerId>,
-    pub total_minor: Option<i64>,
+    pub total_minor: Option<MinorUnits>,
     pub currency: Option<Currency>,
 }
 
@@ -116,7 +116,7 @@ pub struct OrderUse {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 struct SharedUse {
     customer: Option<CustomerId>,
-    total_minor: Option<i64>,
+    total_minor: Option<MinorUnits>,
     currency: Option<Currency>,
     counted: bool,
 }

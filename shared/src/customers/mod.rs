@@ -24,6 +24,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ids::ExternalId;
+use crate::domain::MinorUnits;
 use crate::domain::{ChannelId, ChannelKind};
 use crate::domain::{Currency, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::pii::Identity;
@@ -176,7 +177,7 @@ pub struct ProductPurchase {
 pub struct Contribution {
     pub counted: bool,
     pub currency: Option<Currency>,
-    pub net_minor: i64,
+    pub net_minor: MinorUnits,
     pub items: Vec<ContributedItem>,
     pub ordered_at: Option<Timestamp>,
 }

@@ -4,6 +4,7 @@
 use schemars::JsonSchema;
 use serde::Serialize;
 
+use crate::domain::MinorUnits;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::keys;
@@ -31,7 +32,7 @@ pub struct ReminderStats {
     pub failed: i64,
     pub converted: i64,
     /// Revenue of the reordered items that converted, shop currency, minor units.
-    pub revenue_minor: i64,
+    pub revenue_minor: MinorUnits,
 }
 
 pub fn stats(
