@@ -9,6 +9,19 @@ pub struct Route {
     pub component: String,
 }
 
+impl Route {
+    /// Whether Spin would consider this route for `path`: a trailing `/...` takes the
+    /// prefix and anything under it; otherwise segment by segment, `:name` any one segment.
+    pub fn matches(&self, path: &str) -> bool {
+        match self.pattern.strip_suffix("/...") {
+            Some(prefix) => {
+                path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
+            }
+            None => exact_match(&self.pattern, path),
+        }
+    }
+}
+
 /// A component's `[component.X]` settings the tests care about.
 #[derive(Debug, Clone)]
 pub struct Component {
@@ -118,21 +131,15 @@ impl Manifest {
     pub fn component_for(&self, path: &str) -> Option<&str> {
         let mut best: Option<(bool, usize, &str)> = None;
         for route in &self.routes {
-            let (prefix, wildcard) = match route.pattern.strip_suffix("/...") {
-                Some(prefix) => (prefix, true),
-                None => (route.pattern.as_str(), false),
-            };
-            let matches = if wildcard {
-                path == prefix || path.starts_with(&format!("{prefix}/")) || prefix.is_empty()
-            } else {
-                exact_match(prefix, path)
-            };
-            if !matches {
+            if !route.matches(path) {
                 continue;
             }
             // Spin: an exact route (named segments included) beats every wildcard; among
             // wildcards the longest prefix wins.
-            let rank = (!wildcard, if wildcard { prefix.len() } else { path.len() });
+            let rank = match route.pattern.strip_suffix("/...") {
+                Some(prefix) => (false, prefix.len()),
+                None => (true, path.len()),
+            };
             if best.is_none_or(|(exact, len, _)| rank > (exact, len)) {
                 best = Some((rank.0, rank.1, route.component.as_str()));
             }
