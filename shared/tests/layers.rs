@@ -116,23 +116,47 @@ fn ident_before(bytes: &[u8], i: usize) -> bool {
     i > 0 && (bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_')
 }
 
-/// Every module a file's code (not its unit tests) names through `crate::`, by line.
+/// Every module a file's code (not its unit tests) names through `crate::`, grouped
+/// imports (`use crate::{a, b::c}`, over several lines too) included.
 fn named_modules(text: &str) -> Vec<String> {
-    let code = without_tests(text);
+    let code: String = without_tests(text)
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let ident = |s: &str| -> String {
+        s.trim_start()
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect()
+    };
     let mut named = Vec::new();
-    for line in code.lines() {
-        let line = line.split("//").next().unwrap_or("");
-        for (at, _) in line.match_indices("crate::") {
-            let rest = &line[at + "crate::".len()..];
-            let name: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                named.push(name);
+    for (at, _) in code.match_indices("crate::") {
+        let rest = &code[at + "crate::".len()..];
+        match rest.strip_prefix('{') {
+            Some(group) => {
+                // The group's top-level items, up to its closing brace.
+                let (mut depth, mut start) = (0usize, 0usize);
+                for (i, c) in group.char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' if depth == 0 => {
+                            named.push(ident(&group[start..i]));
+                            break;
+                        }
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            named.push(ident(&group[start..i]));
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
             }
+            None => named.push(ident(rest)),
         }
     }
+    named.retain(|n| !n.is_empty());
     named
 }
 
@@ -187,6 +211,10 @@ fn the_reader_sees_through_comments_and_tests() {
 #[cfg(test)]
 mod tests { use crate::api; fn f() { let _ = ("{", '{', r#"}"#, '\'', "\"}"); } }
 fn f() { crate::store::x(); }
+use crate::{
+    flows::order_settled,
+    web::{self, Request},
+};
 "##;
-    assert_eq!(named_modules(text), ["keys", "store"]);
+    assert_eq!(named_modules(text), ["keys", "store", "flows", "web"]);
 }
