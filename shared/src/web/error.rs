@@ -15,6 +15,9 @@ pub struct ApiError {
     pub message: String,
     /// For 405: the methods the route takes (the `Allow` header).
     pub allow: Option<String>,
+    /// What went wrong inside, for the operator's log only: the answer says no more than
+    /// "an internal error occurred".
+    pub detail: Option<String>,
 }
 
 /// Every error answer's body: `{"error": {"code": …, "message": …}}`.
@@ -47,7 +50,19 @@ impl From<Error> for ApiError {
             | Error::Store(StoreError::Contention(_) | StoreError::Backend(_)) => 503,
             Error::Store(_) | Error::Misconfigured { .. } | Error::Internal { .. } => 500,
         };
-        Self::new(status, err.code(), err.message())
+        let detail = match &err {
+            Error::Internal { message } => Some(message.clone()),
+            // Store keys hold ids and keyed hashes, no personal data; backend errors may
+            // name the server (and its credentials), so they stay out.
+            Error::Store(StoreError::Corrupt(key) | StoreError::TooLarge(key)) => {
+                Some(format!("{}: {key}", err.code().as_str()))
+            }
+            _ => None,
+        };
+        Self {
+            detail,
+            ..Self::new(status, err.code(), err.message())
+        }
     }
 }
 
@@ -65,6 +80,7 @@ impl ApiError {
             code,
             message: message.into(),
             allow: None,
+            detail: None,
         }
     }
 
@@ -114,11 +130,17 @@ mod tests {
     }
 
     #[test]
-    fn store_details_never_reach_the_answer() {
-        let err = ApiError::from(StoreError::Corrupt("shop:s1:customer:c1".into()));
+    fn internal_details_reach_the_log_never_the_answer() {
+        let err = ApiError::from(StoreError::Corrupt("s/shp_1/c/cus_1".into()));
         assert_eq!(
             (err.code, err.message.as_str()),
             (ErrorCode::Internal, "an internal error occurred")
         );
+        assert_eq!(err.detail.as_deref(), Some("internal: s/shp_1/c/cus_1"));
+        let err = ApiError::from(Error::internal("csv: record 3 has 2 fields"));
+        assert_eq!(err.message, "an internal error occurred");
+        assert_eq!(err.detail.as_deref(), Some("csv: record 3 has 2 fields"));
+        let err = ApiError::from(StoreError::Backend("redis://user:pw@host refused".into()));
+        assert_eq!(err.detail, None, "backend errors may name credentials");
     }
 }

@@ -97,13 +97,14 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
     } else {
         handler(req, env, &mut log)
     };
-    let (response, error_code) = match result {
+    let (response, error) = match result {
         Ok(response) => (response, None),
-        Err(err) => (error_response(&err), Some(err.code.as_str())),
+        Err(err) => (error_response(&err), Some(err)),
     };
+    let status = response.status().as_u16();
     eprintln!(
         "{}",
-        access_log_line(req, &log, response.status().as_u16(), error_code, started)
+        access_log_line(req, &log, status, error.as_ref(), started)
     );
     response
 }
@@ -114,18 +115,21 @@ fn access_log_line(
     req: &Request,
     log: &RequestLog,
     status: u16,
-    error_code: Option<&str>,
+    error: Option<&ApiError>,
     started: Instant,
 ) -> String {
-    serde_json::json!({
+    let mut line = serde_json::json!({
         "method": req.method().as_str(),
         "route": log.route,
         "shop": log.shop,
         "status": status,
-        "error": error_code,
+        "error": error.map(|e| e.code.as_str()),
         "duration_us": started.elapsed().as_micros() as u64,
-    })
-    .to_string()
+    });
+    if let Some(detail) = error.and_then(|e| e.detail.as_deref()) {
+        line["detail"] = detail.into();
+    }
+    line.to_string()
 }
 
 /// A response with a body of `content_type`: the one place responses are built. Statuses
@@ -295,6 +299,11 @@ mod tests {
             route: "/api/customers",
             shop: Some("shp_abc".into()),
         };
+        let failed = ApiError::from(crate::error::Error::internal("order record vanished"));
+        let failed_line = access_log_line(&req, &log, 500, Some(&failed), Instant::now());
+        let parsed: serde_json::Value = serde_json::from_str(&failed_line).unwrap();
+        assert_eq!(parsed["error"], "internal");
+        assert_eq!(parsed["detail"], "order record vanished");
         let line = access_log_line(&req, &log, 200, None, Instant::now());
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["route"], "/api/customers");
