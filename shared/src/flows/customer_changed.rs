@@ -47,15 +47,13 @@ pub fn update(
 }
 
 /// Steps 2–4: the segment index, the coupons a gained tag triggers, then `unsynced` cleared.
+/// A customer with nothing unsynced costs nothing: each step has nothing to do.
 pub fn sync_segments(
     store: &dyn Store,
     shop: &ShopId,
     customer: &Customer,
     now: Timestamp,
 ) -> Result<(), Error> {
-    if customer.unsynced.is_empty() {
-        return Ok(());
-    }
     let gained = segments::sync_index(store, shop, customer)?;
     coupons::issue_for_new_tags(store, shop, &customer.id, &gained, now)?;
     segments::mark_synced(store, shop, customer, now)
