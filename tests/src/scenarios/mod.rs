@@ -146,6 +146,11 @@ pub fn customer_by_phone(app: &dyn Client, shop: &TestShop, phone: &str) -> (u16
     app.get(&format!("/api/customers?{query}"), &shop.api_key)
 }
 
+/// Mei's paid, standing order count as the API shows it.
+pub fn order_count_of_mei(app: &dyn Client, shop: &TestShop) -> Value {
+    customer_by_phone(app, shop, PHONE).1["orders"]["order_count"].clone()
+}
+
 pub fn send_shopify(
     app: &dyn Client,
     shop: &TestShop,
