@@ -2,7 +2,7 @@
 //! request that knows only its own shop id cannot name another shop's records.
 
 use crate::domain::ids::ExternalId;
-use crate::domain::{CampaignId, ChannelId, CustomerId, Platform, ShopId};
+use crate::domain::{CampaignId, ChannelId, CouponCode, CustomerId, Platform, ShopId};
 
 pub fn shop(shop: &ShopId) -> String {
     format!("s/{shop}/shop")
@@ -121,12 +121,12 @@ pub fn print_batch_slot(shop: &ShopId, campaign: &CampaignId, name: &str, index:
 }
 
 /// A coupon by its code (upper case): codes are unique in a shop.
-pub fn coupon(shop: &ShopId, code: &str) -> String {
+pub fn coupon(shop: &ShopId, code: &CouponCode) -> String {
     format!("s/{shop}/cpn/{code}")
 }
 
 /// One order's use of a shared code.
-pub fn shared_use(shop: &ShopId, code: &str, order_hash: &str) -> String {
+pub fn shared_use(shop: &ShopId, code: &CouponCode, order_hash: &str) -> String {
     format!("s/{shop}/cpn/{code}/u/{order_hash}")
 }
 

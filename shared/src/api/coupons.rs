@@ -353,7 +353,8 @@ fn code_operation(
                 total_minor: body.order_total_minor,
                 currency: Some(shop.currency),
             };
-            let coupon = coupons::redeem(env.store, &shop.id, call.param("code"), &use_, env.now)?;
+            let code = coupons::code_named(call.param("code"))?;
+            let coupon = coupons::redeem(env.store, &shop.id, &code, &use_, env.now)?;
             Ok(json_response(200, &coupon))
         }
         _ => Err(ApiError::unknown_route()),

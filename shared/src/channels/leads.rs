@@ -14,7 +14,7 @@ use crate::channels::{Channel, ScanTarget};
 use crate::crypto::hmac_sha256;
 use crate::customers::{Capture, Customer, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
-use crate::domain::{ChannelId, CustomerId, EmailAddress, PhoneNumber, Platform};
+use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::shops::Shop;
@@ -181,7 +181,7 @@ pub struct LeadOutcome {
     pub new_lead: bool,
     /// The channel's welcome coupon, issued once per person and channel.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub welcome_coupon: Option<String>,
+    pub welcome_coupon: Option<CouponCode>,
 }
 
 /// A channel's leads on one day: a count, and the recent lead ids so that a retried

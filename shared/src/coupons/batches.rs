@@ -79,14 +79,14 @@ pub fn batch_codes(
     let batch: PrintBatch = get_json(store, &keys::print_batch(shop, campaign_id, name))?
         .ok_or_else(|| Error::not_found("batch"))?;
     let (valid_from, valid_until) = validity(&campaign, now);
-    let mut rows: Vec<(String, Option<Timestamp>)> = Vec::new();
+    let mut rows: Vec<(CouponCode, Option<Timestamp>)> = Vec::new();
     let mut quota_reached = false;
     let last = (after.max(0) + limit as i64).min(batch.count);
     let mut index = after.max(0);
     while index < last {
         index += 1;
         let slot_key = keys::print_batch_slot(shop, campaign_id, name, index);
-        let code = match get_json::<String>(store, &slot_key)? {
+        let code = match get_json::<CouponCode>(store, &slot_key)? {
             Some(code) => code,
             None => {
                 if let Some(quota) = campaign.quota {
@@ -98,7 +98,9 @@ pub fn batch_codes(
                         break;
                     }
                 }
-                let fresh = campaign.new_code().unwrap_or_default();
+                let fresh = campaign.new_code().ok_or_else(|| {
+                    Error::internal("printing codes of a campaign without generated codes")
+                })?;
                 create_json(store, &slot_key, &fresh)?.0
             }
         };

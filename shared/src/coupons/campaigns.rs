@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::applog;
 use crate::domain::MinorUnits;
-use crate::domain::{CampaignId, Currency, ShopId};
+use crate::domain::{CampaignId, CouponCode, Currency, ShopId};
 use crate::error::Error;
 use crate::keys;
 use crate::rfm::RfmGroup;
@@ -313,7 +313,7 @@ impl CouponCampaign {
                 }
             }
             CodeSource::Shared { code } => {
-                normalize_code(code).map_err(Error::invalid)?;
+                CouponCode::parse(code).map_err(Error::invalid)?;
             }
             CodeSource::Pool {} => {}
         }
@@ -321,29 +321,24 @@ impl CouponCampaign {
     }
 
     /// A new random code for a generated campaign.
-    pub fn new_code(&self) -> Option<String> {
+    pub fn new_code(&self) -> Option<CouponCode> {
         match &self.codes {
-            CodeSource::Generated { prefix, length } => Some(format!(
-                "{}{}",
-                prefix.to_ascii_uppercase(),
+            // The prefix and length were checked at creation, so the text is a code.
+            CodeSource::Generated { prefix, length } => CouponCode::parse(&format!(
+                "{prefix}{}",
                 crate::domain::ids::random_from(CODE_ALPHABET, *length)
-            )),
+            ))
+            .ok(),
             _ => None,
         }
     }
-}
 
-/// Codes compare ignoring case and surrounding space, as checkouts treat them.
-pub fn normalize_code(code: &str) -> Result<String, String> {
-    let code = code.trim().to_ascii_uppercase();
-    let ok = (3..=64).contains(&code.len())
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'));
-    if ok {
-        Ok(code)
-    } else {
-        Err("a code is 3 to 64 letters, digits, - or _".into())
+    /// The public code of a shared campaign (stored as the merchant typed it).
+    pub fn shared_code(&self) -> Option<CouponCode> {
+        match &self.codes {
+            CodeSource::Shared { code } => CouponCode::parse(code).ok(),
+            _ => None,
+        }
     }
 }
 
@@ -358,8 +353,8 @@ pub fn create(
     // Listed before it exists: a crash in between leaves a list entry without a campaign
     // (skipped), never an unlisted campaign.
     applog::append(store, shop, keys::lists::CAMPAIGNS, &campaign.id)?;
-    if let CodeSource::Shared { code } = &campaign.codes {
-        crate::coupons::claim_shared_code(store, shop, &campaign, code, now)?;
+    if let Some(code) = campaign.shared_code() {
+        crate::coupons::claim_shared_code(store, shop, &campaign, &code, now)?;
     }
     create_json(store, &keys::campaign(shop, &campaign.id), &campaign)?;
     if campaign.issue_on_tag.is_some() {

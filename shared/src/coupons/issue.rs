@@ -15,11 +15,11 @@ struct IssueRecord {
     token: String,
     customer: CustomerId,
     /// Set for generated codes when the record is made, so a retry makes the same code.
-    code: Option<String>,
+    code: Option<CouponCode>,
     quota_slot: Option<i64>,
     pool_slot: Option<i64>,
     leased_at: Timestamp,
-    outcome: Option<Result<String, Rejection>>,
+    outcome: Option<Result<CouponCode, Rejection>>,
 }
 
 /// Issues one coupon of a campaign to a customer. The same `idempotency_key` always answers
@@ -34,10 +34,10 @@ pub fn issue(
 ) -> Result<Coupon, Error> {
     let campaign = campaigns::load(store, shop, campaign_id)?;
     let customer = customers::load(store, shop, customer_id)?;
-    if let CodeSource::Shared { code } = &campaign.codes {
+    if let Some(code) = campaign.shared_code() {
         // Everyone gets the one public code; its limits count redemptions.
         check_issuable(&campaign, &customer, now)?;
-        return load_coupon(store, shop, code)?.ok_or_else(|| Error::not_found("coupon"));
+        return load_coupon(store, shop, &code)?.ok_or_else(|| Error::not_found("coupon"));
     }
     let key = idempotency_key
         .map(String::from)
@@ -89,7 +89,7 @@ pub fn issue(
 }
 
 enum Twin {
-    Finished(Result<String, Rejection>),
+    Finished(Result<CouponCode, Rejection>),
     TakenOver(IssueRecord),
 }
 
@@ -142,7 +142,7 @@ fn wait_for_twin(
 fn finished(
     store: &dyn Store,
     shop: &ShopId,
-    outcome: Result<String, Rejection>,
+    outcome: Result<CouponCode, Rejection>,
 ) -> Result<Coupon, Error> {
     let code = outcome.map_err(Rejection::error)?;
     load_coupon(store, shop, &code)?.ok_or_else(|| Error::busy("retry"))
@@ -206,7 +206,7 @@ fn issue_steps(
     idem: &str,
     record: &mut IssueRecord,
     now: Timestamp,
-) -> Result<String, IssueError> {
+) -> Result<CouponCode, IssueError> {
     issuable(campaign, customer, now).map_err(IssueError::Refused)?;
     let holdings = keys::campaign_holdings(shop, &campaign.id, &customer.id);
     let token = record.token.clone();
@@ -226,8 +226,8 @@ fn issue_steps(
     }
 
     let (valid_from, valid_until) = validity(campaign, now);
-    let coupon = Coupon {
-        code: String::new(),
+    let coupon = |code: CouponCode| Coupon {
+        code,
         campaign: campaign.id.clone(),
         customer: Some(customer.id.clone()),
         state: CouponState::Issued,
@@ -265,21 +265,21 @@ fn create_generated(
     campaign: &CouponCampaign,
     record: &mut IssueRecord,
     idem: &str,
-    template: &Coupon,
-) -> Result<String, IssueError> {
+    issued: &dyn Fn(CouponCode) -> Coupon,
+) -> Result<CouponCode, IssueError> {
     for _ in 0..8 {
         let code = match &record.code {
             Some(code) => code.clone(),
             None => {
-                record.code = campaign.new_code();
+                let code = campaign.new_code().ok_or_else(|| {
+                    Error::internal("issuing a code from a campaign without them")
+                })?;
+                record.code = Some(code.clone());
                 remember(store, idem, record)?;
-                record.code.clone().unwrap_or_default()
+                code
             }
         };
-        let coupon = Coupon {
-            code: code.clone(),
-            ..template.clone()
-        };
+        let coupon = issued(code.clone());
         let (stored, _) = create_json(store, &keys::coupon(shop, &code), &coupon)?;
         if stored.campaign == coupon.campaign && stored.customer == coupon.customer {
             return Ok(code);
@@ -299,8 +299,8 @@ fn take_pool_code(
     campaign: &CouponCampaign,
     record: &mut IssueRecord,
     idem: &str,
-    template: &Coupon,
-) -> Result<Option<String>, IssueError> {
+    issued: &dyn Fn(CouponCode) -> Coupon,
+) -> Result<Option<CouponCode>, IssueError> {
     let list = keys::lists::pool(&campaign.id);
     loop {
         let slot = match record.pool_slot {
@@ -313,7 +313,7 @@ fn take_pool_code(
                 slot
             }
         };
-        let Some(code) = get_json::<String>(store, &keys::list_slot(shop, &list, slot))? else {
+        let Some(code) = get_json::<CouponCode>(store, &keys::list_slot(shop, &list, slot))? else {
             if slot > applog::len(store, shop, &list)? {
                 // Exhausted: the slot goes back, so codes imported later are reached (the
                 // claim below keeps any code from going out twice), and a retry under this
@@ -325,10 +325,7 @@ fn take_pool_code(
             record.pool_slot = None;
             continue;
         };
-        let ours = Coupon {
-            code: code.clone(),
-            ..template.clone()
-        };
+        let ours = issued(code.clone());
         let claimed = update_json(
             store,
             &keys::coupon(shop, &code),

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::applog;
 use crate::customers::{self, Customer};
 use crate::domain::MinorUnits;
-use crate::domain::{CampaignId, Currency, CustomerId, ShopId};
+use crate::domain::{CampaignId, CouponCode, Currency, CustomerId, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store, StoreError};
@@ -62,7 +62,7 @@ pub struct Redemption {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Coupon {
-    pub code: String,
+    pub code: CouponCode,
     pub campaign: CampaignId,
     /// The customer it was issued to; None for printed and shared codes.
     pub customer: Option<CustomerId>,
@@ -200,11 +200,18 @@ pub(crate) fn hash_key(key: &str) -> String {
     crate::domain::ids::short_hash(key, 16)
 }
 
-pub fn load_coupon(store: &dyn Store, shop: &ShopId, code: &str) -> Result<Option<Coupon>, Error> {
-    let Ok(code) = campaigns::normalize_code(code) else {
-        return Ok(None);
-    };
-    Ok(get_json(store, &keys::coupon(shop, &code))?)
+/// The code a client names: text that cannot be a code names no coupon (404, as an unknown
+/// code).
+pub fn code_named(text: &str) -> Result<CouponCode, Error> {
+    CouponCode::parse(text).map_err(|_| Rejection::NotFound.error())
+}
+
+pub fn load_coupon(
+    store: &dyn Store,
+    shop: &ShopId,
+    code: &CouponCode,
+) -> Result<Option<Coupon>, Error> {
+    Ok(get_json(store, &keys::coupon(shop, code))?)
 }
 
 // ------------------------------------------------------------------ stats

@@ -31,10 +31,10 @@ pub fn import_pool(
             "at most {MAX_IMPORT} codes per import"
         )));
     }
-    let mut normalized: Vec<String> = Vec::with_capacity(codes.len());
+    let mut normalized: Vec<CouponCode> = Vec::with_capacity(codes.len());
     for code in codes {
-        let code = campaigns::normalize_code(code)
-            .map_err(|e| Error::invalid(format!("code {code:?}: {e}")))?;
+        let code =
+            CouponCode::parse(code).map_err(|e| Error::invalid(format!("code {code:?}: {e}")))?;
         normalized.push(code);
     }
     let mut report = ImportReport {
@@ -80,10 +80,9 @@ pub fn claim_shared_code(
     store: &dyn Store,
     shop: &ShopId,
     campaign: &CouponCampaign,
-    code: &str,
+    code: &CouponCode,
     now: Timestamp,
 ) -> Result<(), Error> {
-    let code = campaigns::normalize_code(code).map_err(Error::invalid)?;
     let shared = Coupon {
         code: code.clone(),
         campaign: campaign.id.clone(),
@@ -94,7 +93,7 @@ pub fn claim_shared_code(
         valid_until: campaign.ends_at,
         redemption: None,
     };
-    let (stored, _) = create_json(store, &keys::coupon(shop, &code), &shared)?;
+    let (stored, _) = create_json(store, &keys::coupon(shop, code), &shared)?;
     if stored.campaign != campaign.id {
         return Err(Error::refused(
             ErrorCode::CodeTaken,

@@ -26,9 +26,9 @@ pub fn validate(
     order_total: Option<i64>,
     now: Timestamp,
 ) -> Result<Verdict, Error> {
-    let normalized = campaigns::normalize_code(code).unwrap_or_else(|_| code.to_string());
+    let parsed = CouponCode::parse(code);
     let mut verdict = Verdict {
-        code: normalized,
+        code: parsed.as_ref().map_or(code, CouponCode::as_str).to_string(),
         valid: false,
         reason: Some(Rejection::NotFound),
         campaign: None,
@@ -36,7 +36,12 @@ pub fn validate(
         discount_minor: None,
         valid_until: None,
     };
-    let Some(coupon) = load_coupon(store, shop, code)? else {
+    let Some(coupon) = parsed
+        .ok()
+        .map(|code| load_coupon(store, shop, &code))
+        .transpose()?
+        .flatten()
+    else {
         return Ok(verdict);
     };
     let campaign = campaigns::load(store, shop, &coupon.campaign)?;
@@ -126,7 +131,7 @@ struct SharedUse {
 pub fn redeem(
     store: &dyn Store,
     shop: &ShopId,
-    code: &str,
+    code: &CouponCode,
     order: &OrderUse,
     now: Timestamp,
 ) -> Result<Coupon, Error> {
@@ -170,7 +175,7 @@ fn redeemed_by(
 fn mark_redeemed(
     store: &dyn Store,
     shop: &ShopId,
-    code: &str,
+    code: &CouponCode,
     order: &OrderUse,
     now: Timestamp,
 ) -> Result<Result<Coupon, Rejection>, Error> {
@@ -306,7 +311,10 @@ pub fn apply_order_codes(
     now: Timestamp,
 ) -> Result<(), Error> {
     for code in codes {
-        let Some(coupon) = load_coupon(store, shop, code)? else {
+        let Ok(code) = CouponCode::parse(code) else {
+            continue;
+        };
+        let Some(coupon) = load_coupon(store, shop, &code)? else {
             continue;
         };
         if coupon.state == CouponState::Available {
@@ -339,7 +347,7 @@ pub fn apply_order_codes(
 fn roll_back_unique(
     store: &dyn Store,
     shop: &ShopId,
-    code: &str,
+    code: &CouponCode,
     order: &OrderUse,
 ) -> Result<(), Error> {
     let undone = update_json(

@@ -8,5 +8,5 @@ pub mod time;
 
 pub use channel::ChannelKind;
 pub use contact::{EmailAddress, PhoneNumber};
-pub use ids::{CampaignId, ChannelId, CustomerId, Platform, RuleId, ShopId};
+pub use ids::{CampaignId, ChannelId, CouponCode, CustomerId, Platform, RuleId, ShopId};
 pub use money::{Currency, MinorUnits};

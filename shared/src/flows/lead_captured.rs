@@ -11,7 +11,7 @@ use crate::channels::leads::{self, LeadOutcome, ValidLead};
 use crate::channels::Channel;
 use crate::coupons;
 use crate::customers::{self, Customer};
-use crate::domain::{CampaignId, CustomerId};
+use crate::domain::{CampaignId, CouponCode, CustomerId};
 use crate::error::Error;
 use crate::shops::Shop;
 use crate::store::Store;
@@ -84,7 +84,7 @@ fn welcome_coupon(
     channel: &Channel,
     customer: &CustomerId,
     now: Timestamp,
-) -> Result<Option<String>, Error> {
+) -> Result<Option<CouponCode>, Error> {
     // The channel names its campaign as text; text that is no campaign's id names none.
     let Some(campaign) = channel
         .welcome_campaign

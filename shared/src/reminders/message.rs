@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::dispatch::{DispatchReport, Sender};
 use super::{product_key, QueuedStep, ReminderSchedule, StepKind, StepState};
 use crate::customers::Customer;
-use crate::domain::{CustomerId, Platform, ShopId};
+use crate::domain::{CouponCode, CustomerId, Platform, ShopId};
 use crate::error::Error;
 use crate::keys;
 use crate::store::{get_json, update_json, Change};
@@ -75,7 +75,7 @@ struct PostOutcome {
 /// The coupon a follow-up message carries.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct MessageCoupon {
-    pub code: String,
+    pub code: CouponCode,
     pub valid_until: Option<Timestamp>,
 }
 
