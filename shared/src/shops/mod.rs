@@ -1,10 +1,18 @@
-//! Shops (tenants): creation by the operator, settings, platform credentials and API keys.
+//! Shops (tenants): creation by the operator, settings, platform credentials; API keys in
+//! `api_keys`. A shop is one record changed by compare-and-swap, so concurrent changes to
+//! different fields are all kept.
+
+mod api_keys;
+
+pub use api_keys::{
+    authenticate, authenticate_caller, create_key, revoke_key, rotate_api_key, Caller, KeyScope,
+    KeyView, NewKey, OWNER_KEY,
+};
+use api_keys::{new_api_key, ApiKeyRecord};
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::domain::ids::new_secret;
 use crate::domain::time::time_zone;
@@ -13,8 +21,6 @@ use crate::error::Error;
 use crate::keys;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::wecom::WecomCredentials;
-
-const API_KEY_PREFIX: &str = "siyu";
 
 /// A shop as stored. Secrets are kept because webhook signatures must be recomputed;
 /// the API key is kept only as a hash.
@@ -59,74 +65,6 @@ pub struct Credentials {
 pub struct YouzanCredentials {
     pub client_id: String,
     pub client_secret: String,
-}
-
-/// Further keys a shop may hold besides the owner's.
-const MAX_EXTRA_KEYS: usize = 20;
-
-/// What a key may do beyond the shop's everyday API (which every key may use).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum KeyScope {
-    /// Exports carry full phone numbers and emails instead of masked ones.
-    ExportContacts,
-}
-
-/// An API key besides the owner's: only its hash is kept.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
-struct ApiKeyRecord {
-    id: String,
-    name: String,
-    sha256: String,
-    scopes: Vec<KeyScope>,
-    created_at: Timestamp,
-}
-
-/// The owner key's id in provenance and listings.
-pub const OWNER_KEY: &str = "owner";
-
-/// Who is calling: the shop, which of its keys, and what that key may do.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub shop: Shop,
-    pub key_id: String,
-    pub scopes: Vec<KeyScope>,
-}
-
-impl Caller {
-    pub fn may(&self, scope: KeyScope) -> bool {
-        self.scopes.contains(&scope)
-    }
-
-    pub fn require_owner(&self) -> Result<(), Error> {
-        if self.key_id == OWNER_KEY {
-            Ok(())
-        } else {
-            Err(Error::forbidden(
-                "only the shop's owner key manages API keys",
-            ))
-        }
-    }
-}
-
-/// `POST /api/shop/keys` body.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    pub name: String,
-    #[serde(default)]
-    pub scopes: Vec<KeyScope>,
-}
-
-/// A key as listed (no secret), or as just created (with the key, shown this once).
-#[derive(Debug, Serialize, JsonSchema)]
-pub struct KeyView {
-    pub id: String,
-    pub name: String,
-    pub scopes: Vec<KeyScope>,
-    pub created_at: Timestamp,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
 }
 
 /// `POST /api/shops` body.
@@ -228,32 +166,6 @@ impl Shop {
     pub fn zone(&self) -> jiff::tz::TimeZone {
         time_zone(&self.time_zone).unwrap_or(jiff::tz::TimeZone::UTC)
     }
-
-    /// The key a secret belongs to, compared in constant time.
-    fn key_for(&self, secret: &str) -> Option<(String, Vec<KeyScope>)> {
-        let presented = hex::encode(Sha256::digest(secret.as_bytes()));
-        let same = |hash: &str| bool::from(presented.as_bytes().ct_eq(hash.as_bytes()));
-        if !self.api_key_sha256.is_empty() && same(&self.api_key_sha256) {
-            return Some((OWNER_KEY.to_string(), vec![KeyScope::ExportContacts]));
-        }
-        self.api_keys
-            .iter()
-            .find(|k| same(&k.sha256))
-            .map(|k| (k.id.clone(), k.scopes.clone()))
-    }
-
-    pub fn keys(&self) -> Vec<KeyView> {
-        self.api_keys
-            .iter()
-            .map(|k| KeyView {
-                id: k.id.clone(),
-                name: k.name.clone(),
-                scopes: k.scopes.clone(),
-                created_at: k.created_at,
-                api_key: None,
-            })
-            .collect()
-    }
 }
 
 fn validate_name(name: &str) -> Result<String, Error> {
@@ -326,12 +238,6 @@ fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Resul
     Ok(())
 }
 
-fn new_api_key(shop: &ShopId) -> (String, String) {
-    let secret = new_secret();
-    let hash = hex::encode(Sha256::digest(secret.as_bytes()));
-    (format!("{API_KEY_PREFIX}_{shop}_{secret}"), hash)
-}
-
 /// Creates a shop and returns it with its API key, shown this once.
 pub fn create_shop(
     store: &dyn Store,
@@ -377,96 +283,17 @@ pub fn create_shop(
     })
 }
 
-/// Loads a live shop (not redacted).
-pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, Error> {
-    match get_json::<Shop>(store, &keys::shop(id))? {
+/// A stored shop that is still open; a closed one is as absent as an unknown id.
+fn live(stored: Option<Shop>) -> Result<Shop, Error> {
+    match stored {
         Some(shop) if shop.redacted_at.is_none() => Ok(shop),
         _ => Err(Error::not_found("shop")),
     }
 }
 
-/// Resolves a shop's API key (`siyu_{shop id}_{secret}`) to its shop.
-pub fn authenticate(store: &dyn Store, api_key: &str) -> Result<Shop, Error> {
-    authenticate_caller(store, api_key).map(|c| c.shop)
-}
-
-/// Resolves an API key to its shop and to which key it is.
-pub fn authenticate_caller(store: &dyn Store, api_key: &str) -> Result<Caller, Error> {
-    let invalid = || Error::unauthorized("the API key is not valid");
-    let rest = api_key
-        .strip_prefix(API_KEY_PREFIX)
-        .and_then(|r| r.strip_prefix('_'))
-        .ok_or_else(invalid)?;
-    let (id, secret) = rest.rsplit_once('_').ok_or_else(invalid)?;
-    let id = ShopId::parse(id).ok_or_else(invalid)?;
-    let shop = load_shop(store, &id).map_err(|_| invalid())?;
-    let (key_id, scopes) = shop.key_for(secret).ok_or_else(invalid)?;
-    Ok(Caller {
-        shop,
-        key_id,
-        scopes,
-    })
-}
-
-/// Makes a further API key; returns it with the key, shown this once.
-pub fn create_key(
-    store: &dyn Store,
-    id: &ShopId,
-    input: NewKey,
-    now: Timestamp,
-) -> Result<KeyView, Error> {
-    let name = validate_name(&input.name)?;
-    let (api_key, sha256) = new_api_key(id);
-    let record = ApiKeyRecord {
-        id: format!("key_{}", crate::domain::ids::random_id(10)),
-        name,
-        sha256,
-        scopes: input.scopes,
-        created_at: now,
-    };
-    update_json(store, &keys::shop(id), |current: Option<Shop>| {
-        let mut shop = match current {
-            Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(Error::not_found("shop")),
-        };
-        if shop.api_keys.len() >= MAX_EXTRA_KEYS {
-            return Err(Error::invalid(format!(
-                "a shop holds at most {MAX_EXTRA_KEYS} keys besides the owner's"
-            )));
-        }
-        shop.api_keys.push(record.clone());
-        shop.updated_at = now;
-        Ok(Change::Write(shop, ()))
-    })?;
-    Ok(KeyView {
-        id: record.id,
-        name: record.name,
-        scopes: record.scopes,
-        created_at: now,
-        api_key: Some(api_key),
-    })
-}
-
-/// Revokes a further API key at once.
-pub fn revoke_key(
-    store: &dyn Store,
-    id: &ShopId,
-    key_id: &str,
-    now: Timestamp,
-) -> Result<(), Error> {
-    update_json(store, &keys::shop(id), |current: Option<Shop>| {
-        let mut shop = match current {
-            Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(Error::not_found("shop")),
-        };
-        let before = shop.api_keys.len();
-        shop.api_keys.retain(|k| k.id != key_id);
-        if shop.api_keys.len() == before {
-            return Err(Error::not_found("key"));
-        }
-        shop.updated_at = now;
-        Ok(Change::Write(shop, ()))
-    })
+/// Loads a live shop (not redacted).
+pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, Error> {
+    live(get_json(store, &keys::shop(id))?)
 }
 
 /// Applies a settings change; concurrent changes to other fields are kept.
@@ -505,10 +332,7 @@ pub fn update_shop(
     }
 
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
-        let mut shop = match current {
-            Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(Error::not_found("shop")),
-        };
+        let mut shop = live(current)?;
         if let Some(name) = &name {
             shop.name = name.clone();
         }
@@ -542,21 +366,6 @@ pub fn update_shop(
         shop.updated_at = now;
         Ok(Change::Write(shop.clone(), shop))
     })
-}
-
-/// Issues a new API key for a shop; the old one stops working at once.
-pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<String, Error> {
-    let (api_key, hash) = new_api_key(id);
-    update_json(store, &keys::shop(id), |current: Option<Shop>| {
-        let mut shop = match current {
-            Some(shop) if shop.redacted_at.is_none() => shop,
-            _ => return Err(Error::not_found("shop")),
-        };
-        shop.api_key_sha256 = hash.clone();
-        shop.updated_at = now;
-        Ok(Change::Write(shop, ()))
-    })?;
-    Ok(api_key)
 }
 
 /// Closes a shop for good: credentials and key removed so no request reaches it again.
