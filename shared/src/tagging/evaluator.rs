@@ -1,16 +1,17 @@
 //! The evaluation that brings one customer's derived tags, RFM group and super-user mark up
-//! to date with the shop's rules as of one instant. Pure over the customer record: what
-//! is written, and what follows, is `flows::customer_changed`'s.
+//! to date with the shop's rules as of one instant, and the order rules run in (checked on
+//! every save, so a cycle between tags is refused). Pure over the customer record: what is
+//! written, and what follows, is `flows::customer_changed`'s.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use jiff::Timestamp;
 
-use super::rules::{self, CustomerFacts, RuleAction};
+use super::rules::{CustomerFacts, Rule, RuleAction};
 use super::{load_config, TaggingConfig};
 use crate::customers::Customer;
 use crate::domain::{Currency, RuleId};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::rfm::RfmFacts;
 use crate::shops::Shop;
 use crate::store::Store;
@@ -43,7 +44,7 @@ impl Evaluator {
         currency: Currency,
         now: Timestamp,
     ) -> Result<Self, Error> {
-        let order = rules::evaluation_order(&config.rules)?
+        let order = evaluation_order(&config.rules)?
             .into_iter()
             .filter_map(|r| config.rules.iter().position(|c| c.id == r.id))
             .collect();
@@ -191,6 +192,75 @@ impl Evaluator {
 struct Decision {
     held_by: Vec<RuleId>,
     removed_by: Option<RuleId>,
+}
+
+/// The active rules in the order they must run: a rule that reads a tag runs after every
+/// rule that sets or removes it. Fails, naming the tags, when the rules form a cycle.
+pub(super) fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, Error> {
+    let active: Vec<&Rule> = rules.iter().filter(|r| r.active).collect();
+    let reads: Vec<BTreeSet<String>> = active
+        .iter()
+        .map(|r| {
+            let mut set = BTreeSet::new();
+            r.condition.tags_read(&mut set);
+            set
+        })
+        .collect();
+    let mut writers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+    for (i, rule) in active.iter().enumerate() {
+        writers
+            .entry(rule.tag.folded().to_string())
+            .or_default()
+            .push(i);
+    }
+    // Kahn's algorithm over "rule i must wait for rule j": a reader waits for the writers of
+    // what it reads, and a remove rule for the add rules of its tag (removal wins).
+    let waits: Vec<BTreeSet<usize>> = reads
+        .iter()
+        .zip(&active)
+        .map(|(tags, rule)| {
+            let mut wait: BTreeSet<usize> = tags
+                .iter()
+                .flat_map(|t| writers.get(t).into_iter().flatten().copied())
+                .collect();
+            if rule.action == RuleAction::Remove {
+                wait.extend(
+                    writers
+                        .get(rule.tag.folded())
+                        .into_iter()
+                        .flatten()
+                        .copied()
+                        .filter(|j| active[*j].action == RuleAction::Add),
+                );
+            }
+            wait
+        })
+        .collect();
+    let mut done = vec![false; active.len()];
+    let mut order = Vec::with_capacity(active.len());
+    while order.len() < active.len() {
+        let ready: Vec<usize> = (0..active.len())
+            .filter(|i| !done[*i] && waits[*i].iter().all(|j| done[*j]))
+            .collect();
+        if ready.is_empty() {
+            let stuck: BTreeSet<&str> = (0..active.len())
+                .filter(|i| !done[*i])
+                .map(|i| active[i].tag.as_str())
+                .collect();
+            return Err(Error::invalid_as(
+                ErrorCode::RuleCycle,
+                format!(
+                    "these rules depend on each other's tags in a cycle: {}",
+                    stuck.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        for i in ready {
+            done[i] = true;
+            order.push(active[i]);
+        }
+    }
+    Ok(order)
 }
 
 #[cfg(test)]

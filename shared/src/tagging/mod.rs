@@ -58,7 +58,7 @@ fn change_config<R>(
         |current: Option<TaggingConfig>| {
             let mut config = current.unwrap_or_default();
             let result = change(&mut config)?;
-            rules::evaluation_order(&config.rules)?;
+            evaluator::evaluation_order(&config.rules)?;
             config.version += 1;
             Ok(Change::Write(config, result))
         },

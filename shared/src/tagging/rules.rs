@@ -3,7 +3,7 @@
 //! evaluated one customer at a time, so the cost of an event is that customer's rules only.
 
 use schemars::JsonSchema;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use jiff::civil::Date;
 use jiff::Timestamp;
@@ -13,7 +13,7 @@ use crate::customers::{birthday_month, valid_attribute_key};
 use crate::customers::{Customer, ProductRef};
 use crate::domain::ChannelKind;
 use crate::domain::{Currency, RuleId};
-use crate::error::{Error, ErrorCode};
+use crate::error::Error;
 use crate::rfm::{RfmGroup, RfmScore};
 use crate::tags::TagName;
 
@@ -248,7 +248,7 @@ impl Condition {
     }
 
     /// Tags this condition reads (for ordering rules and finding cycles).
-    fn tags_read(&self, out: &mut BTreeSet<String>) {
+    pub(super) fn tags_read(&self, out: &mut BTreeSet<String>) {
         match self {
             Condition::All(parts) | Condition::Any(parts) => {
                 parts.iter().for_each(|p| p.tags_read(out))
@@ -460,75 +460,6 @@ impl Rule {
             .validate()
             .map_err(|e| Error::invalid(format!("condition: {e}")))
     }
-}
-
-/// The active rules in the order they must run: a rule that reads a tag runs after every
-/// rule that sets or removes it. Fails, naming the tags, when the rules form a cycle.
-pub fn evaluation_order(rules: &[Rule]) -> Result<Vec<&Rule>, Error> {
-    let active: Vec<&Rule> = rules.iter().filter(|r| r.active).collect();
-    let reads: Vec<BTreeSet<String>> = active
-        .iter()
-        .map(|r| {
-            let mut set = BTreeSet::new();
-            r.condition.tags_read(&mut set);
-            set
-        })
-        .collect();
-    let mut writers: BTreeMap<String, Vec<usize>> = BTreeMap::new();
-    for (i, rule) in active.iter().enumerate() {
-        writers
-            .entry(rule.tag.folded().to_string())
-            .or_default()
-            .push(i);
-    }
-    // Kahn's algorithm over "rule i must wait for rule j": a reader waits for the writers of
-    // what it reads, and a remove rule for the add rules of its tag (removal wins).
-    let waits: Vec<BTreeSet<usize>> = reads
-        .iter()
-        .zip(&active)
-        .map(|(tags, rule)| {
-            let mut wait: BTreeSet<usize> = tags
-                .iter()
-                .flat_map(|t| writers.get(t).into_iter().flatten().copied())
-                .collect();
-            if rule.action == RuleAction::Remove {
-                wait.extend(
-                    writers
-                        .get(rule.tag.folded())
-                        .into_iter()
-                        .flatten()
-                        .copied()
-                        .filter(|j| active[*j].action == RuleAction::Add),
-                );
-            }
-            wait
-        })
-        .collect();
-    let mut done = vec![false; active.len()];
-    let mut order = Vec::with_capacity(active.len());
-    while order.len() < active.len() {
-        let ready: Vec<usize> = (0..active.len())
-            .filter(|i| !done[*i] && waits[*i].iter().all(|j| done[*j]))
-            .collect();
-        if ready.is_empty() {
-            let stuck: BTreeSet<&str> = (0..active.len())
-                .filter(|i| !done[*i])
-                .map(|i| active[i].tag.as_str())
-                .collect();
-            return Err(Error::invalid_as(
-                ErrorCode::RuleCycle,
-                format!(
-                    "these rules depend on each other's tags in a cycle: {}",
-                    stuck.into_iter().collect::<Vec<_>>().join(", ")
-                ),
-            ));
-        }
-        for i in ready {
-            done[i] = true;
-            order.push(active[i]);
-        }
-    }
-    Ok(order)
 }
 
 #[cfg(test)]
