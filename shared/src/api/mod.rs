@@ -12,6 +12,7 @@ pub mod customers;
 pub mod fallback;
 pub mod ingest;
 pub mod lead_capture;
+mod lead_form;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod reminders;
