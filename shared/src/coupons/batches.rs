@@ -126,28 +126,30 @@ pub fn batch_codes(
         }
         rows.push((code, stored.valid_until));
     }
-    let mut csv = Vec::new();
-    {
-        let mut writer = csv::WriterBuilder::new()
-            .terminator(csv::Terminator::CRLF)
-            .from_writer(&mut csv);
-        let fail = |e: csv::Error| Error::internal(format!("csv: {e}"));
-        writer.write_record(["code", "valid_until"]).map_err(fail)?;
-        for (code, until) in &rows {
-            let until = until.map(|u| u.to_string()).unwrap_or_default();
-            writer
-                .write_record([code.as_str(), until.as_str()])
-                .map_err(fail)?;
-        }
-        writer
-            .flush()
-            .map_err(|e| Error::internal(format!("csv: {e}")))?;
-    }
+    let csv = batch_csv(&rows)?;
     Ok(BatchPage {
         csv,
         next: (index < batch.count && !quota_reached).then_some(index),
         quota_reached,
     })
+}
+
+/// The printer's file: `code,valid_until` rows, CRLF as spreadsheets expect.
+fn batch_csv(rows: &[(CouponCode, Option<Timestamp>)]) -> Result<Vec<u8>, Error> {
+    let fail = |e: csv::Error| Error::internal(format!("csv: {e}"));
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    writer.write_record(["code", "valid_until"]).map_err(fail)?;
+    for (code, until) in rows {
+        let until = until.map(|u| u.to_string()).unwrap_or_default();
+        writer
+            .write_record([code.as_str(), until.as_str()])
+            .map_err(fail)?;
+    }
+    writer
+        .into_inner()
+        .map_err(|e| Error::internal(format!("csv: {e}")))
 }
 
 fn valid_batch_name(name: &str) -> bool {

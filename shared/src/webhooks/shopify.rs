@@ -224,7 +224,24 @@ fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Er
             .map(|d| d.code.clone())
             .collect(),
     };
-    let customer = match &order.customer {
+    let customer = order_customer(&order, updated_at, ctx);
+    Ok(OrderEvent {
+        platform: Platform::Shopify,
+        order_id: external_id("id", &order.id.text())?,
+        facts,
+        snapshot: Some(snapshot),
+        version: updated_at,
+        customer,
+    })
+}
+
+/// Who placed the order: its customer, or (a guest checkout) the order's own contacts.
+fn order_customer(
+    order: &ShopifyOrder,
+    updated_at: Option<jiff::Timestamp>,
+    ctx: &ParseContext,
+) -> crate::customers::ProfilePatch {
+    match &order.customer {
         Some(c) => customer_patch(
             c,
             order.email.as_deref(),
@@ -244,15 +261,7 @@ fn order_event(order: ShopifyOrder, ctx: &ParseContext) -> Result<OrderEvent, Er
             observed_at: updated_at,
         }
         .into_patch(ctx.calling_code),
-    };
-    Ok(OrderEvent {
-        platform: Platform::Shopify,
-        order_id: external_id("id", &order.id.text())?,
-        facts,
-        snapshot: Some(snapshot),
-        version: updated_at,
-        customer,
-    })
+    }
 }
 
 /// Translates a verified Shopify delivery.
