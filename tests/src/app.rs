@@ -58,6 +58,7 @@ pub fn handler_of(component: &str) -> Handler {
         "tagging" => siyu::api::tagging::handle,
         "coupons" => siyu::api::coupons::handle,
         "reminders" => siyu::api::reminders::handle,
+        "console" => siyu::api::console::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
 }

@@ -16,3 +16,4 @@ pub mod routes;
 pub mod scenarios;
 pub mod spin_up;
 pub mod wasm;
+pub mod webdriver;

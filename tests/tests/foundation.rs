@@ -238,6 +238,10 @@ fn a_failure_at_any_write_of_a_tag_change_is_finished_by_the_retry() {
     }
 }
 
+/// Components that hold no data and no secret: the console's files and charts (it works
+/// through the API with the key the person signs in with).
+const STORELESS: &[&str] = &["console"];
+
 #[test]
 fn spin_toml_declares_every_component_completely() {
     let manifest = siyu_tests::routes::Manifest::load();
@@ -253,12 +257,18 @@ fn spin_toml_declares_every_component_completely() {
             "{}",
             component.name
         );
-        assert_eq!(
-            component.key_value_stores,
-            ["default"],
-            "{}",
-            component.name
-        );
+        if STORELESS.contains(&component.name.as_str()) {
+            assert!(component.key_value_stores.is_empty(), "{}", component.name);
+            assert!(component.variables.is_empty(), "{}", component.name);
+            assert!(component.allowed_outbound_hosts.is_empty(), "{}", component.name);
+        } else {
+            assert_eq!(
+                component.key_value_stores,
+                ["default"],
+                "{}",
+                component.name
+            );
+        }
         let build = component.build_commands.join(" && ");
         assert!(
             build.contains("--target wasm32-wasip1") && build.contains(&format!("-p {package}")),
@@ -294,6 +304,8 @@ fn spin_toml_declares_every_component_completely() {
         Some("lead-capture")
     );
     assert_eq!(manifest.component_for("/q/"), Some("lead-capture"));
+    assert_eq!(manifest.component_for("/console"), Some("console"));
+    assert_eq!(manifest.component_for("/console/app.js"), Some("console"));
 }
 
 /// spin.redis.toml and spin.cloud.toml are spin.toml with another store: the same routes,
@@ -349,6 +361,12 @@ fn the_other_manifests_are_spin_toml_with_another_store() {
                 "{file}"
             );
             match feature {
+                _ if STORELESS.contains(&component.name.as_str()) => {
+                    assert!(component.key_value_stores.is_empty(), "{file}");
+                    assert!(component.sqlite_databases.is_empty(), "{file}");
+                    assert!(component.allowed_outbound_hosts.is_empty(), "{file}");
+                    assert!(component.variables.is_empty(), "{file}");
+                }
                 "redis" => {
                     assert!(component.key_value_stores.is_empty(), "{file}");
                     assert!(component.sqlite_databases.is_empty(), "{file}");

@@ -6,6 +6,7 @@
 // Types named only in the operations' descriptions go unused in builds without the document.
 #![cfg_attr(not(feature = "openapi"), allow(unused_imports))]
 
+pub mod console;
 pub mod coupons;
 pub mod customers;
 #[cfg(feature = "openapi")]
@@ -81,6 +82,12 @@ pub static COMPONENTS: &[Component] = &[
         name: "reminders",
         description: "Repurchase reminders: settings, dispatch, stats, unsubscribe links.",
         operations: reminders::OPERATIONS,
+    },
+    Component {
+        name: "console",
+        description:
+            "The merchant console: a browser app at /console/ over this API, and its charts.",
+        operations: console::OPERATIONS,
     },
     Component {
         name: "fallback",

@@ -1,0 +1,268 @@
+//! The merchant console in real Chromium against the app under real `spin up` (spin.toml):
+//! a merchant signs in, makes a channel and downloads its QR code, a shopper scans it and
+//! leaves a lead, two signed orders arrive, and the funnel, segments, coupons and exports
+//! show it; a wrong key, an expired session and an API error each say so. Screenshots of
+//! every page, desktop and phone width, go to `target/artifacts/console/`.
+
+use http::Method;
+use serde_json::{json, Value};
+use siyu_tests::app::request;
+use siyu_tests::client::Client;
+use siyu_tests::platforms::{generic_order, generic_request};
+use siyu_tests::qr_decode::decode_png;
+use siyu_tests::spin_up::{Flavour, SpinUp};
+use siyu_tests::webdriver::{chromedriver, Driver};
+
+const PHONE: &str = "13812345678";
+
+/// A paid generic-webhook order from the shopper, placed now.
+fn paid_order(app: &SpinUp, shop: &siyu_tests::app::TestShop, id: &str, total: &str) {
+    let now = jiff::Timestamp::now();
+    let mut order = generic_order(id, "paid", None, Some(PHONE), total);
+    order["placed_at"] = json!(now.to_string());
+    order["updated_at"] = json!(now.to_string());
+    let body = order.to_string().into_bytes();
+    let (status, answer) = app.call(generic_request(
+        &shop.id,
+        &shop.generic_secret,
+        &body,
+        now.as_second(),
+    ));
+    assert!(status < 300, "{status} {answer}");
+}
+
+/// Signs in through the form; the overview's funnel then shows.
+fn sign_in(driver: &Driver, key: &str) {
+    driver.type_into("#api-key", key);
+    driver.click("#signin");
+    driver.find("#funnel");
+}
+
+/// Every page of the console, as (screenshot name, hash, what its heading says in Chinese).
+fn pages(
+    channel: &str,
+    customer: &str,
+    campaign: &str,
+) -> Vec<(&'static str, String, &'static str)> {
+    vec![
+        ("overview", "#/overview".into(), "概览"),
+        ("channels", "#/channels".into(), "渠道码"),
+        ("channel-new", "#/channels/new".into(), "新建渠道码"),
+        ("channel", format!("#/channels/{channel}"), "包裹卡"),
+        ("channel-print", "#/channels/print".into(), "A4"),
+        ("customer-lookup", "#/customers".into(), "查找客户"),
+        ("customer", format!("#/customers/{customer}"), "Mei"),
+        ("segments", "#/segments".into(), "分群与规则"),
+        ("segment-members", "#/segments/tag/VIP".into(), "VIP"),
+        ("rules", "#/segments/rules".into(), "打标签规则"),
+        ("rule-new", "#/segments/rules/new/edit".into(), "新建规则"),
+        ("campaigns", "#/campaigns".into(), "优惠券活动"),
+        ("campaign-new", "#/campaigns/new".into(), "新建活动"),
+        ("campaign", format!("#/campaigns/{campaign}"), "回购券"),
+        ("reminders", "#/reminders".into(), "复购提醒"),
+        ("settings", "#/settings".into(), "设置"),
+    ]
+}
+
+#[test]
+fn a_merchant_runs_the_private_domain_loop_in_the_console() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app = SpinUp::start(Flavour::KeyValue, None);
+    let shop = app.shop_with_all_platforms();
+    let console = format!("{}/console/", app.base);
+    let driver = Driver::start(chromedriver, 1280, 800);
+
+    // A wrong key is refused with a message, not a blank page.
+    driver.open(&console);
+    driver.screenshot("console", "signin-desktop");
+    driver.type_into("#api-key", "siyu_shp_aaaaaaaaaaaa_wrong");
+    driver.click("#signin");
+    driver.wait_for_text("#signin-message", "密钥无效");
+    driver.screenshot("console", "signin-wrong-key-desktop");
+    sign_in(&driver, &shop.api_key);
+
+    // A channel, made in the console.
+    driver.open(&format!("{console}#/channels/new"));
+    driver.type_into("#channel-form input[name=name]", "包裹卡 · 秋季");
+    driver.type_into(
+        "#channel-form input[name=target_url]",
+        "https://tea.example.com/autumn",
+    );
+    driver.type_into("#channel-form input[name=tags]", "包裹卡客户");
+    driver.click("#save-channel");
+    driver.find("#channel-urls input");
+    let scan_url = driver
+        .script(
+            "return document.querySelector('#channel-urls input').value",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        scan_url.starts_with(&format!("{}/q/", app.base)),
+        "{scan_url}"
+    );
+    let channel_id = driver
+        .script("return location.hash.split('/')[2]", json!([]))
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Its QR code, downloaded as PNG, scans to the channel's URL.
+    driver.click("#download-png");
+    assert_eq!(decode_png(&driver.downloaded(".png")), scan_url);
+
+    // A shopper scans it and leaves a lead on the hosted form.
+    let scan = app.call(request(
+        Method::GET,
+        &scan_url.replace(&app.base, ""),
+        None,
+        Vec::new(),
+    ));
+    assert_eq!(scan.0, 302, "{}", scan.1);
+    driver.open(&format!("{scan_url}/form"));
+    driver.type_into("#name", "Mei");
+    driver.type_into("#phone", PHONE);
+    driver.click("#consent");
+    driver.click("button[type=submit]");
+    driver.wait_for_text("body", "Thank you");
+
+    // Two signed orders from the shop platform: a first order and a repurchase.
+    paid_order(&app, &shop, "autumn-1", "128.00");
+    paid_order(&app, &shop, "autumn-2", "64.00");
+
+    // The funnel moved.
+    driver.open(&console);
+    driver.find("#funnel");
+    let funnel = driver.wait_for_text("#funnel", "扫码次数");
+    let number = |step: &str| {
+        driver
+            .text(&format!("#funnel [data-step={step}] strong"))
+            .replace(',', "")
+    };
+    assert_eq!(
+        [
+            number("scans"),
+            number("leads"),
+            number("first_orders"),
+            number("repurchases")
+        ],
+        ["1", "1", "1", "1"],
+        "{funnel}"
+    );
+    assert!(number("revenue").contains("192"), "{funnel}");
+    let chart_drawn = driver.script(
+        "const img = document.querySelector('#funnel-chart'); \
+         await img.decode(); return img.naturalWidth;",
+        json!([]),
+    );
+    assert_eq!(chart_drawn, json!(720), "the funnel chart is drawn");
+
+    // A rule, and the segment it makes.
+    driver.open(&format!("{console}#/segments/rules/new/edit"));
+    driver.type_into("#rule-form input[name=name]", "Big spenders");
+    driver.type_into("#rule-tag", "VIP");
+    driver.type_into("#conditions input[name=value]", "100");
+    driver.click("#save-rule");
+    driver.wait_for_text("main", "Big spenders");
+    // The scheduler's re-evaluation pass applies a new rule to customers already known.
+    let (status, pass) = app.call(request(
+        Method::POST,
+        "/api/tagging/run",
+        Some(&shop.api_key),
+        Vec::new(),
+    ));
+    assert_eq!(status, 200, "{pass}");
+    driver.open(&format!("{console}#/segments"));
+    driver.wait_for_text("main", "VIP");
+    driver.open(&format!("{console}#/segments/tag/VIP"));
+    let members = driver.wait_for_text("#members", "Mei");
+    assert!(members.contains("138****5678"), "masked: {members}");
+    driver.click("#export-csv");
+    let csv = String::from_utf8(driver.downloaded(".csv")).unwrap();
+    assert_eq!(csv.trim().lines().count(), 2, "{csv}");
+    assert!(csv.contains("138****5678") && !csv.contains(PHONE), "{csv}");
+
+    // A campaign, and a coupon issued from it.
+    driver.open(&format!("{console}#/campaigns/new"));
+    driver.type_into("#campaign-name", "回购券");
+    driver.type_into("#discount-amount", "10");
+    driver.type_into("#campaign-form input[name=min_order]", "99");
+    driver.click("#save-campaign");
+    driver.find("#issue-customer");
+    let campaign_id = driver
+        .script("return location.hash.split('/')[2]", json!([]))
+        .as_str()
+        .unwrap()
+        .to_string();
+    driver.type_into("#issue-customer", PHONE);
+    driver.click("#issue button[type=submit]");
+    driver.wait_for_text("#notice", "已发放优惠券");
+
+    // The customer's profile shows where the tags came from.
+    driver.open(&format!("{console}#/customers"));
+    driver.type_into("#lookup-value", PHONE);
+    driver.click("#lookup button[type=submit]");
+    let profile = driver.wait_for_text("main", "包裹卡客户");
+    assert!(
+        profile.contains("VIP") && profile.contains("138****5678"),
+        "{profile}"
+    );
+    assert_eq!(driver.text("#order-count"), "2");
+    let customer_id = driver
+        .script("return location.hash.split('/')[2]", json!([]))
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // An API error says what went wrong.
+    driver.open(&format!("{console}#/channels/new"));
+    driver.type_into("#channel-form input[name=name]", "Broken");
+    driver.type_into(
+        "#channel-form input[name=target_url]",
+        "ftp://tea.example.com/",
+    );
+    driver.click("#save-channel");
+    driver.wait_for_text("#notice", "invalid_field");
+    driver.screenshot("console", "api-error-desktop");
+
+    // Every page, desktop and phone width, in Chinese.
+    let pages = pages(&channel_id, &customer_id, &campaign_id);
+    for (width, height, device) in [(1280, 800, "desktop"), (390, 844, "phone")] {
+        driver.resize(width, height);
+        for (name, hash, heading) in &pages {
+            driver.open(&format!("{console}{hash}"));
+            driver.wait_for_text("main h1", heading);
+            driver.screenshot("console", &format!("{name}-{device}"));
+        }
+    }
+
+    // The language switch.
+    driver.resize(1280, 800);
+    driver.open(&format!("{console}#/overview"));
+    driver.find("#funnel");
+    driver.click("#language");
+    driver.wait_for_text("nav", "Overview");
+    driver.wait_for_text("#funnel", "Unique scanners");
+    driver.screenshot("console", "overview-english-desktop");
+    driver.click("#language");
+    driver.wait_for_text("nav", "概览");
+    // Settled: the last API call of the page is answered (each call renews the session).
+    driver.wait_for_text("#funnel", "扫码次数");
+
+    // An idle session expires: the console asks for the key again and says why.
+    driver.script("sessionStorage.setItem('siyu.active', '0')", json!([]));
+    driver.open(&format!("{console}#/channels"));
+    driver.wait_for_text("#signin-message", "会话已过期");
+    driver.screenshot("console", "session-expired-desktop");
+
+    // Signing out forgets the key.
+    sign_in(&driver, &shop.api_key);
+    driver.click("#signout");
+    driver.wait_for_text("#signin-message", "已退出登录");
+    let kept: Value = driver.script("return sessionStorage.getItem('siyu.key')", json!([]));
+    assert_eq!(kept, Value::Null);
+}
