@@ -215,6 +215,11 @@ pub mod lists {
         format!("rm/{customer}")
     }
 
+    /// The coupons issued to a customer, in the order issued.
+    pub fn customer_coupons(customer: &crate::domain::CustomerId) -> String {
+        format!("cus-coupons/{customer}")
+    }
+
     /// A pool campaign's imported codes, in the order they are handed out.
     pub fn pool(campaign: &crate::domain::CampaignId) -> String {
         format!("cp/{campaign}/pool")

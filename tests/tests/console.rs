@@ -212,11 +212,40 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
         "{profile}"
     );
     assert_eq!(driver.text("#order-count"), "2");
+    assert!(profile.contains("回购券"), "the coupon issued: {profile}");
     let customer_id = driver
         .script("return location.hash.split('/')[2]", json!([]))
         .as_str()
         .unwrap()
         .to_string();
+
+    // Names are shown as text, never run as markup; the page allows no inline script.
+    let (status, _) = app.call(request(
+        Method::POST,
+        "/api/channels",
+        Some(&shop.api_key),
+        json!({"name": "<img src=x id=pwned onerror=alert(1)>", "kind": "poster",
+               "target_url": "https://tea.example.com/"})
+        .to_string()
+        .into_bytes(),
+    ));
+    assert_eq!(status, 201);
+    driver.open(&format!("{console}#/channels"));
+    driver.wait_for_text("main", "<img src=x id=pwned");
+    assert_eq!(
+        driver.script(
+            "return document.getElementById('pwned') === null",
+            json!([])
+        ),
+        json!(true)
+    );
+    // (A plain request: the console reports no store operations, having none.)
+    let page = app.agent().get(&console).call().unwrap();
+    let policy = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        policy.contains("script-src 'self'") && !policy.contains("unsafe"),
+        "{policy}"
+    );
 
     // An API error says what went wrong.
     driver.open(&format!("{console}#/channels/new"));

@@ -122,6 +122,15 @@ fn a_failure_at_any_write_of_issue_or_redemption_never_doubles_or_passes_the_quo
         // The limit of one per customer holds; the quota is never passed.
         let again = scenarios::issue(&app, &shop, cid, &mei, None);
         assert_eq!(again.status, 409, "fail_at {fail_at}");
+        // The customer's coupon list holds the coupon once.
+        let listed = app
+            .get(&format!("/api/customers/{mei}/coupons"), &shop.api_key)
+            .1;
+        assert_eq!(
+            listed["items"],
+            serde_json::json!([retry.json()]),
+            "fail_at {fail_at}"
+        );
         let others: Vec<u16> = (2..5)
             .map(|n| {
                 let c = scenarios::profile(&app, &shop, n, "Hua", "Wang");
@@ -260,7 +269,11 @@ fn spin_toml_declares_every_component_completely() {
         if STORELESS.contains(&component.name.as_str()) {
             assert!(component.key_value_stores.is_empty(), "{}", component.name);
             assert!(component.variables.is_empty(), "{}", component.name);
-            assert!(component.allowed_outbound_hosts.is_empty(), "{}", component.name);
+            assert!(
+                component.allowed_outbound_hosts.is_empty(),
+                "{}",
+                component.name
+            );
         } else {
             assert_eq!(
                 component.key_value_stores,

@@ -1,5 +1,5 @@
 //! The `coupons` component: campaigns, issuing (with idempotency keys), pool imports, print
-//! batches, validation, redemption through the API, and campaign stats.
+//! batches, validation, redemption through the API, campaign stats and a customer's coupons.
 
 use http::Method;
 use schemars::JsonSchema;
@@ -24,6 +24,7 @@ use crate::web::{
 
 const CAMPAIGN_PAGE: Limit = Limit::new(50, 200);
 const BATCH_PAGE: Limit = Limit::new(500, 1000);
+const CUSTOMER_COUPON_PAGE: Limit = Limit::new(50, 200);
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -112,6 +113,19 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         #[cfg(feature = "openapi")]
         describe: |d| d.reply::<CampaignStats>(200, "The campaign's figures."),
+    },
+    Operation {
+        method: Method::GET,
+        path: "/api/customers/{id}/coupons",
+        summary: "The coupons issued to a customer, each as it stands now",
+        access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
+        describe: |d| {
+            d.text("Oldest first; coupons issued since December 2026 (when the list began).");
+            d.paging(CUSTOMER_COUPON_PAGE);
+            d.reply::<Page<Coupon>>(200, "A page of the customer's coupons.");
+            d.errors(&[404]);
+        },
     },
     Operation {
         method: Method::POST,
@@ -212,10 +226,10 @@ struct PoolCodes {
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     let call = accept(req, env, log, OPERATIONS)?;
     let shop = call.shop()?;
-    if call.operation().1.starts_with("/api/coupons/") {
-        code_operation(req, env, &call, shop)
-    } else {
+    if call.operation().1.starts_with("/api/campaigns") {
         campaign_operation(req, env, &call, shop)
+    } else {
+        code_operation(req, env, &call, shop)
     }
 }
 
@@ -304,7 +318,7 @@ fn campaign_operation(
     }
 }
 
-/// `/api/coupons/{code}…`: validating and redeeming a code.
+/// Coupons by code (`/api/coupons/{code}…`: validating, redeeming) and by customer.
 fn code_operation(
     req: &Request,
     env: &Env,
@@ -312,6 +326,14 @@ fn code_operation(
     shop: &Shop,
 ) -> Result<Response, ApiError> {
     match call.operation() {
+        ("GET", "/api/customers/{id}/coupons") => {
+            let customer = CustomerId::parse(call.param("id"))
+                .ok_or_else(|| ApiError::from(Error::not_found("customer")))?;
+            let (after, limit) = paging(req, CUSTOMER_COUPON_PAGE)?;
+            let (items, next_cursor) =
+                coupons::customer_coupons(env.store, &shop.id, &customer, after, limit)?;
+            Ok(json_response(200, &Page { items, next_cursor }))
+        }
         ("GET", "/api/coupons/{code}") => {
             let customer = match query_param(req, "customer") {
                 Some(c) => Some(CustomerId::parse(&c).ok_or_else(|| {

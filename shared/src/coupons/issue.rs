@@ -18,6 +18,9 @@ struct IssueRecord {
     code: Option<CouponCode>,
     quota_slot: Option<i64>,
     pool_slot: Option<i64>,
+    /// The slot of the customer's coupon list this coupon takes (recorded before written).
+    #[serde(default)]
+    list_slot: Option<i64>,
     leased_at: Timestamp,
     outcome: Option<Result<CouponCode, Rejection>>,
 }
@@ -49,6 +52,7 @@ pub fn issue(
         code: campaign.new_code(),
         quota_slot: None,
         pool_slot: None,
+        list_slot: None,
         leased_at: now,
         outcome: None,
     };
@@ -248,7 +252,33 @@ fn issue_steps(
         }
         _ => create_generated(store, shop, campaign, record, idem, &coupon)?,
     };
+    list_for_customer(store, shop, &customer.id, record, idem, &code)?;
     Ok(code)
+}
+
+/// Lists the coupon among the customer's (`GET /api/customers/{id}/coupons`): its slot is
+/// recorded before it is written and written once, so a retry fills the same slot and the
+/// list holds the coupon once (a crash before the record only leaves an empty slot).
+fn list_for_customer(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+    record: &mut IssueRecord,
+    idem: &str,
+    code: &CouponCode,
+) -> Result<(), IssueError> {
+    let list = keys::lists::customer_coupons(customer);
+    let slot = match record.list_slot {
+        Some(slot) => slot,
+        None => {
+            let slot = store.increment(&keys::list_counter(shop, &list), 1)?;
+            record.list_slot = Some(slot);
+            remember(store, idem, record)?;
+            slot
+        }
+    };
+    create_json(store, &keys::list_slot(shop, &list, slot), code)?;
+    Ok(())
 }
 
 fn remember(store: &dyn Store, idem: &str, record: &IssueRecord) -> Result<(), StoreError> {

@@ -214,6 +214,27 @@ pub fn load_coupon(
     Ok(get_json(store, &keys::coupon(shop, code))?)
 }
 
+/// A page of the coupons issued to a customer, oldest first (those issued since the list
+/// was kept: December 2026), each as it stands now (issued, redeemed, …).
+pub fn customer_coupons(
+    store: &dyn Store,
+    shop: &ShopId,
+    customer: &CustomerId,
+    after: i64,
+    limit: usize,
+) -> Result<(Vec<Coupon>, Option<i64>), Error> {
+    customers::load(store, shop, customer)?;
+    let list = keys::lists::customer_coupons(customer);
+    let page = applog::page::<CouponCode>(store, shop, &list, after, limit)?;
+    let mut coupons = Vec::with_capacity(page.entries.len());
+    for (_, code) in page.entries {
+        if let Some(coupon) = load_coupon(store, shop, &code)? {
+            coupons.push(coupon);
+        }
+    }
+    Ok((coupons, page.next))
+}
+
 // ------------------------------------------------------------------ stats
 
 #[derive(Debug, Serialize, JsonSchema)]

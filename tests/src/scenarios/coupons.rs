@@ -497,6 +497,20 @@ pub fn concurrent_issues_for_one_customer_keep_the_limit(app: &dyn Client, issue
     });
     assert_eq!(codes.len(), 1, "{codes:?}");
     assert_eq!(stats(app, &shop, id(&twice))["issued"], 1);
+    // The customer's coupons: each one issued listed once, however the issues raced.
+    let (status, listed) = app.get(&format!("/api/customers/{mei}/coupons"), &shop.api_key);
+    assert_eq!(status, 200, "{listed}");
+    let listed: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    assert!(
+        codes.iter().all(|c| listed.contains(&c.as_str())),
+        "{listed:?}"
+    );
 }
 
 pub fn pool_codes_are_imported_once_and_handed_out_once(app: &dyn Client) {
@@ -888,6 +902,14 @@ pub fn welcome_and_tag_coupons_are_issued_once(app: &dyn Client) {
     let page = String::from_utf8(app.send(form).body).unwrap();
     assert!(page.contains("Your welcome coupon: <strong>"), "{page}");
     assert_eq!(stats(app, &shop, id(&welcome))["issued"], 3);
+    let first_id = first["customer_id"].as_str().unwrap();
+    let (status, listed) = app.get(&format!("/api/customers/{first_id}/coupons"), &shop.api_key);
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["code"], code.as_str());
+    assert_eq!(listed["items"][0]["state"], "issued");
+    let unknown = app.get("/api/customers/cus_aaaaaaaaaaaaaaaa/coupons", &shop.api_key);
+    assert_eq!(unknown.0, 404, "{}", unknown.1);
     let verdict = validate(
         app,
         &shop,

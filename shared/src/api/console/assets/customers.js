@@ -41,13 +41,14 @@ function sourceText(source, names) {
 
 async function profile(view, id) {
   const zone = view.shop.time_zone;
-  const [customer, plans, campaigns, rules] = await Promise.all([
+  const [customer, plans, coupons, campaigns, rules] = await Promise.all([
     getJson(`/api/customers/${encodeURIComponent(id)}`),
     getJson(`/api/customers/${encodeURIComponent(id)}/reminders`),
+    getJson(`/api/customers/${encodeURIComponent(id)}/coupons?limit=200`),
     getJson('/api/campaigns?limit=200'),
     getJson('/api/rules'),
   ]);
-  const names = new Map(rules.items.map((r) => [r.id, r.name]));
+  const names = new Map([...rules.items, ...campaigns.items].map((r) => [r.id, r.name]));
   const channelIds = new Set([customer.first_capture?.channel,
     ...[...customer.tags.flatMap((tag) => tag.sources), ...customer.tag_history.map((e) => e.source)]
       .filter((s) => s.kind === 'channel').map((s) => s.channel)].filter(Boolean));
@@ -127,6 +128,10 @@ async function profile(view, id) {
     h('h2', null, t('customers.products')),
     customer.products.length ? plainTable([t('common.name'), 'SKU', '×', t('customers.lastOrder')],
       customer.products.map((p) => [p.title || p.product_id || '—', p.sku || '—', number(p.quantity), dateTime(p.last_purchased_at, zone)])) : h('p', { class: 'empty' }, t('common.none')),
+    h('h2', null, t('customers.coupons')),
+    coupons.items.length ? plainTable([t('channels.code'), t('nav.campaigns'), t('common.status'), t('customers.validUntil')],
+      coupons.items.map((c) => [h('code', null, c.code), h('a', { href: `#/campaigns/${c.campaign}` }, names.get(c.campaign) || c.campaign),
+        t(`coupon.${c.state}`), dateTime(c.valid_until, zone)])) : h('p', { class: 'empty' }, t('common.none')),
     h('h2', null, t('customers.plans')),
     plans.items.length ? plainTable([t('common.name'), t('common.status'), '→'],
       plans.items.map((p) => [p.title || p.product?.product_id || '—', p.status || '', dateTime(p.run_out, zone)])) : h('p', { class: 'empty' }, t('common.none')),
