@@ -294,4 +294,26 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.wait_for_text("#signin-message", "已退出登录");
     let kept: Value = driver.script("return sessionStorage.getItem('siyu.key')", json!([]));
     assert_eq!(kept, Value::Null);
+
+    // An operator's key: no key management; revoked by the owner, it is asked for again.
+    let (status, made) = app.call(request(
+        Method::POST,
+        "/api/shop/keys",
+        Some(&shop.api_key),
+        json!({"name": "运营 ops"}).to_string().into_bytes(),
+    ));
+    assert_eq!(status, 201, "{made}");
+    sign_in(&driver, made["api_key"].as_str().unwrap());
+    driver.open(&format!("{console}#/settings"));
+    driver.wait_for_text("main", "只有店主密钥可以管理 API 密钥");
+    let (status, _) = app.call(request(
+        Method::DELETE,
+        &format!("/api/shop/keys/{}", made["id"].as_str().unwrap()),
+        Some(&shop.api_key),
+        Vec::new(),
+    ));
+    assert_eq!(status, 200);
+    driver.open(&format!("{console}#/channels"));
+    driver.wait_for_text("#signin-message", "密钥已失效");
+    driver.screenshot("console", "key-revoked-desktop");
 }

@@ -108,7 +108,7 @@ function conditionRow(channels, currency) {
   type.addEventListener('change', show);
   show();
   const row = h('div', { class: 'condition-row' }, type, value, within, choice, group,
-    h('button', { type: 'button', class: 'link', onclick: () => row.remove() }, '×'));
+    h('button', { type: 'button', class: 'link', 'aria-label': t('common.delete'), onclick: () => row.remove() }, '×'));
   row.condition = () => {
     const days = within.value ? { within_days: Number(within.value) } : {};
     switch (type.value) {
