@@ -67,10 +67,13 @@ impl ChartRequest {
                 "series: 1 to {MAX_SERIES} are drawn"
             )));
         }
-        let long = |text: &String| text.chars().count() > MAX_TEXT_CHARS;
-        if self.labels.iter().any(long) || self.series.iter().any(|s| long(&s.name)) {
+        // Control characters cannot be written in an SVG (XML) document.
+        let unfit = |text: &String| {
+            text.chars().count() > MAX_TEXT_CHARS || text.chars().any(char::is_control)
+        };
+        if self.labels.iter().any(unfit) || self.series.iter().any(|s| unfit(&s.name)) {
             return Err(Error::invalid(format!(
-                "labels and series names are at most {MAX_TEXT_CHARS} characters"
+                "labels and series names are at most {MAX_TEXT_CHARS} characters, none a control character"
             )));
         }
         for series in &self.series {
@@ -228,6 +231,10 @@ mod tests {
         )
         .contains("labels"));
         assert!(refused(serde_json::json!({"labels": ["a"], "series": []})).contains("series"));
+        assert!(refused(
+            serde_json::json!({"labels": ["a\u{7}"], "series": [{"name": "s", "values": [1]}]})
+        )
+        .contains("control character"));
         assert!(refused(
             serde_json::json!({"labels": ["a", "b"], "series": [{"name": "s", "values": [1]}]})
         )
