@@ -171,6 +171,16 @@ impl Driver {
         post(&self.url(&format!("/element/{element}/click")), json!({}));
     }
 
+    /// Types `text` into the open prompt dialog and accepts it.
+    pub fn answer_prompt(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while post(&self.url("/alert/text"), json!({"text": text}))["error"].is_string() {
+            assert!(Instant::now() < deadline, "no prompt opened");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        post(&self.url("/alert/accept"), json!({}));
+    }
+
     /// The visible text of the first element matching `css`.
     pub fn text(&self, css: &str) -> String {
         self.script(

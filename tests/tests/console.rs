@@ -201,6 +201,12 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.type_into("#issue-customer", PHONE);
     driver.click("#issue button[type=submit]");
     driver.wait_for_text("#notice", "已发放优惠券");
+    // A print run of three codes, downloaded as CSV.
+    driver.type_into("#batch input[name=name]", "autumn-cards");
+    driver.type_into("#batch input[name=count]", "3");
+    driver.click("#batch button[type=submit]");
+    let batch = String::from_utf8(driver.downloaded("autumn-cards.csv")).unwrap();
+    assert_eq!(batch.trim().lines().count(), 4, "{batch}");
 
     // The customer's profile shows where the tags came from.
     driver.open(&format!("{console}#/customers"));
@@ -288,8 +294,15 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.wait_for_text("#signin-message", "会话已过期");
     driver.screenshot("console", "session-expired-desktop");
 
-    // Signing out forgets the key.
+    // Erasure, after the merchant types the confirmation word.
     sign_in(&driver, &shop.api_key);
+    driver.open(&format!("{console}#/customers/{customer_id}"));
+    driver.click("#erase");
+    driver.answer_prompt("删除");
+    driver.wait_for_text("#notice", "个人信息已删除");
+    assert_eq!(driver.text("#masked-phone"), "—");
+
+    // Signing out forgets the key.
     driver.click("#signout");
     driver.wait_for_text("#signin-message", "已退出登录");
     let kept: Value = driver.script("return sessionStorage.getItem('siyu.key')", json!([]));

@@ -110,6 +110,27 @@ export async function allPages(path, max = 1000) {
   return items;
 }
 
+/** RFM groups in the order the API defines them. */
+export const RFM_GROUPS = ['champions', 'loyal', 'active', 'new', 'promising', 'needs_attention',
+  'almost_lost', 'at_risk', 'dormant', 'previously_loyal', 'prospects'];
+
+/**
+ * Every page of a CSV export (`X-Next-Cursor` names the next), joined under the first
+ * page's header; `pathAt(cursor)` is the URL of the page after `cursor` (null: the first).
+ */
+export async function csvPages(pathAt) {
+  const parts = [];
+  let cursor = null;
+  do {
+    const response = await call(pathAt(cursor));
+    const text = await response.text();
+    parts.push(parts.length ? text.slice(text.indexOf('\n') + 1) : text);
+    cursor = response.headers.get('x-next-cursor');
+  } while (cursor);
+  const csv = parts.join('');
+  return { csv, rows: Math.max(0, csv.trim().split('\n').length - 1) };
+}
+
 /** A chart of `series` over `labels`, drawn by the console component as SVG. */
 export async function chartUrl(kind, labels, series) {
   const response = await fetch('/console/chart.svg', {

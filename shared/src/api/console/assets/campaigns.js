@@ -5,9 +5,8 @@
 
 import { h, field, input, select, checkbox, plainTable, saveFile, formValues, list, randomKey, sortableTable } from './dom.js';
 import { t, number, money, percent, toMinor, dateTime, zonedToInstant } from './i18n.js';
-import { call, getJson, sendJson, allPages } from './api.js';
+import { call, getJson, sendJson, allPages, csvPages, RFM_GROUPS } from './api.js';
 
-const GROUPS = ['champions', 'loyal', 'active', 'new', 'promising', 'needs_attention', 'almost_lost', 'at_risk', 'dormant', 'previously_loyal', 'prospects'];
 
 export function discountText(discount, currency) {
   switch (discount.type) {
@@ -70,7 +69,7 @@ async function create(view) {
       field(t('campaigns.limit'), input({ name: 'per_customer_limit', type: 'number', min: 1, value: 1 }))),
     field(t('campaigns.codes'), codes), generated, shared,
     field(t('campaigns.eligibleTags'), input({ name: 'tags' }), t('channels.tagsHint')),
-    h('fieldset', null, h('legend', null, t('campaigns.eligibleRfm')), GROUPS.map((g) => checkbox(t(`rfm.${g}`), { name: `rfm_${g}` }))),
+    h('fieldset', null, h('legend', null, t('campaigns.eligibleRfm')), RFM_GROUPS.map((g) => checkbox(t(`rfm.${g}`), { name: `rfm_${g}` }))),
     field(t('campaigns.onTag'), input({ name: 'issue_on_tag' })),
     checkbox(t('campaigns.rollbackCancel'), { name: 'on_cancel', checked: true }),
     checkbox(t('campaigns.rollbackRefund'), { name: 'on_full_refund', checked: true }),
@@ -91,7 +90,7 @@ async function create(view) {
       per_customer_limit: optionalNumber(v.per_customer_limit),
       codes: v.codes === 'generated' ? { type: 'generated', prefix: v.prefix, length: Number(v.length) }
         : v.codes === 'shared' ? { type: 'shared', code: v.shared_code } : { type: 'pool' },
-      eligibility: { tags: list(v.tags), rfm_groups: GROUPS.filter((g) => v[`rfm_${g}`]) },
+      eligibility: { tags: list(v.tags), rfm_groups: RFM_GROUPS.filter((g) => v[`rfm_${g}`]) },
       issue_on_tag: v.issue_on_tag || null,
       rollback: { on_cancel: v.on_cancel, on_full_refund: v.on_full_refund },
     };
@@ -136,17 +135,10 @@ async function detail(view, id) {
     const v = formValues(batchForm);
     const rows = await view.attempt(async () => {
       const batch = await sendJson('POST', `/api/campaigns/${campaign.id}/batches`, { name: v.name, count: Number(v.count) });
-      const parts = [];
-      let next = '0';
-      while (next !== null) {
-        const response = await call(`/api/campaigns/${campaign.id}/batches/${encodeURIComponent(batch.name)}/codes?limit=1000&cursor=${next}`);
-        const text = await response.text();
-        parts.push(parts.length ? text.slice(text.indexOf('\n') + 1) : text);
-        next = response.headers.get('x-next-cursor');
-      }
-      const csv = parts.join('');
+      const { csv, rows: count } = await csvPages((cursor) =>
+        `/api/campaigns/${campaign.id}/batches/${encodeURIComponent(batch.name)}/codes?limit=1000&cursor=${cursor || 0}`);
       saveFile(new Blob([csv], { type: 'text/csv' }), `siyu-${campaign.id}-${batch.name}.csv`);
-      return Math.max(0, csv.trim().split('\n').length - 1);
+      return count;
     });
     if (rows !== undefined) view.notify(t('campaigns.batchDone', { rows }));
   });

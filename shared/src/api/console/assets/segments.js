@@ -4,9 +4,8 @@
 
 import { h, field, input, select, checkbox, plainTable, saveFile, formValues } from './dom.js';
 import { t, number, toMinor } from './i18n.js';
-import { call, getJson, sendJson, allPages } from './api.js';
+import { getJson, sendJson, allPages, csvPages, RFM_GROUPS } from './api.js';
 
-const GROUPS = ['champions', 'loyal', 'active', 'new', 'promising', 'needs_attention', 'almost_lost', 'at_risk', 'dormant', 'previously_loyal', 'prospects'];
 const CONDITIONS = ['net_spend', 'order_count', 'days_since_last_order', 'bought', 'channel', 'rfm_group'];
 
 export async function render(view, kind, name, action) {
@@ -51,21 +50,14 @@ async function members(view, kind, name) {
     event.preventDefault();
     const v = formValues(exportForm);
     const rows = await view.attempt(async () => {
-      // Pages of up to 1,000 rows, joined under the first page's header.
-      let next = null;
-      const parts = [];
-      do {
+      const { csv, rows: count } = await csvPages((cursor) => {
         const query = new URLSearchParams({ limit: '1000', contacts: v.full ? 'full' : 'masked' });
         if (v.consented) query.set('consent', 'granted');
-        if (next) query.set('cursor', next);
-        const response = await call(`${base}/export?${query}`);
-        const text = await response.text();
-        parts.push(parts.length ? text.slice(text.indexOf('\n') + 1) : text);
-        next = response.headers.get('x-next-cursor');
-      } while (next);
-      const csv = parts.join('');
+        if (cursor) query.set('cursor', cursor);
+        return `${base}/export?${query}`;
+      });
       saveFile(new Blob([csv], { type: 'text/csv' }), `siyu-${kind}-${name}.csv`.replace(/[^\w.-]+/g, '_'));
-      return Math.max(0, csv.trim().split('\n').length - 1);
+      return count;
     });
     if (rows !== undefined) view.notify(t('segments.exported', { rows }));
   });
@@ -95,7 +87,7 @@ function conditionRow(channels, currency) {
   const value = input({ name: 'value', required: true, 'aria-label': t('customers.value') });
   const within = input({ name: 'within', type: 'number', min: 1, max: 730, placeholder: t('cond.within'), 'aria-label': t('cond.within') });
   const choice = select({ name: 'channel', hidden: true, 'aria-label': t('cond.channel') }, channels.map((c) => [c.id, c.name]));
-  const group = select({ name: 'group', hidden: true, 'aria-label': t('cond.rfm_group') }, GROUPS.map((g) => [g, t(`rfm.${g}`)]));
+  const group = select({ name: 'group', hidden: true, 'aria-label': t('cond.rfm_group') }, RFM_GROUPS.map((g) => [g, t(`rfm.${g}`)]));
   const type = select({ name: 'type', class: 'condition-type', 'aria-label': t('segments.condition') }, CONDITIONS.map((c) => [c, t(`cond.${c}`)]), 'net_spend');
   const show = () => {
     const kind = type.value;
