@@ -225,6 +225,14 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
         .unwrap()
         .to_string();
 
+    // Reminder settings: a 30-day cycle for everything.
+    driver.open(&format!("{console}#/reminders"));
+    driver.type_into("#reminder-settings input[name=d_days_per_unit]", "30");
+    driver.click("#save-reminders");
+    driver.wait_for_text("#notice", "已保存");
+    let (_, settings) = app.get("/api/reminders/settings", &shop.api_key);
+    assert_eq!(settings["default"]["days_per_unit"], 30, "{settings}");
+
     // Names are shown as text, never run as markup; the page allows no inline script.
     let (status, _) = app.call(request(
         Method::POST,
