@@ -1,5 +1,6 @@
-//! Real Chromium, driven over WebDriver by chromedriver (Debian's `chromium` and
-//! `chromium-driver`, installed by `.ci/run`): open pages, type, click, wait for what a
+//! Real browsers over WebDriver: Chromium through chromedriver (Debian's `chromium` and
+//! `chromium-driver`) and Firefox through geckodriver (Debian's `firefox-esr`, geckodriver
+//! from crates.io), both installed by `.ci/run`: open pages, type, click, wait for what a
 //! person would wait for, and save screenshots under `target/artifacts/`.
 
 use std::net::TcpListener;
@@ -13,24 +14,70 @@ use crate::routes::workspace_root;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-/// chromedriver's path, or None (then the caller skips, except on CI, which must have it).
-pub fn chromedriver() -> Option<&'static str> {
-    let found = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .into_iter()
-        .find(|p| Path::new(p).exists());
+/// A browser the tests drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Browser {
+    Chromium,
+    Firefox,
+}
+
+impl Browser {
+    pub fn name(self) -> &'static str {
+        match self {
+            Browser::Chromium => "chromium",
+            Browser::Firefox => "firefox",
+        }
+    }
+}
+
+/// The WebDriver program for `browser`, or None (then the caller skips, except on CI,
+/// which must have it).
+pub fn webdriver(browser: Browser) -> Option<PathBuf> {
+    let (candidates, install): (Vec<PathBuf>, &str) = match browser {
+        Browser::Chromium => (
+            vec![
+                "/usr/bin/chromedriver".into(),
+                "/usr/lib/chromium/chromedriver".into(),
+            ],
+            "apt-get install chromium chromium-driver",
+        ),
+        Browser::Firefox => (
+            std::env::var_os("PATH")
+                .map(|path| {
+                    std::env::split_paths(&path)
+                        .map(|d| d.join("geckodriver"))
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .chain(
+                    std::env::var_os("HOME")
+                        .map(|h| PathBuf::from(h).join(".cargo/bin/geckodriver")),
+                )
+                .filter(|_| Path::new("/usr/bin/firefox-esr").exists())
+                .collect(),
+            "apt-get install firefox-esr; cargo install geckodriver",
+        ),
+    };
+    let found = candidates.into_iter().find(|p| p.exists());
     if found.is_none() {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI must install chromium-driver (see .ci/run)"
+            "CI must install {} (see .ci/run)",
+            browser.name()
         );
-        eprintln!(
-            "skipped: chromedriver is not installed (apt-get install chromium chromium-driver)"
-        );
+        eprintln!("skipped: {} is not installed ({install})", browser.name());
     }
     found
 }
 
+/// chromedriver's path, or None (see `webdriver`).
+pub fn chromedriver() -> Option<PathBuf> {
+    webdriver(Browser::Chromium)
+}
+
 pub struct Driver {
+    pub browser: Browser,
     process: Child,
     base: String,
     session: String,
@@ -79,45 +126,69 @@ fn get(url: &str) -> Value {
 }
 
 impl Driver {
-    /// A headless Chromium of `width`×`height`, saving downloads to a fresh folder.
-    pub fn start(chromedriver: &str, width: u32, height: u32) -> Self {
+    /// A headless Chromium of `width`×`height` (see `start_browser`).
+    pub fn start(chromedriver: &Path, width: u32, height: u32) -> Self {
+        Self::start_browser(Browser::Chromium, chromedriver, width, height)
+    }
+
+    /// A headless `browser` of `width`×`height` through its WebDriver `program`, saving
+    /// downloads to a fresh folder.
+    pub fn start_browser(browser: Browser, program: &Path, width: u32, height: u32) -> Self {
         let port = free_port();
-        let process = Command::new(chromedriver)
+        let process = Command::new(program)
             .arg(format!("--port={port}"))
             .spawn()
-            .expect("chromedriver starts");
+            .unwrap_or_else(|e| panic!("{} starts: {e}", program.display()));
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(20);
         while ureq::get(&format!("{base}/status")).call().is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            assert!(
+                Instant::now() < deadline,
+                "{} did not come up",
+                program.display()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
-        let profile = std::env::temp_dir().join(format!("siyu-chromium-{port}"));
+        let profile = std::env::temp_dir().join(format!("siyu-{}-{port}", browser.name()));
         let downloads = std::env::temp_dir().join(format!("siyu-downloads-{port}"));
         let _ = std::fs::remove_dir_all(&downloads);
         std::fs::create_dir_all(&downloads).unwrap();
-        let session = post(
-            &format!("{base}/session"),
-            json!({"capabilities": {"alwaysMatch": {"goog:chromeOptions": {
+        let folder = downloads.display().to_string();
+        let capabilities = match browser {
+            Browser::Chromium => json!({"goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                          "--disable-quic", "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
                          format!("--window-size={width},{height}"),
                          format!("--user-data-dir={}", profile.display())],
-                "prefs": {"download.default_directory": downloads.display().to_string(),
-                          "download.prompt_for_download": false}
-            }}}}),
+                "prefs": {"download.default_directory": folder, "download.prompt_for_download": false}
+            }}),
+            Browser::Firefox => json!({"moz:firefoxOptions": {
+                "binary": "/usr/bin/firefox-esr",
+                "args": ["-headless", format!("--width={width}"), format!("--height={height}")],
+                "prefs": {"browser.download.folderList": 2, "browser.download.dir": folder,
+                          "browser.download.useDownloadDir": true,
+                          "browser.download.always_ask_before_handling_new_types": false,
+                          "browser.helperApps.neverAsk.saveToDisk": "image/png,image/svg+xml,text/csv"}
+            }}),
+        };
+        let session = post(
+            &format!("{base}/session"),
+            json!({"capabilities": {"alwaysMatch": capabilities}}),
         );
-        Self {
+        let driver = Self {
+            browser,
             process,
             base,
             session: session["sessionId"]
                 .as_str()
-                .expect("a session")
+                .unwrap_or_else(|| panic!("a {} session: {session}", browser.name()))
                 .to_string(),
             downloads,
-        }
+        };
+        driver.resize(width, height);
+        driver
     }
 
     fn url(&self, path: &str) -> String {
@@ -230,20 +301,26 @@ impl Driver {
     /// `target/artifacts/{folder}/{name}.png`.
     pub fn screenshot(&self, folder: &str, name: &str) -> PathBuf {
         use base64::Engine;
-        let cdp = |cmd: &str, params: Value| {
-            post(
-                &self.url("/goog/cdp/execute"),
-                json!({"cmd": cmd, "params": params}),
-            )
+        let data = match self.browser {
+            Browser::Chromium => {
+                let cdp = |cmd: &str, params: Value| {
+                    post(
+                        &self.url("/goog/cdp/execute"),
+                        json!({"cmd": cmd, "params": params}),
+                    )
+                };
+                let size = &cdp("Page.getLayoutMetrics", json!({}))["cssContentSize"];
+                cdp(
+                    "Page.captureScreenshot",
+                    json!({"captureBeyondViewport": true, "clip": {"x": 0, "y": 0,
+                        "width": size["width"], "height": size["height"], "scale": 1}}),
+                )["data"]
+                    .clone()
+            }
+            Browser::Firefox => get(&self.url("/moz/screenshot/full")),
         };
-        let size = &cdp("Page.getLayoutMetrics", json!({}))["cssContentSize"];
-        let shot = cdp(
-            "Page.captureScreenshot",
-            json!({"captureBeyondViewport": true, "clip": {"x": 0, "y": 0,
-                "width": size["width"], "height": size["height"], "scale": 1}}),
-        );
         let png = base64::engine::general_purpose::STANDARD
-            .decode(shot["data"].as_str().expect("a screenshot"))
+            .decode(data.as_str().expect("a screenshot"))
             .unwrap();
         let dir = workspace_root().join("target/artifacts").join(folder);
         std::fs::create_dir_all(&dir).unwrap();

@@ -32,7 +32,7 @@ fn a_person_signs_up_through_the_hosted_form_in_chromium() {
     assert_eq!(status, 201, "{channel}");
     let code = channel["code"].as_str().unwrap();
 
-    let driver = Driver::start(chromedriver, 420, 900);
+    let driver = Driver::start(&chromedriver, 420, 900);
     driver.open(&format!("http://{address}/q/{code}/form"));
     assert!(driver.page_source().contains("Tea House · 包裹卡"));
     driver.type_into("#name", "Mei");

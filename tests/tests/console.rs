@@ -11,7 +11,7 @@ use siyu_tests::client::Client;
 use siyu_tests::platforms::{generic_order, generic_request};
 use siyu_tests::qr_decode::decode_png;
 use siyu_tests::spin_up::{Flavour, SpinUp};
-use siyu_tests::webdriver::{chromedriver, Driver};
+use siyu_tests::webdriver::{chromedriver, webdriver, Browser, Driver};
 
 const PHONE: &str = "13812345678";
 
@@ -69,10 +69,10 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     let Some(chromedriver) = chromedriver() else {
         return;
     };
-    let app = SpinUp::start(Flavour::KeyValue, None);
+    let app = siyu_tests::spin_up::shared(Flavour::KeyValue).expect("spin.toml runs");
     let shop = app.shop_with_all_platforms();
     let console = format!("{}/console/", app.base);
-    let driver = Driver::start(chromedriver, 1280, 800);
+    let driver = Driver::start(&chromedriver, 1280, 800);
 
     // A wrong key is refused with a message, not a blank page.
     driver.open(&console);
@@ -337,4 +337,57 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.open(&format!("{console}#/channels"));
     driver.wait_for_text("#signin-message", "密钥已失效");
     driver.screenshot("console", "key-revoked-desktop");
+}
+
+/// The same console in Firefox: sign in, make a channel and download its QR code, read the
+/// overview and its chart, switch language; screenshots at desktop and phone width.
+#[test]
+fn the_console_works_in_firefox() {
+    let Some(geckodriver) = webdriver(Browser::Firefox) else {
+        return;
+    };
+    let app = siyu_tests::spin_up::shared(Flavour::KeyValue).expect("spin.toml runs");
+    let shop = app.shop_with_all_platforms();
+    let console = format!("{}/console/", app.base);
+    let driver = Driver::start_browser(Browser::Firefox, &geckodriver, 1280, 800);
+    driver.open(&console);
+    driver.type_into("#api-key", "not-a-key");
+    driver.click("#signin");
+    driver.wait_for_text("#signin-message", "密钥无效");
+    sign_in(&driver, &shop.api_key);
+
+    driver.open(&format!("{console}#/channels/new"));
+    driver.type_into("#channel-form input[name=name]", "海报 · Firefox");
+    driver.type_into(
+        "#channel-form input[name=target_url]",
+        "https://tea.example.com/",
+    );
+    driver.click("#save-channel");
+    driver.find("#channel-urls input");
+    let scan_url = driver
+        .script(
+            "return document.querySelector('#channel-urls input').value",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string();
+    driver.click("#download-png");
+    assert_eq!(decode_png(&driver.downloaded(".png")), scan_url);
+    driver.screenshot("console/firefox", "channel-desktop");
+
+    driver.open(&format!("{console}#/overview"));
+    driver.wait_for_text("#funnel", "扫码次数");
+    let chart_drawn = driver.script(
+        "const img = document.querySelector('#funnel-chart'); \
+         if (!img) return 'no chart (no days)'; await img.decode(); return img.naturalWidth;",
+        json!([]),
+    );
+    assert_eq!(chart_drawn, json!(720), "the funnel chart is drawn");
+    driver.screenshot("console/firefox", "overview-desktop");
+    driver.resize(390, 844);
+    driver.screenshot("console/firefox", "overview-phone");
+    driver.click("#language");
+    driver.wait_for_text("#funnel", "Unique scanners");
+    driver.screenshot("console/firefox", "overview-english-phone");
 }

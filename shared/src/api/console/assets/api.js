@@ -110,6 +110,12 @@ export async function allPages(path, max = 1000) {
   return items;
 }
 
+/** The funnel's steps as the stats name them, with their labels. */
+export const FUNNEL_STEPS = [
+  ['scans', 'funnel.scans'], ['unique_scanners', 'funnel.unique'], ['leads', 'funnel.leads'],
+  ['first_orders', 'funnel.first'], ['repurchases', 'funnel.repeat'],
+];
+
 /** RFM groups in the order the API defines them. */
 export const RFM_GROUPS = ['champions', 'loyal', 'active', 'new', 'promising', 'needs_attention',
   'almost_lost', 'at_risk', 'dormant', 'previously_loyal', 'prospects'];

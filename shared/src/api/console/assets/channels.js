@@ -4,7 +4,7 @@
 
 import { h, field, input, select, checkbox, copyable, saveFile, formValues, list, sortableTable } from './dom.js';
 import { t, number, dateTime, today } from './i18n.js';
-import { call, getJson, sendJson, allPages } from './api.js';
+import { call, getJson, sendJson, allPages, chartUrl, FUNNEL_STEPS as STEPS } from './api.js';
 
 const KINDS = ['package_card', 'poster', 'sms', 'store', 'staff', 'livestream', 'other'];
 
@@ -65,6 +65,8 @@ async function detail(view, id, action) {
   if (action === 'edit') return edit(view, channel);
   const zone = view.shop.time_zone;
   const stats = await getJson(`/api/channels/${channel.id}/stats?from=${today(zone, -29)}&to=${today(zone)}`);
+  const chart = await chartUrl('line', stats.days.map((d) => d.date.slice(5)), STEPS.map(([step, label]) =>
+    ({ name: t(label), values: stats.days.map((d) => d[step]) })));
   const preview = h('img', { alt: `${t('channels.qr')}: ${channel.name}`, id: 'qr-preview', width: 220, height: 220 });
   const ec = select({ name: 'ec', id: 'qr-ec' }, [['L', 'L 7%'], ['M', 'M 15%'], ['Q', 'Q 25%'], ['H', 'H 30%']], 'M');
   const size = input({ type: 'number', name: 'module', id: 'qr-module', min: 1, max: 40, value: 8 });
@@ -115,10 +117,10 @@ async function detail(view, id, action) {
         h('p', { class: 'actions' }, download('svg'), download('png'))),
       h('section', null, urls,
         h('h2', null, t('channels.stats')),
-        h('div', { class: 'cards' },
-          ['scans', 'unique_scanners', 'leads', 'first_orders', 'repurchases'].map((step, i) =>
-            h('div', { class: 'card stat' }, h('span', { class: 'label' }, t(['funnel.scans', 'funnel.unique', 'funnel.leads', 'funnel.first', 'funnel.repeat'][i])),
-              h('strong', null, number(stats[step]))))),
+        h('div', { class: 'cards', id: 'channel-funnel' },
+          STEPS.map(([step, label]) => h('div', { class: 'card stat' }, h('span', { class: 'label' }, t(label)),
+            h('strong', null, number(stats[step]))))),
+        h('figure', null, h('img', { src: chart, alt: `${t('funnel.byDay')}: ${channel.name}` }), h('figcaption', null, t('funnel.byDay'))),
         h('p', { class: 'actions' },
           h('a', { href: `#/channels/${channel.id}/edit`, class: 'button', id: 'edit-channel' }, t('common.edit')), toggle, remove))));
   await refresh();

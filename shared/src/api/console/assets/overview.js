@@ -4,12 +4,7 @@
 
 import { h, sortableTable, plainTable, input, field } from './dom.js';
 import { t, number, money, percent, today, toMajor } from './i18n.js';
-import { getJson, allPages, chartUrl } from './api.js';
-
-const STEPS = [
-  ['scans', 'funnel.scans'], ['unique_scanners', 'funnel.unique'], ['leads', 'funnel.leads'],
-  ['first_orders', 'funnel.first'], ['repurchases', 'funnel.repeat'],
-];
+import { getJson, allPages, chartUrl, FUNNEL_STEPS as STEPS } from './api.js';
 
 export async function render(view, from, to) {
   const { shop } = view;
