@@ -131,8 +131,8 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.wait_for_text("body", "Thank you");
 
     // Two signed orders from the shop platform: a first order and a repurchase.
-    paid_order(&app, &shop, "autumn-1", "128.00");
-    paid_order(&app, &shop, "autumn-2", "64.00");
+    paid_order(app, &shop, "autumn-1", "128.00");
+    paid_order(app, &shop, "autumn-2", "64.00");
 
     // The funnel moved.
     driver.open(&console);
