@@ -337,6 +337,13 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.open(&format!("{console}#/channels"));
     driver.wait_for_text("#signin-message", "密钥已失效");
     driver.screenshot("console", "key-revoked-desktop");
+
+    // The keys never reached a URL or a log line.
+    let logs = app.component_stderr();
+    assert!(logs.contains("/api/channels"), "access logs are kept");
+    for key in [shop.api_key.as_str(), made["api_key"].as_str().unwrap()] {
+        assert!(!logs.contains(key), "a key in the logs");
+    }
 }
 
 /// The same console in Firefox: sign in, make a channel and download its QR code, read the
