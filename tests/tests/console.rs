@@ -208,6 +208,26 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     let batch = String::from_utf8(driver.downloaded("autumn-cards.csv")).unwrap();
     assert_eq!(batch.trim().lines().count(), 4, "{batch}");
 
+    // A campaign of the platform's own codes, imported from a CSV file.
+    driver.open(&format!("{console}#/campaigns/new"));
+    driver.type_into("#campaign-name", "平台券");
+    driver.type_into("#discount-amount", "5");
+    driver.script(
+        "const kind = document.querySelector('#code-kind'); kind.value = 'pool'; \
+         kind.dispatchEvent(new Event('change'));",
+        json!([]),
+    );
+    driver.click("#save-campaign");
+    let file = driver.downloads.join("platform-codes.csv");
+    std::fs::write(
+        &file,
+        "code\nTMALL-0001\nTMALL-0002\ntmall-0002\nTMALL-0003\n",
+    )
+    .unwrap();
+    driver.type_into("#pool-import input[type=file]", file.to_str().unwrap());
+    driver.click("#pool-import button[type=submit]");
+    driver.wait_for_text("#notice", "导入 3 个，重复 1 个，券池共 3 个");
+
     // The customer's profile shows where the tags came from.
     driver.open(&format!("{console}#/customers"));
     driver.type_into("#lookup-value", PHONE);
