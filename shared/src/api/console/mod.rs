@@ -172,6 +172,92 @@ fn page(content: &str, content_type: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    fn asset(name: &str) -> &'static str {
+        ASSETS.iter().find(|(file, _, _)| *file == name).unwrap().2
+    }
+
+    /// The keys of one language's dictionary in i18n.js.
+    fn words(language: &str) -> BTreeSet<String> {
+        let i18n = asset("i18n.js");
+        let opening = format!("\n  {language}: {{");
+        let start = i18n.find(&opening).expect(language) + opening.len();
+        let block = &i18n[start..];
+        let block = &block[..block.find("\n  },").expect("the block's end")];
+        block
+            .split('\'')
+            .collect::<Vec<_>>()
+            .windows(2)
+            .filter(|pair| pair[1].starts_with(':'))
+            .map(|pair| pair[0].to_string())
+            .collect()
+    }
+
+    /// The values of a Rust enum as the API writes them.
+    fn variants<T: schemars::JsonSchema>() -> Vec<String> {
+        let schema = schemars::schema_for!(T);
+        let values = schema.get("enum").or_else(|| schema.get("oneOf"));
+        serde_json::to_value(values)
+            .unwrap()
+            .as_array()
+            .expect("an enum")
+            .iter()
+            .flat_map(|v| match v {
+                // A documented variant is its own `oneOf` entry: `const`, or `enum` of several.
+                serde_json::Value::Object(entry) => entry
+                    .get("const")
+                    .map(|c| vec![c.clone()])
+                    .or_else(|| entry.get("enum").and_then(|e| e.as_array().cloned()))
+                    .unwrap_or_default(),
+                other => vec![other.clone()],
+            })
+            .map(|v| v.as_str().expect("a string value").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_word_the_console_shows_is_in_chinese_and_english() {
+        let chinese = words("'zh-CN'");
+        let english = words("en");
+        assert!(chinese.len() > 200, "{}", chinese.len());
+        assert_eq!(
+            chinese.symmetric_difference(&english).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "in one language only"
+        );
+        let mut used: Vec<String> = Vec::new();
+        for (_, _, content) in ASSETS {
+            for (at, _) in content.match_indices("t('") {
+                // `t(` the function, not the end of another name (`split('`).
+                let before = content[..at].chars().next_back().unwrap_or(' ');
+                if before.is_alphanumeric() || before == '_' || before == '.' {
+                    continue;
+                }
+                let rest = &content[at + 3..];
+                used.push(rest[..rest.find('\'').unwrap()].to_string());
+            }
+        }
+        // Keys made from what the API answers: every value it can give has its words.
+        let families: [(&str, Vec<String>); 6] = [
+            ("kind", variants::<crate::domain::ChannelKind>()),
+            ("rfm", variants::<crate::rfm::RfmGroup>()),
+            ("coupon", variants::<crate::coupons::CouponState>()),
+            ("history", variants::<crate::tags::TagAction>()),
+            ("segments", variants::<crate::tagging::rules::RuleAction>()),
+            (
+                "campaigns",
+                vec!["generated".into(), "pool".into(), "shared".into()],
+            ),
+        ];
+        for (prefix, values) in families {
+            assert!(!values.is_empty(), "{prefix}");
+            used.extend(values.iter().map(|v| format!("{prefix}.{v}")));
+        }
+        for key in used {
+            assert!(chinese.contains(&key), "{key} has no words");
+        }
+    }
 
     #[test]
     fn every_script_the_page_and_modules_import_is_served() {
