@@ -223,8 +223,10 @@ error_codes! {
     RateLimited = "rate_limited",
     /// The channel no longer takes leads.
     Inactive = "inactive",
-    /// A lead must grant marketing consent.
+    /// A lead must accept the form's notice (or, without one, grant marketing consent).
     ConsentRequired = "consent_required",
+    /// The sign-up form's notice changed after the form was opened: reload it.
+    NoticeChanged = "notice_changed",
     /// The customer was erased.
     CustomerErased = "customer_erased",
     /// The customer already carries the most tags allowed.

@@ -126,7 +126,8 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.open(&format!("{scan_url}/form"));
     driver.type_into("#name", "Mei");
     driver.type_into("#phone", PHONE);
-    driver.click("#consent");
+    driver.click("#notice_accepted");
+    driver.click("#marketing");
     driver.click("button[type=submit]");
     driver.wait_for_text("body", "Thank you");
 

@@ -3,16 +3,21 @@
 //! What a lead is and how it is counted once is `channels::leads`'; its effects are
 //! `flows::lead_captured`'s.
 
-use crate::channels;
-use crate::channels::leads::{self, LeadSubmission};
+use jiff::Timestamp;
+
+use super::shopper_page::{escape, page};
+use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
+use crate::channels::notice::Notice;
+use crate::channels::page::{FieldRule, NextStep};
+use crate::channels::Channel;
+use crate::coupons::{self, campaigns::Discount};
+use crate::domain::money::format_minor;
+use crate::domain::Currency;
 use crate::error::{Error, ErrorCode};
 use crate::flows::lead_captured;
-use crate::shops;
+use crate::shops::{self, Shop};
 use crate::web::ApiError;
-use crate::web::{
-    header, html_response, json_body, json_response, message_page, Env, Request, RequestLog,
-    Response,
-};
+use crate::web::{header, json_body, json_response, Env, Request, RequestLog, Response};
 
 /// `POST /q/{code}/lead`, from the hosted form (answered with a page, errors too) or from
 /// an integrator's own form (JSON).
@@ -26,11 +31,7 @@ pub(super) fn submit(
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     match submit_lead(req, env, log, code, from_form) {
         // People filling in the hosted form see a page, not JSON.
-        Err(err) if from_form && err.status < 500 => Ok(message_page(
-            err.status,
-            "提交未成功 · Not sent",
-            &html_escape(&err.message),
-        )),
+        Err(err) if from_form && err.status < 500 => Ok(not_sent(env, code, &err)),
         other => other,
     }
 }
@@ -59,7 +60,7 @@ fn submit_lead(
     } else {
         json_body(req)?
     };
-    let lead = submission.validate(&shop, env.now)?;
+    let lead = submission.validate(&shop, &channel, env.now)?;
     let pepper = env.secrets.pepper()?;
     let client = header(req, "spin-client-addr")
         .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip))
@@ -73,15 +74,7 @@ fn submit_lead(
     }
     let outcome = lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
     if from_form {
-        // Coupon codes are letters, digits, - and _ (checked when made): safe in HTML as is.
-        let text = match &outcome.welcome_coupon {
-            Some(code) => format!(
-                "我们已收到您的信息。您的欢迎优惠券：<strong>{code}</strong><br>\
-                 We have received your details. Your welcome coupon: <strong>{code}</strong>"
-            ),
-            None => "我们已收到您的信息。We have received your details.".to_string(),
-        };
-        return Ok(message_page(200, "谢谢！· Thank you!", &text));
+        return thank_you(env, &shop, &channel, &outcome);
     }
     Ok(json_response(
         if outcome.new_lead { 201 } else { 200 },
@@ -89,39 +82,271 @@ fn submit_lead(
     ))
 }
 
-/// `GET /q/{code}/form`: a small server-rendered sign-up form that works without JavaScript.
+/// `GET /q/{code}/form`: the channel's sign-up page in the shop's colours, with the notice
+/// before collection; works without JavaScript.
 pub(super) fn form(env: &Env, code: &str) -> Result<Response, ApiError> {
-    Ok(match channels::scan_target(env.store, code)? {
-        None => super::scan::unknown_code_page(),
-        Some(target) if !target.active => super::scan::retired_code_page(),
-        Some(target) => {
-            let title = html_escape(&target.name);
-            let html = format!(
-                "<!doctype html><html lang=\"zh\"><head><meta charset=\"utf-8\">\
-                 <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-                 <title>{title}</title><style>body{{font-family:system-ui,sans-serif;margin:2rem 1.25rem;\
-                 color:#333;max-width:28rem}}label{{display:block;margin:1rem 0 .3rem}}\
-                 input[type=tel],input[type=email],input[type=text]{{width:100%;padding:.6rem;font-size:1rem;\
-                 box-sizing:border-box}}button{{margin-top:1.2rem;width:100%;padding:.8rem;font-size:1.05rem}}\
-                 .consent{{display:flex;gap:.5rem;align-items:flex-start;margin-top:1rem}}</style></head>\
-                 <body><h1>{title}</h1>\
-                 <form method=\"post\" action=\"/q/{code}/lead\">\
-                 <label for=\"name\">称呼 · Name</label><input id=\"name\" name=\"name\" type=\"text\" autocomplete=\"name\">\
-                 <label for=\"phone\">手机号 · Phone</label><input id=\"phone\" name=\"phone\" type=\"tel\" autocomplete=\"tel\">\
-                 <label for=\"email\">邮箱 · Email</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"email\">\
-                 <div class=\"consent\"><input id=\"consent\" name=\"consent\" type=\"checkbox\" required>\
-                 <label for=\"consent\" style=\"margin:0\">我同意接收优惠与复购提醒，可随时退订。I agree to receive offers and reminders; I can unsubscribe at any time.</label></div>\
-                 <button type=\"submit\">提交 · Sign up</button></form></body></html>"
-            );
-            html_response(200, html)
-        }
-    })
+    let Some((target, channel)) = leads::channel_for_code(env.store, code)? else {
+        return Ok(super::scan::unknown_code_page());
+    };
+    if !target.active {
+        return Ok(super::scan::retired_code_page());
+    }
+    let shop = shops::load_shop(env.store, &target.shop)?;
+    // The channel's name is the merchant's own label ("包裹卡"): never shown to shoppers.
+    let display = shop.branding.display_name.as_deref().unwrap_or(&shop.name);
+    let title = channel
+        .page
+        .headline
+        .clone()
+        .unwrap_or_else(|| format!("欢迎加入 {display} · Join {display}"));
+    Ok(page(200, &shop, &title, &form_body(&shop, &channel, code)))
 }
 
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+fn form_body(shop: &Shop, channel: &Channel, code: &str) -> String {
+    let display = shop.branding.display_name.as_deref().unwrap_or(&shop.name);
+    let settings = &channel.page;
+    let headline = match &settings.headline {
+        Some(headline) => escape(headline),
+        None => format!(
+            "欢迎加入 {name}<span class=\"en\" lang=\"en\">Join {name}</span>",
+            name = escape(display)
+        ),
+    };
+    let benefit = settings
+        .benefit
+        .as_deref()
+        .map(|b| format!("<p class=\"benefit\">{}</p>", escape(b)))
+        .unwrap_or_default();
+    let mut fields = String::new();
+    for (name, rule, zh, en, kind, autocomplete) in [
+        ("name", settings.fields.name, "称呼", "Name", "text", "name"),
+        (
+            "phone",
+            settings.fields.phone,
+            "手机号",
+            "Mobile number",
+            "tel",
+            "tel",
+        ),
+        (
+            "email",
+            settings.fields.email,
+            "邮箱",
+            "Email",
+            "email",
+            "email",
+        ),
+    ] {
+        if rule == FieldRule::Off {
+            continue;
+        }
+        let (required, mark) = match rule {
+            FieldRule::Required => (" required", " *"),
+            _ => ("", ""),
+        };
+        fields.push_str(&format!(
+            "<label for=\"{name}\">{zh} · <span lang=\"en\">{en}</span>{mark}</label>\
+             <input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{autocomplete}\"{required}>"
+        ));
+    }
+    let notice = Notice::for_form(shop, &settings.fields);
+    let policy = notice
+        .privacy_policy_url
+        .as_deref()
+        .map(|url| {
+            format!(
+                "<p><a href=\"{}\" rel=\"noopener\">隐私政策 · Privacy policy</a></p>",
+                escape(url)
+            )
+        })
+        .unwrap_or_default();
+    let button = settings
+        .button
+        .as_deref()
+        .map(escape)
+        .unwrap_or_else(|| "领取 · Sign up".to_string());
+    format!(
+        "<h1>{headline}</h1>{benefit}\
+         <form method=\"post\" action=\"/q/{code}/lead\">\
+         <input type=\"hidden\" name=\"notice_version\" value=\"{version}\">{fields}\
+         <section class=\"notice\" aria-labelledby=\"notice-title\">\
+         <h2 id=\"notice-title\">个人信息处理说明 · <span lang=\"en\">How we use your details</span></h2>\
+         <p>{zh}</p><p lang=\"en\">{en}</p>{policy}</section>\
+         <div class=\"check\"><input id=\"notice_accepted\" name=\"notice_accepted\" type=\"checkbox\" required>\
+         <label for=\"notice_accepted\">我已阅读并同意以上说明 · <span lang=\"en\">I have read and accept the above</span></label></div>\
+         <div class=\"check\"><input id=\"marketing\" name=\"marketing\" type=\"checkbox\">\
+         <label for=\"marketing\">{marketing_zh}<span class=\"en\" lang=\"en\">{marketing_en}</span></label></div>\
+         <button type=\"submit\">{button}</button></form>",
+        code = escape(code),
+        version = escape(&notice.version),
+        zh = escape(&notice.zh),
+        en = escape(&notice.en),
+        marketing_zh = escape(&notice.marketing_zh),
+        marketing_en = escape(&notice.marketing_en),
+    )
+}
+
+/// The thank-you page: the welcome coupon (code, value, validity, how to use it) and where
+/// to go next. A returning person sees the same page with the same coupon, never a second.
+fn thank_you(
+    env: &Env,
+    shop: &Shop,
+    channel: &Channel,
+    outcome: &LeadOutcome,
+) -> Result<Response, ApiError> {
+    let display = shop.branding.display_name.as_deref().unwrap_or(&shop.name);
+    let mut body = String::from(
+        "<h1>谢谢！<span class=\"en\" lang=\"en\">Thank you!</span></h1>\
+         <p>我们已收到您的信息。<span class=\"en\" lang=\"en\">We have received your details.</span></p>",
+    );
+    if let Some(code) = &outcome.welcome_coupon {
+        let coupon = coupons::load_coupon(env.store, &shop.id, code)?;
+        let campaign = match &coupon {
+            Some(c) => Some(coupons::campaigns::load(env.store, &shop.id, &c.campaign)?),
+            None => None,
+        };
+        let value = campaign
+            .as_ref()
+            .map(|c| offer_text(&c.discount, c.min_order_minor, shop.currency))
+            .unwrap_or_default();
+        let until = coupon
+            .and_then(|c| c.valid_until)
+            .map(|at| valid_until_text(at, shop))
+            .unwrap_or_default();
+        // Coupon codes are letters, digits, - and _: safe in HTML and attributes as they are.
+        body.push_str(&format!(
+            "<section class=\"coupon\" aria-labelledby=\"coupon-title\">\
+             <h2 id=\"coupon-title\">您的欢迎优惠券 · <span lang=\"en\">Your welcome coupon</span></h2>\
+             <p>Your welcome coupon: <strong>{code}</strong></p>{value}{until}\
+             <button type=\"button\" data-copy=\"{code}\" data-done=\"已复制 · Copied\" hidden>复制券码 · Copy code</button>\
+             <p>在 {name} 结账时输入此券码即可使用。<span class=\"en\" lang=\"en\">Enter the code at checkout in {name}'s shop.</span></p>\
+             </section>",
+            name = escape(display),
+        ));
+    }
+    body.push_str(&next_step_html(&channel.page.next_step));
+    Ok(page(200, shop, "谢谢 · Thank you", &body))
+}
+
+fn money(minor: i64, currency: Currency) -> String {
+    let symbol = match currency.code() {
+        "CNY" | "JPY" => "¥",
+        "USD" => "$",
+        "EUR" => "€",
+        "GBP" => "£",
+        other => return format!("{other} {}", format_minor(minor, currency)),
+    };
+    format!("{symbol}{}", format_minor(minor, currency))
+}
+
+/// What the coupon is worth, in both languages.
+fn offer_text(discount: &Discount, min_order: Option<i64>, shop_currency: Currency) -> String {
+    let (zh, en) = match discount {
+        Discount::FixedAmount {
+            amount_minor,
+            currency,
+        } => {
+            let amount = money(*amount_minor, currency.unwrap_or(shop_currency));
+            (format!("立减 {amount}"), format!("{amount} off"))
+        }
+        Discount::Percent {
+            basis_points,
+            cap_minor,
+        } => {
+            let percent = format!("{}", *basis_points as f64 / 100.0);
+            let cap = cap_minor.map(|c| money(c, shop_currency));
+            (
+                format!(
+                    "{}% 折扣{}",
+                    percent,
+                    cap.as_ref()
+                        .map(|c| format!("（最多减 {c}）"))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "{percent}% off{}",
+                    cap.map(|c| format!(" (up to {c})")).unwrap_or_default()
+                ),
+            )
+        }
+        Discount::FreeShipping {} => ("包邮".to_string(), "Free shipping".to_string()),
+    };
+    let (min_zh, min_en) = min_order
+        .map(|m| {
+            let m = money(m, shop_currency);
+            (
+                format!("，满 {m} 可用"),
+                format!(" on orders of {m} or more"),
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "<p>{}{}<span class=\"en\" lang=\"en\">{}{}</span></p>",
+        escape(&zh),
+        escape(&min_zh),
+        escape(&en),
+        escape(&min_en)
+    )
+}
+
+fn valid_until_text(at: Timestamp, shop: &Shop) -> String {
+    let local = at.to_zoned(shop.zone());
+    let when = local.strftime("%Y-%m-%d %H:%M").to_string();
+    format!(
+        "<p>有效期至 {when}<span class=\"en\" lang=\"en\">Valid until {when} ({zone})</span></p>",
+        zone = escape(&shop.time_zone)
+    )
+}
+
+/// Where the channel sends people after signing up.
+fn next_step_html(next: &NextStep) -> String {
+    let mut html = String::new();
+    if let Some(url) = &next.wecom_url {
+        html.push_str(&format!(
+            "<a class=\"button\" href=\"{}\">添加专属顾问企业微信 · <span lang=\"en\">Add our adviser on WeCom</span></a>",
+            escape(url.as_str())
+        ));
+    }
+    if let Some(url) = &next.wecom_qr_url {
+        html.push_str(&format!(
+            "<p>长按或扫码添加企业微信 · <span lang=\"en\">Scan to add us on WeCom</span></p>\
+             <img class=\"qr\" src=\"{}\" alt=\"企业微信二维码 · WeCom QR code\">",
+            escape(url.as_str())
+        ));
+    }
+    if let Some(url) = &next.mini_program_url {
+        html.push_str(&format!(
+            "<a class=\"button secondary\" href=\"{}\">打开小程序 · <span lang=\"en\">Open the mini-program</span></a>",
+            escape(url.as_str())
+        ));
+    }
+    if let Some(url) = &next.shop_url {
+        html.push_str(&format!(
+            "<a class=\"button secondary\" href=\"{}\">去店铺逛逛 · <span lang=\"en\">Visit the shop</span></a>",
+            escape(url.as_str())
+        ));
+    }
+    html
+}
+
+/// A form submission that was not recorded: what went wrong and a way back, in the shop's
+/// colours when the shop is known.
+fn not_sent(env: &Env, code: &str, err: &ApiError) -> Response {
+    let body = format!(
+        "<h1>提交未成功<span class=\"en\" lang=\"en\">Not sent</span></h1>\
+         <p class=\"error\" role=\"alert\">{}</p>\
+         <a class=\"button secondary\" href=\"/q/{}/form\">返回重新填写 · <span lang=\"en\">Back to the form</span></a>",
+        escape(&err.message),
+        escape(code)
+    );
+    let shop = leads::channel_for_code(env.store, code)
+        .ok()
+        .flatten()
+        .and_then(|(target, _)| shops::load_shop(env.store, &target.shop).ok());
+    match shop {
+        Some(shop) => page(err.status, &shop, "提交未成功 · Not sent", &body),
+        None => {
+            crate::web::message_page(err.status, "提交未成功 · Not sent", &escape(&err.message))
+        }
+    }
 }

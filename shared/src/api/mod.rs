@@ -19,6 +19,7 @@ pub mod openapi;
 pub mod reminders;
 pub mod router;
 pub mod scan;
+mod shopper_page;
 pub mod shops;
 pub mod tagging;
 

@@ -10,9 +10,11 @@ use std::collections::VecDeque;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::channels::notice::Notice;
+use crate::channels::page::{FieldRule, FormFields};
 use crate::channels::{Channel, ScanTarget};
 use crate::crypto::hmac_sha256;
-use crate::customers::{Capture, Customer, PlatformCustomerId, ProfilePatch};
+use crate::customers::{Capture, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
@@ -39,9 +41,26 @@ pub struct LeadSubmission {
     pub wecom_external_id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
-    /// Marketing consent: required. Forms send "on"/"yes"/"true".
+    /// Without `notice_version`: marketing consent, required (integrators' own forms).
+    /// Forms send "on"/"yes"/"true".
     #[serde(default, deserialize_with = "consent_flag")]
     pub consent: bool,
+    /// The version of the notice the person was shown (the hosted form sends it). With it,
+    /// `notice_accepted` is required and `marketing` is a separate, optional consent.
+    #[serde(default)]
+    pub notice_version: Option<String>,
+    #[serde(default, deserialize_with = "consent_flag")]
+    pub notice_accepted: bool,
+    #[serde(default, deserialize_with = "consent_flag")]
+    pub marketing: bool,
+}
+
+/// A ticked box as forms send it.
+fn ticked(value: &str) -> bool {
+    matches!(
+        value.trim().to_ascii_lowercase().as_str(),
+        "on" | "yes" | "true" | "1"
+    )
 }
 
 fn consent_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
@@ -53,10 +72,7 @@ fn consent_flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error
     }
     Ok(match Raw::deserialize(d)? {
         Raw::Flag(flag) => flag,
-        Raw::Text(text) => matches!(
-            text.trim().to_ascii_lowercase().as_str(),
-            "on" | "yes" | "true" | "1"
-        ),
+        Raw::Text(text) => ticked(&text),
     })
 }
 
@@ -72,33 +88,98 @@ impl LeadSubmission {
                 "email" => lead.email = filled,
                 "wecom_external_id" => lead.wecom_external_id = filled,
                 "name" => lead.name = filled,
-                "consent" => {
-                    lead.consent = matches!(
-                        value.trim().to_ascii_lowercase().as_str(),
-                        "on" | "yes" | "true" | "1"
-                    )
-                }
+                "consent" => lead.consent = ticked(&value),
+                "notice_version" => lead.notice_version = filled,
+                "notice_accepted" => lead.notice_accepted = ticked(&value),
+                "marketing" => lead.marketing = ticked(&value),
                 other => return Err(Error::invalid(format!("unknown field `{other}`"))),
             }
         }
         Ok(lead)
     }
 
-    /// Validates into the profile facts a lead contributes (no store access).
-    pub fn validate(self, shop: &Shop, now: Timestamp) -> Result<ValidLead, Error> {
-        self.into_patch(shop, now).map(|patch| ValidLead {
-            patch,
-            attributes: Vec::new(),
-        })
+    /// Validates into the profile facts a lead through `channel` contributes (no store
+    /// access).
+    pub fn validate(
+        self,
+        shop: &Shop,
+        channel: &Channel,
+        now: Timestamp,
+    ) -> Result<ValidLead, Error> {
+        let (marketing, notice) = self.agreement(shop, channel, now)?;
+        self.check_fields(&channel.page.fields)?;
+        self.into_patch(shop, marketing, now)
+            .map(|patch| ValidLead {
+                patch,
+                attributes: Vec::new(),
+                notice,
+            })
     }
 
-    fn into_patch(self, shop: &Shop, now: Timestamp) -> Result<ProfilePatch, Error> {
-        if !self.consent {
+    /// What the person agreed to. With the hosted form's notice: the notice (required) and
+    /// marketing (a separate, optional box). Without (integrators' own forms, as before):
+    /// marketing consent, required.
+    fn agreement(
+        &self,
+        shop: &Shop,
+        channel: &Channel,
+        now: Timestamp,
+    ) -> Result<(bool, Option<NoticeAccepted>), Error> {
+        let Some(version) = &self.notice_version else {
+            if !self.consent {
+                return Err(Error::invalid_as(
+                    ErrorCode::ConsentRequired,
+                    "marketing consent is required to sign up",
+                ));
+            }
+            return Ok((true, None));
+        };
+        let notice = Notice::for_form(shop, &channel.page.fields);
+        if *version != notice.version {
             return Err(Error::invalid_as(
-                ErrorCode::ConsentRequired,
-                "marketing consent is required to sign up",
+                ErrorCode::NoticeChanged,
+                "the notice changed after this form was opened; please reload the form",
             ));
         }
+        if !self.notice_accepted {
+            return Err(Error::invalid_as(
+                ErrorCode::ConsentRequired,
+                "please read and accept the notice to sign up",
+            ));
+        }
+        let marketing = self.marketing || self.consent;
+        Ok((
+            marketing,
+            Some(NoticeAccepted {
+                version: notice.version.clone(),
+                notice: notice.text(),
+                marketing_consent: marketing.then(|| notice.marketing_text()),
+                channel: channel.id.clone(),
+                at: now,
+            }),
+        ))
+    }
+
+    /// The fields the channel's page requires are there.
+    fn check_fields(&self, fields: &FormFields) -> Result<(), Error> {
+        for (name, rule, value) in [
+            ("name", fields.name, &self.name),
+            ("phone", fields.phone, &self.phone),
+            ("email", fields.email, &self.email),
+        ] {
+            if rule == FieldRule::Required && value.as_deref().is_none_or(|v| v.trim().is_empty()) {
+                return Err(Error::invalid(format!("{name} is required")));
+            }
+        }
+        Ok(())
+    }
+
+    fn into_patch(
+        self,
+        shop: &Shop,
+        marketing: bool,
+        now: Timestamp,
+    ) -> Result<ProfilePatch, Error> {
         let phone = self
             .phone
             .map(|p| PhoneNumber::parse(&p, &shop.default_calling_code).map_err(Error::invalid))
@@ -129,7 +210,8 @@ impl LeadSubmission {
             email,
             first_name: name,
             last_name: None,
-            accepts_marketing: Some(true),
+            // An unticked box states nothing: consent given before stays until withdrawn.
+            accepts_marketing: marketing.then_some(true),
             observed_at: Some(now),
             platform_tags: None,
         })
@@ -140,6 +222,7 @@ impl LeadSubmission {
 pub struct ValidLead {
     pub patch: ProfilePatch,
     attributes: Vec<(String, String)>,
+    notice: Option<NoticeAccepted>,
 }
 
 impl ValidLead {
@@ -152,6 +235,10 @@ impl ValidLead {
                 customer.attributes.insert(key.clone(), value.clone());
                 changed = true;
             }
+        }
+        if let (Some(notice), None) = (&self.notice, customer.erased_at) {
+            customer.notice = Some(notice.clone());
+            changed = true;
         }
         changed
     }
@@ -170,6 +257,7 @@ impl ValidLead {
                 ..ProfilePatch::default()
             },
             attributes: vec![("wecom_staff".to_string(), added.staff_user_id.clone())],
+            notice: None,
         })
     }
 }

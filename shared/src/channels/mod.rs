@@ -10,8 +10,11 @@
 
 mod funnel;
 pub mod leads;
+pub mod notice;
+pub mod page;
 
 pub use funnel::{record_funnel, stats, ChannelNumbers, ChannelStats, DayStats};
+pub use page::ChannelPage;
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -21,7 +24,7 @@ use crate::applog;
 use crate::domain::ids::random_id;
 use crate::domain::time::time_zone;
 use crate::domain::ShopId;
-use crate::domain::{ChannelId, ChannelKind};
+use crate::domain::{ChannelId, ChannelKind, WebUrl};
 use crate::error::Error;
 use crate::keys;
 use crate::shops::Shop;
@@ -49,6 +52,9 @@ pub struct Channel {
     /// no longer listed or readable.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<Timestamp>,
+    /// What its sign-up page says and asks.
+    #[serde(default)]
+    pub page: ChannelPage,
 }
 
 /// What a scan needs, under the public code: one read serves the redirect.
@@ -90,6 +96,9 @@ pub struct ChannelInput {
     pub target_url: Option<String>,
     #[serde(default)]
     pub active: Option<bool>,
+    /// Replaces the sign-up page's settings (`{}` restores the defaults).
+    #[serde(default)]
+    pub page: Option<ChannelPage>,
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
@@ -105,17 +114,9 @@ fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
 /// Only absolute http(s) URLs: a channel can never redirect to `javascript:` or a relative
 /// path, and nothing but the configured URL is ever redirected to.
 fn target_url(value: &str) -> Result<String, Error> {
-    let value = value.trim();
-    let uri: http::Uri = value
-        .parse()
-        .map_err(|_| Error::invalid("target_url is not a URL"))?;
-    let scheme_ok = matches!(uri.scheme_str(), Some("https") | Some("http"));
-    if !scheme_ok || uri.host().is_none() || value.len() > 2000 {
-        return Err(Error::invalid(
-            "target_url must be an absolute http(s) URL of at most 2000 characters",
-        ));
-    }
-    Ok(value.to_string())
+    WebUrl::parse(value)
+        .map(String::from)
+        .map_err(|e| Error::invalid(format!("target_url {e}")))
 }
 
 fn tags(values: &[String]) -> Result<Vec<String>, Error> {
@@ -175,6 +176,9 @@ impl Channel {
         if let Some(active) = input.active {
             self.active = active;
         }
+        if let Some(page) = &input.page {
+            self.page = page.clone().checked()?;
+        }
         Ok(())
     }
 }
@@ -207,6 +211,7 @@ pub fn create(
         created_at: now,
         updated_at: now,
         deleted_at: None,
+        page: ChannelPage::default(),
     };
     channel.apply(&input)?;
     // Listed first (a list entry without a channel is skipped), then the global public code

@@ -65,6 +65,9 @@ pub struct Customer {
     pub platform_ids: Vec<PlatformCustomerId>,
     #[serde(default)]
     pub consent: Consent,
+    /// The notice the person last accepted on a sign-up form, word for word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<NoticeAccepted>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     /// Identity index entries that point here, so erasure can remove them.
@@ -134,6 +137,20 @@ pub struct DayActivity {
 pub struct PlatformCustomerId {
     pub platform: Platform,
     pub id: ExternalId,
+}
+
+/// What a person was told before their details were collected (PIPL Art. 17), as they saw
+/// it, and the marketing consent they gave beside it, if they did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct NoticeAccepted {
+    /// Names the wording: the notice's edition and a digest of the text shown.
+    pub version: String,
+    /// The notice as shown (Chinese, then English).
+    pub notice: String,
+    /// The marketing consent sentence the person ticked; None if they did not tick it.
+    pub marketing_consent: Option<String>,
+    pub channel: ChannelId,
+    pub at: Timestamp,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -259,6 +276,7 @@ impl Customer {
             profile_observed_at: None,
             platform_ids: Vec::new(),
             consent: Consent::default(),
+            notice: None,
             attributes: BTreeMap::new(),
             identity_hashes: Vec::new(),
             first_capture: None,
@@ -368,6 +386,7 @@ impl Customer {
             last_name: self.last_name.clone(),
             platform_ids: self.platform_ids.clone(),
             consent: self.consent.clone(),
+            notice: self.notice.clone(),
             attributes: self.attributes.clone(),
             first_capture: self.first_capture.clone(),
             tags: self.tags.view(),
@@ -400,6 +419,8 @@ pub struct CustomerView {
     pub last_name: Option<String>,
     pub platform_ids: Vec<PlatformCustomerId>,
     pub consent: Consent,
+    /// The notice accepted on a sign-up form, word for word.
+    pub notice: Option<NoticeAccepted>,
     pub attributes: BTreeMap<String, String>,
     pub first_capture: Option<Capture>,
     pub tags: Vec<TagView>,

@@ -5,8 +5,10 @@ pub mod contact;
 pub mod ids;
 pub mod money;
 pub mod time;
+pub mod web_url;
 
 pub use channel::ChannelKind;
 pub use contact::{EmailAddress, PhoneNumber};
 pub use ids::{CampaignId, ChannelId, CouponCode, CustomerId, Platform, RuleId, ShopId};
 pub use money::{Currency, MinorUnits};
+pub use web_url::WebUrl;

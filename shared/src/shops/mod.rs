@@ -3,12 +3,14 @@
 //! different fields are all kept.
 
 mod api_keys;
+mod branding;
 
 pub use api_keys::{
     authenticate, authenticate_caller, create_key, revoke_key, rotate_api_key, Caller, KeyScope,
     KeyView, NewKey, OWNER_KEY,
 };
 use api_keys::{new_api_key, ApiKeyRecord};
+pub use branding::{Branding, DEFAULT_RETENTION_MONTHS};
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -42,6 +44,9 @@ pub struct Shop {
     /// Set by Shopify's `shop/redact`: the shop is closed and its customers erased.
     #[serde(default)]
     pub redacted_at: Option<Timestamp>,
+    /// How the shop appears on the pages shoppers see.
+    #[serde(default)]
+    pub branding: Branding,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -111,6 +116,9 @@ pub struct ShopUpdate {
     pub default_calling_code: Option<String>,
     #[serde(default)]
     pub credentials: Option<CredentialsInput>,
+    /// Replaces the whole branding (`{}` clears it).
+    #[serde(default)]
+    pub branding: Option<Branding>,
 }
 
 /// What `POST /api/shops` answers: the only time the API key and generic secret are shown.
@@ -131,6 +139,7 @@ pub struct ShopView {
     pub default_calling_code: String,
     pub credentials: serde_json::Value,
     pub webhook_paths: serde_json::Value,
+    pub branding: Branding,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -158,6 +167,7 @@ impl Shop {
                 "generic": format!("/webhooks/generic/{}", self.id),
                 "wecom_callback": format!("/wecom/{}", self.id),
             }),
+            branding: self.branding.clone(),
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -270,6 +280,7 @@ pub fn create_shop(
         created_at: now,
         updated_at: now,
         redacted_at: None,
+        branding: Branding::default(),
     };
     let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
     if !created {
@@ -316,6 +327,7 @@ pub fn update_shop(
         .as_deref()
         .map(validate_calling_code)
         .transpose()?;
+    let branding = update.branding.map(Branding::checked).transpose()?;
     let mut new_credentials = Credentials::default();
     let credentials_input = update.credentials;
     let touches = credentials_input.as_ref().map(|c| {
@@ -341,6 +353,9 @@ pub fn update_shop(
         }
         if let Some(currency) = currency {
             shop.currency = currency;
+        }
+        if let Some(branding) = &branding {
+            shop.branding = branding.clone();
         }
         if let Some(code) = &calling_code {
             shop.default_calling_code = code.clone();

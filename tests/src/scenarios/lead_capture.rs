@@ -417,15 +417,47 @@ pub fn the_hosted_form_signs_people_up_without_javascript(app: &dyn Client) {
         "{html}"
     );
     assert!(
-        html.contains("Tea &lt;House&gt; card"),
-        "the channel name is escaped"
+        !html.contains("Tea <House> card") && !html.contains("Tea &lt;House&gt; card"),
+        "the channel's internal name is not shown to shoppers"
     );
-    assert!(html.contains("name=\"consent\""));
+    // The notice comes before anything is collected; marketing is a separate, unticked box.
+    assert!(
+        html.contains("name=\"notice_accepted\" type=\"checkbox\" required"),
+        "{html}"
+    );
+    assert!(html.contains("<input id=\"marketing\" name=\"marketing\" type=\"checkbox\">"));
+    assert!(
+        html.contains("Tea House 收集您填写的称呼、手机号、邮箱"),
+        "{html}"
+    );
+    assert!(html.contains("36 个月"), "the default retention: {html}");
+    let version = hidden_value(&html, "notice_version");
+
+    // Without accepting the notice, nothing is recorded; a stale notice is refused.
+    let refused = submit_form(
+        app,
+        code,
+        &format!("phone=%2B8613812345678&notice_version={version}"),
+        "10.0.0.3:1",
+    );
+    assert_eq!(refused.status, 422);
+    assert!(String::from_utf8_lossy(&refused.body).contains("accept the notice"));
+    let stale = submit_form(
+        app,
+        code,
+        "phone=%2B8613812345678&notice_version=2026-01-01.000000000000&notice_accepted=on",
+        "10.0.0.3:1",
+    );
+    assert_eq!(stale.status, 422);
+    assert!(String::from_utf8_lossy(&stale.body).contains("reload the form"));
+    assert_eq!(customer_by_phone(app, &shop, PHONE).0, 404);
 
     let done = submit_form(
         app,
         code,
-        "name=Mei&phone=%2B8613812345678&email=&consent=on",
+        &format!(
+            "name=Mei&phone=%2B8613812345678&email=&notice_version={version}&notice_accepted=on"
+        ),
         "10.0.0.3:1",
     );
     assert_eq!(done.status, 200);
@@ -433,6 +465,49 @@ pub fn the_hosted_form_signs_people_up_without_javascript(app: &dyn Client) {
     let customer = customer_by_phone(app, &shop, PHONE).1;
     assert_eq!(customer["tags"][0]["name"], "form");
     assert_eq!(customer["first_name"], "Mei");
+    // The notice is recorded word for word; the unticked box gave no marketing consent.
+    assert_eq!(customer["consent"]["marketing"], Value::Null, "{customer}");
+    assert_eq!(customer["notice"]["version"], version.as_str());
+    assert!(customer["notice"]["notice"]
+        .as_str()
+        .unwrap()
+        .starts_with("Tea House 收集您填写的"));
+    assert_eq!(customer["notice"]["marketing_consent"], Value::Null);
+    assert_eq!(customer["notice"]["channel"], card["id"]);
+
+    // Ticking the marketing box records that consent and the sentence it was given to.
+    let again = submit_form(
+        app,
+        code,
+        &format!("phone=%2B8613812345678&notice_version={version}&notice_accepted=on&marketing=on"),
+        "10.0.0.3:1",
+    );
+    assert_eq!(again.status, 200);
+    let customer = customer_by_phone(app, &shop, PHONE).1;
+    assert_eq!(customer["consent"]["marketing"], true);
+    assert!(customer["notice"]["marketing_consent"]
+        .as_str()
+        .unwrap()
+        .starts_with("我同意 Tea House 通过短信或消息"));
+
+    // Integrators' own forms still send `consent` (marketing, required) as before.
+    let legacy = submit_form(
+        app,
+        code,
+        "email=hua%40example.com&consent=on",
+        "10.0.0.4:1",
+    );
+    assert_eq!(legacy.status, 200);
+}
+
+/// The value of the hidden field `name` in a page.
+pub fn hidden_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
+    html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
 pub fn lead_bursts_from_one_address_are_rate_limited(app: &dyn Client) {

@@ -16,6 +16,7 @@ mod lead_capture;
 mod privacy;
 mod races;
 mod reminders;
+mod shopper_pages;
 mod shops;
 mod tagging;
 
@@ -26,6 +27,7 @@ pub use lead_capture::*;
 pub use privacy::*;
 pub use races::*;
 pub use reminders::*;
+pub use shopper_pages::*;
 pub use shops::*;
 pub use tagging::*;
 
@@ -63,6 +65,7 @@ macro_rules! each_scenario {
             a_lead_becomes_a_tagged_customer_once,
             leads_without_consent_or_identity_are_refused,
             the_hosted_form_signs_people_up_without_javascript,
+            shopper_pages_show_the_shops_branding_and_the_channels_page,
             lead_bursts_from_one_address_are_rate_limited,
             qr_images_scan_back_to_the_channel_url,
             wecom_contacts_added_through_a_channel_become_its_leads,
