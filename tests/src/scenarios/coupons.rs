@@ -81,7 +81,7 @@ fn reason(verdict: &Value) -> &str {
     verdict["reason"].as_str().unwrap_or("valid")
 }
 
-pub fn stats(app: &dyn Client, shop: &TestShop, campaign: &str) -> Value {
+fn stats(app: &dyn Client, shop: &TestShop, campaign: &str) -> Value {
     let (status, stats) = get(app, shop, &format!("/api/campaigns/{campaign}/stats"));
     assert_eq!(status, 200, "{stats}");
     stats
