@@ -297,20 +297,27 @@ impl Driver {
             .to_string()
     }
 
+    /// A Chrome DevTools Protocol command (Chromium only).
+    pub fn cdp(&self, cmd: &str, params: Value) -> Value {
+        assert_eq!(
+            self.browser,
+            Browser::Chromium,
+            "DevTools commands are Chromium's"
+        );
+        post(
+            &self.url("/goog/cdp/execute"),
+            json!({"cmd": cmd, "params": params}),
+        )
+    }
+
     /// Saves a screenshot of the whole page (not only the window) as
     /// `target/artifacts/{folder}/{name}.png`.
     pub fn screenshot(&self, folder: &str, name: &str) -> PathBuf {
         use base64::Engine;
         let data = match self.browser {
             Browser::Chromium => {
-                let cdp = |cmd: &str, params: Value| {
-                    post(
-                        &self.url("/goog/cdp/execute"),
-                        json!({"cmd": cmd, "params": params}),
-                    )
-                };
-                let size = &cdp("Page.getLayoutMetrics", json!({}))["cssContentSize"];
-                cdp(
+                let size = &self.cdp("Page.getLayoutMetrics", json!({}))["cssContentSize"];
+                self.cdp(
                     "Page.captureScreenshot",
                     json!({"captureBeyondViewport": true, "clip": {"x": 0, "y": 0,
                         "width": size["width"], "height": size["height"], "scale": 1}}),

@@ -54,7 +54,9 @@ pub static OPERATIONS: &[Operation] = &[
                 "application/x-www-form-urlencoded",
                 json!({"type": "object", "properties": {
                     "name": {"type": "string"}, "phone": {"type": "string"},
-                    "email": {"type": "string"}, "consent": {"type": "string"}}}),
+                    "email": {"type": "string"}, "consent": {"type": "string"},
+                    "notice_version": {"type": "string"}, "notice_accepted": {"type": "string"},
+                    "marketing": {"type": "string"}}}),
             );
             d.reply::<LeadOutcome>(
                 201,

@@ -217,7 +217,7 @@ fn thank_you(
         body.push_str(&format!(
             "<section class=\"coupon\" aria-labelledby=\"coupon-title\">\
              <h2 id=\"coupon-title\">您的欢迎优惠券 · <span lang=\"en\">Your welcome coupon</span></h2>\
-             <p>Your welcome coupon: <strong>{code}</strong></p>{value}{until}\
+             <p>券码 · <span lang=\"en\">Code</span>: <strong>{code}</strong></p>{value}{until}\
              <button type=\"button\" data-copy=\"{code}\" data-done=\"已复制 · Copied\" hidden>复制券码 · Copy code</button>\
              <p>在 {name} 结账时输入此券码即可使用。<span class=\"en\" lang=\"en\">Enter the code at checkout in {name}'s shop.</span></p>\
              </section>",

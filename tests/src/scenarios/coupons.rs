@@ -900,7 +900,7 @@ pub fn welcome_and_tag_coupons_are_issued_once(app: &dyn Client) {
         now().to_string().parse().unwrap(),
     );
     let page = String::from_utf8(app.send(form).body).unwrap();
-    assert!(page.contains("Your welcome coupon: <strong>"), "{page}");
+    assert!(page.contains("Code</span>: <strong>"), "{page}");
     assert_eq!(stats(app, &shop, id(&welcome))["issued"], 3);
     let first_id = first["customer_id"].as_str().unwrap();
     let (status, listed) = app.get(&format!("/api/customers/{first_id}/coupons"), &shop.api_key);

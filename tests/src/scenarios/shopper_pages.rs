@@ -161,7 +161,7 @@ pub fn shopper_pages_show_the_shops_branding_and_the_channels_page(app: &dyn Cli
     let (status, thanks) = form_post(app, code, &signup);
     assert_eq!(status, 200, "{thanks}");
     let coupon = thanks
-        .split("Your welcome coupon: <strong>")
+        .split("Code</span>: <strong>")
         .nth(1)
         .expect("a coupon");
     let coupon = &coupon[..coupon.find('<').unwrap()];
