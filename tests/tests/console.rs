@@ -31,6 +31,24 @@ fn paid_order(app: &SpinUp, shop: &siyu_tests::app::TestShop, id: &str, total: &
     assert!(status < 300, "{status} {answer}");
 }
 
+/// Makes a channel through the console's form; its scan URL as the channel page shows it.
+fn new_channel(driver: &Driver, console: &str, name: &str, target: &str, tags: &str) -> String {
+    driver.open(&format!("{console}#/channels/new"));
+    driver.type_into("#channel-form input[name=name]", name);
+    driver.type_into("#channel-form input[name=target_url]", target);
+    driver.type_into("#channel-form input[name=tags]", tags);
+    driver.click("#save-channel");
+    driver.find("#channel-urls input");
+    driver
+        .script(
+            "return document.querySelector('#channel-urls input').value",
+            json!([]),
+        )
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Signs in through the form; the overview's funnel then shows.
 fn sign_in(driver: &Driver, key: &str) {
     driver.type_into("#api-key", key);
@@ -84,23 +102,13 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     sign_in(&driver, &shop.api_key);
 
     // A channel, made in the console.
-    driver.open(&format!("{console}#/channels/new"));
-    driver.type_into("#channel-form input[name=name]", "包裹卡 · 秋季");
-    driver.type_into(
-        "#channel-form input[name=target_url]",
+    let scan_url = new_channel(
+        &driver,
+        &console,
+        "包裹卡 · 秋季",
         "https://tea.example.com/autumn",
+        "包裹卡客户",
     );
-    driver.type_into("#channel-form input[name=tags]", "包裹卡客户");
-    driver.click("#save-channel");
-    driver.find("#channel-urls input");
-    let scan_url = driver
-        .script(
-            "return document.querySelector('#channel-urls input').value",
-            json!([]),
-        )
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(
         scan_url.starts_with(&format!("{}/q/", app.base)),
         "{scan_url}"
@@ -384,22 +392,13 @@ fn the_console_works_in_firefox() {
     driver.wait_for_text("#signin-message", "密钥无效");
     sign_in(&driver, &shop.api_key);
 
-    driver.open(&format!("{console}#/channels/new"));
-    driver.type_into("#channel-form input[name=name]", "海报 · Firefox");
-    driver.type_into(
-        "#channel-form input[name=target_url]",
+    let scan_url = new_channel(
+        &driver,
+        &console,
+        "海报 · Firefox",
         "https://tea.example.com/",
+        "",
     );
-    driver.click("#save-channel");
-    driver.find("#channel-urls input");
-    let scan_url = driver
-        .script(
-            "return document.querySelector('#channel-urls input').value",
-            json!([]),
-        )
-        .as_str()
-        .unwrap()
-        .to_string();
     driver.click("#download-png");
     assert_eq!(decode_png(&driver.downloaded(".png")), scan_url);
     driver.screenshot("console/firefox", "channel-desktop");

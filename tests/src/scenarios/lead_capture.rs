@@ -266,7 +266,7 @@ fn submit_lead(app: &dyn Client, code: &str, body: Value, client: &str) -> crate
     app.send(req)
 }
 
-fn submit_form(app: &dyn Client, code: &str, form: &str, client: &str) -> crate::client::Reply {
+pub fn submit_form(app: &dyn Client, code: &str, form: &str, client: &str) -> crate::client::Reply {
     let mut req = request(
         Method::POST,
         &format!("/q/{code}/lead"),

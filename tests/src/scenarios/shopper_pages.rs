@@ -26,19 +26,7 @@ fn send_json(
 }
 
 fn form_post(app: &dyn Client, code: &str, form: &str) -> (u16, String) {
-    let mut req = request(
-        Method::POST,
-        &format!("/q/{code}/lead"),
-        None,
-        form.as_bytes().to_vec(),
-    );
-    req.headers_mut().insert(
-        "content-type",
-        "application/x-www-form-urlencoded".parse().unwrap(),
-    );
-    req.headers_mut()
-        .insert("spin-client-addr", "10.1.2.3:4".parse().unwrap());
-    let reply = app.send(req);
+    let reply = submit_form(app, code, form, "10.1.2.3:4");
     (
         reply.status,
         String::from_utf8_lossy(&reply.body).into_owned(),
