@@ -123,6 +123,16 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.click("#download-png");
     assert_eq!(decode_png(&driver.downloaded(".png")), scan_url);
 
+    // What shoppers will see: the shop's name for them and the channel's headline.
+    driver.open(&format!("{console}#/settings"));
+    driver.type_into("#branding-form input[name=display_name]", "茶舍 Tea House");
+    driver.click("#save-branding");
+    driver.wait_for_text("#notice", "已保存");
+    driver.open(&format!("{console}#/channels/{channel_id}/edit"));
+    driver.type_into("#page-settings input[name=page_headline]", "扫码领 10 元券");
+    driver.click("#save-channel");
+    driver.find("#channel-urls input");
+
     // A shopper scans it and leaves a lead on the hosted form.
     let scan = app.call(request(
         Method::GET,
@@ -132,6 +142,8 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     ));
     assert_eq!(scan.0, 302, "{}", scan.1);
     driver.open(&format!("{scan_url}/form"));
+    driver.wait_for_text("h1", "扫码领 10 元券");
+    assert!(driver.text(".brand").contains("茶舍 Tea House"));
     driver.type_into("#name", "Mei");
     driver.type_into("#phone", PHONE);
     driver.click("#notice_accepted");

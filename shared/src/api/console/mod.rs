@@ -239,7 +239,18 @@ mod tests {
             }
         }
         // Keys made from what the API answers: every value it can give has its words.
-        let families: [(&str, Vec<String>); 6] = [
+        let families: [(&str, Vec<String>); 9] = [
+            ("page.rule", variants::<crate::channels::page::FieldRule>()),
+            (
+                "page.field",
+                vec!["name".into(), "phone".into(), "email".into()],
+            ),
+            (
+                "page.next",
+                ["wecom_url", "wecom_qr_url", "shop_url", "mini_program_url"]
+                    .map(String::from)
+                    .to_vec(),
+            ),
             ("kind", variants::<crate::domain::ChannelKind>()),
             ("rfm", variants::<crate::rfm::RfmGroup>()),
             ("coupon", variants::<crate::coupons::CouponState>()),

@@ -40,6 +40,7 @@ async function edit(view, channel) {
     field(t('channels.welcome'), select({ name: 'welcome_campaign' },
       [['', t('channels.noWelcome')], ...campaigns.map((c) => [c.id, c.name])], channel?.welcome_campaign || '')),
     checkbox(t('common.active'), { name: 'active', checked: channel ? channel.active : true }),
+    pageFields(channel?.page || {}),
     h('p', { class: 'actions' }, h('button', { type: 'submit', id: 'save-channel' }, channel ? t('common.save') : t('common.create')),
       h('a', { href: channel ? `#/channels/${channel.id}` : '#/channels', class: 'button secondary' }, t('common.cancel'))));
   form.addEventListener('submit', async (event) => {
@@ -48,6 +49,7 @@ async function edit(view, channel) {
     const body = {
       name: v.name, kind: v.kind, target_url: v.target_url, tags: list(v.tags), active: v.active,
       campaign: v.campaign || null, staff: v.staff || null, welcome_campaign: v.welcome_campaign || null,
+      page: readPage(v),
     };
     const saved = await view.attempt(() => (channel
       ? sendJson('PATCH', `/api/channels/${channel.id}`, body)
@@ -58,6 +60,31 @@ async function edit(view, channel) {
     }
   });
   view.show(h('h1', null, channel ? channel.name : t('channels.new')), form);
+}
+
+const RULES = ['off', 'optional', 'required'];
+const NEXT = ['wecom_url', 'wecom_qr_url', 'shop_url', 'mini_program_url'];
+
+/** The shopper's page of a channel: its texts, fields and next step. */
+function pageFields(page) {
+  const fields = page.fields || {};
+  const next = page.next_step || {};
+  return h('fieldset', { id: 'page-settings' }, h('legend', null, t('page.title')),
+    field(t('page.headline'), input({ name: 'page_headline', maxlength: 60, value: page.headline })),
+    field(t('page.benefit'), input({ name: 'page_benefit', maxlength: 200, value: page.benefit })),
+    field(t('page.button'), input({ name: 'page_button', maxlength: 20, value: page.button })),
+    h('div', { class: 'inline' }, ['name', 'phone', 'email'].map((name) =>
+      field(t(`page.field.${name}`), select({ name: `page_field_${name}` }, RULES.map((r) => [r, t(`page.rule.${r}`)]), fields[name] || 'optional')))),
+    NEXT.map((name) => field(t(`page.next.${name}`), input({ name: `page_next_${name}`, type: 'url', value: next[name], placeholder: 'https://' }))));
+}
+
+function readPage(v) {
+  const text = (value) => value || null;
+  return {
+    headline: text(v.page_headline), benefit: text(v.page_benefit), button: text(v.page_button),
+    fields: Object.fromEntries(['name', 'phone', 'email'].map((name) => [name, v[`page_field_${name}`]])),
+    next_step: Object.fromEntries(NEXT.map((name) => [name, text(v[`page_next_${name}`])])),
+  };
 }
 
 async function detail(view, id, action) {

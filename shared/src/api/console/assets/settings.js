@@ -23,6 +23,25 @@ export async function render(view) {
     if (saved) { await render(view); view.notify(t('common.saved')); }
   });
 
+  // What shoppers see on the sign-up, thank-you and error pages, and what the notice states.
+  const b = shop.branding || {};
+  const brandingForm = h('form', { class: 'card', id: 'branding-form' },
+    field(t('settings.displayName'), input({ name: 'display_name', maxlength: 60, value: b.display_name, placeholder: shop.name })),
+    field(t('settings.logo'), input({ name: 'logo_url', type: 'url', value: b.logo_url, placeholder: 'https://' })),
+    field(t('settings.accent'), input({ name: 'accent_color', type: 'color', value: b.accent_color || '#0b6bcb' })),
+    field(t('settings.privacy'), input({ name: 'privacy_policy_url', type: 'url', value: b.privacy_policy_url, placeholder: 'https://' })),
+    field(t('settings.retention'), input({ name: 'retention_months', type: 'number', min: 1, max: 120, value: b.retention_months ?? 36 })),
+    h('p', { class: 'actions' }, h('button', { type: 'submit', id: 'save-branding' }, t('common.save'))));
+  brandingForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const v = formValues(brandingForm);
+    const branding = {
+      display_name: v.display_name || null, logo_url: v.logo_url || null, accent_color: v.accent_color,
+      privacy_policy_url: v.privacy_policy_url || null, retention_months: v.retention_months ? Number(v.retention_months) : null,
+    };
+    if (await view.attempt(() => sendJson('PATCH', '/api/shop', { branding }))) { await render(view); view.notify(t('common.saved')); }
+  });
+
   const secret = (name, label, state) => field(`${label} (${state})`,
     input({ name, type: 'password', autocomplete: 'off', placeholder: t('settings.leaveEmpty') }));
   const credentialsForm = h('form', { class: 'card', id: 'credentials-form' },
@@ -55,6 +74,7 @@ export async function render(view) {
   view.show(
     h('h1', null, t('settings.title')),
     h('h2', null, t('settings.shop')), shopForm,
+    h('h2', null, t('settings.branding')), brandingForm,
     h('h2', null, t('settings.webhooks')), webhooks,
     h('h2', null, t('settings.credentials')), credentialsForm,
     h('h2', null, t('settings.keys')), view.owner ? await keys(view) : h('p', { class: 'empty' }, t('settings.ownerOnly')));
