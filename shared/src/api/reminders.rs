@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::accept;
 use super::router::{Access, Operation};
+use super::shopper_page::{escape, page};
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::flows::customer_changed;
@@ -192,19 +193,25 @@ fn unsubscribe_link(
         ));
     };
     log.shop = Some(shop.id.to_string());
+    // In the shop's branding, saying what stops and from whom.
+    let name = escape(shop.branding.display_name.as_deref().unwrap_or(&shop.name));
     if method == "GET" {
         // A link opened by a preview or a scanner must not unsubscribe: one button.
-        return Ok(message_page(
-            200,
-            "退订 · Unsubscribe",
-            "<form method=\"post\"><button type=\"submit\">不再接收营销消息 · \
-             Stop marketing messages</button></form>",
-        ));
+        let body = format!(
+            "<h1>退订 {name} 的营销消息<span class=\"en\" lang=\"en\">Unsubscribe from {name}'s marketing</span></h1>\
+             <p>退订后，{name} 将不再通过短信或消息向您发送优惠和复购提醒，已计划的提醒也会取消。订单相关的通知不受影响。\
+             <span class=\"en\" lang=\"en\">{name} will stop sending you offers and repurchase reminders by SMS or \
+             message, and cancel the reminders already planned. Messages about your orders are not affected.</span></p>\
+             <form method=\"post\"><button type=\"submit\">不再接收营销消息 · <span lang=\"en\">Stop marketing messages</span></button></form>"
+        );
+        return Ok(page(200, &shop, "退订 · Unsubscribe", &body));
     }
     customer_changed::unsubscribe(env.store, &shop, &customer, env.now)?;
-    Ok(message_page(
-        200,
-        "已退订 · Unsubscribed",
-        "您将不再收到营销消息。You will receive no more marketing messages.",
-    ))
+    let body = format!(
+        "<h1>已退订<span class=\"en\" lang=\"en\">Unsubscribed</span></h1>\
+         <p>{name} 不会再向您发送优惠和复购提醒。下次留资时，您可以重新选择接收。\
+         <span class=\"en\" lang=\"en\">{name} will send you no more offers or repurchase reminders. You can opt in \
+         again the next time you sign up.</span></p>"
+    );
+    Ok(page(200, &shop, "已退订 · Unsubscribed", &body))
 }

@@ -254,8 +254,15 @@ pub fn unsubscribe_links_withdraw_consent_and_cancel_reminders(app: &dyn Client)
     let (status, page, writes) = public(Method::GET, &link);
     assert_eq!((status, writes), (200, 0));
     assert!(page.contains("<form method=\"post\">"), "{page}");
+    // In the shop's branding, saying what stops and from whom.
+    assert!(page.contains("退订 Tea House 的营销消息"), "{page}");
+    assert!(page.contains("offers and repurchase reminders"), "{page}");
     let (status, page, _) = public(Method::POST, &link);
     assert_eq!(status, 200, "{page}");
+    assert!(
+        page.contains("Tea House will send you no more offers"),
+        "{page}"
+    );
     let (_, customer) = get(app, &shop, &format!("/api/customers/{mei}"));
     assert_eq!(customer["consent"]["marketing"], false);
     assert_eq!(customer["consent"]["source"], "unsubscribe");
