@@ -102,13 +102,7 @@ pub struct ChannelInput {
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, Error> {
-    let value = value.trim();
-    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
-        return Err(Error::invalid(format!(
-            "{field} must be 1 to {max} characters"
-        )));
-    }
-    Ok(value.to_string())
+    crate::domain::text::bounded(field, value, max).map_err(Error::invalid)
 }
 
 /// Only absolute http(s) URLs: a channel can never redirect to `javascript:` or a relative

@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::text::bounded;
 use crate::domain::WebUrl;
 use crate::error::Error;
 
@@ -75,14 +76,7 @@ impl ChannelPage {
             ("page.button", &mut self.button, 20),
         ] {
             if let Some(text) = value {
-                let trimmed = text.trim();
-                if trimmed.is_empty()
-                    || trimmed.chars().count() > max
-                    || trimmed.chars().any(char::is_control)
-                {
-                    return Err(Error::invalid(format!("{field} is 1 to {max} characters")));
-                }
-                *value = Some(trimmed.to_string());
+                *value = Some(bounded(field, text, max).map_err(Error::invalid)?);
             }
         }
         let fields = &self.fields;

@@ -4,6 +4,7 @@ pub mod channel;
 pub mod contact;
 pub mod ids;
 pub mod money;
+pub mod text;
 pub mod time;
 pub mod web_url;
 

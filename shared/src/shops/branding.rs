@@ -5,6 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::text::bounded;
 use crate::domain::WebUrl;
 use crate::error::Error;
 
@@ -36,13 +37,9 @@ impl Branding {
     /// Checked and trimmed, or the field that is wrong.
     pub fn checked(mut self) -> Result<Self, Error> {
         if let Some(name) = &self.display_name {
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > MAX_DISPLAY_NAME_CHARS {
-                return Err(Error::invalid(format!(
-                    "branding.display_name is 1 to {MAX_DISPLAY_NAME_CHARS} characters"
-                )));
-            }
-            self.display_name = Some(name.to_string());
+            let name = bounded("branding.display_name", name, MAX_DISPLAY_NAME_CHARS)
+                .map_err(Error::invalid)?;
+            self.display_name = Some(name);
         }
         if let Some(color) = &self.accent_color {
             let hex = color.trim().strip_prefix('#').unwrap_or_default();
@@ -89,6 +86,7 @@ mod tests {
         );
         for bad in [
             serde_json::json!({"display_name": " "}),
+            serde_json::json!({"display_name": "Tea\u{7}House"}),
             serde_json::json!({"accent_color": "blue"}),
             serde_json::json!({"accent_color": "#12345"}),
             serde_json::json!({"retention_months": 0}),

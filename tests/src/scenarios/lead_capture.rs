@@ -266,6 +266,16 @@ fn submit_lead(app: &dyn Client, code: &str, body: Value, client: &str) -> crate
     app.send(req)
 }
 
+/// The hosted sign-up form of a channel code, as a browser asks for it.
+pub fn form_page(app: &dyn Client, code: &str) -> crate::client::Reply {
+    app.send(request(
+        Method::GET,
+        &format!("/q/{code}/form"),
+        None,
+        vec![],
+    ))
+}
+
 pub fn submit_form(app: &dyn Client, code: &str, form: &str, client: &str) -> crate::client::Reply {
     let mut req = request(
         Method::POST,
@@ -404,12 +414,7 @@ pub fn the_hosted_form_signs_people_up_without_javascript(app: &dyn Client) {
         json!({"name": "Tea <House> card", "tags": ["form"], "target_url": "https://tea.example.com/"}),
     );
     let code = card["code"].as_str().unwrap();
-    let page = app.send(request(
-        Method::GET,
-        &format!("/q/{code}/form"),
-        None,
-        vec![],
-    ));
+    let page = form_page(app, code);
     assert_eq!(page.status, 200);
     let html = String::from_utf8_lossy(&page.body);
     assert!(

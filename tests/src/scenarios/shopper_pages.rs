@@ -93,12 +93,7 @@ pub fn shopper_pages_show_the_shops_branding_and_the_channels_page(app: &dyn Cli
     assert_eq!(status, 422, "{bad}");
     let code = channel["code"].as_str().unwrap();
 
-    let page = app.send(request(
-        Method::GET,
-        &format!("/q/{code}/form"),
-        None,
-        vec![],
-    ));
+    let page = form_page(app, code);
     assert_eq!(page.status, 200);
     let policy = page.headers["content-security-policy"]
         .to_str()
@@ -183,16 +178,7 @@ pub fn shopper_pages_show_the_shops_branding_and_the_channels_page(app: &dyn Cli
         json!({"name": "Poster", "target_url": "https://tea.example.com/"}),
     );
     let plain_code = plain["code"].as_str().unwrap();
-    let form = String::from_utf8_lossy(
-        &app.send(request(
-            Method::GET,
-            &format!("/q/{plain_code}/form"),
-            None,
-            vec![],
-        ))
-        .body,
-    )
-    .into_owned();
+    let form = String::from_utf8_lossy(&form_page(app, plain_code).body).into_owned();
     let version = hidden_value(&form, "notice_version");
     let (status, thanks) = form_post(
         app,
