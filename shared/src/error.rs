@@ -227,6 +227,17 @@ error_codes! {
     ConsentRequired = "consent_required",
     /// The sign-up form's notice changed after the form was opened: reload it.
     NoticeChanged = "notice_changed",
+    /// The channel verifies phone numbers: ask for a code (`POST /q/{code}/verify`) and
+    /// send it as `phone_code`.
+    PhoneUnverified = "phone_unverified",
+    /// The phone code is not the one sent (the message says how many tries are left).
+    WrongCode = "wrong_code",
+    /// The phone code is older than 5 minutes: ask for a new one.
+    CodeExpired = "code_expired",
+    /// Five wrong codes: this code no longer works; ask for a new one.
+    TooManyTries = "too_many_tries",
+    /// The shop cannot send codes now (no delivery URL, or its receiver failed).
+    DeliveryUnavailable = "delivery_unavailable",
     /// The customer was erased.
     CustomerErased = "customer_erased",
     /// The customer already carries the most tags allowed.

@@ -60,6 +60,17 @@ pub fn rate_limit(code: &str, client_hash: &str, minute: i64) -> String {
     format!("rl/{code}/{client_hash}/{minute}")
 }
 
+/// The phone verification code last sent to a number (keyed hash) for a shop's sign-ups.
+pub fn phone_challenge(shop: &ShopId, phone_hash: &str) -> String {
+    format!("s/{shop}/pv/{phone_hash}")
+}
+
+/// Codes sent for a shop in one hour, to one number or to one client address (`who`: a
+/// keyed hash with its kind prefix).
+pub fn phone_code_count(shop: &ShopId, who: &str, hour: i64) -> String {
+    format!("s/{shop}/pvc/{who}/{hour}")
+}
+
 /// Whether a customer is in a segment, and the slot of the segment's list that lists them.
 pub fn segment_member(shop: &ShopId, segment: &str, customer: &CustomerId) -> String {
     format!("s/{shop}/sg/{segment}/m/{customer}")

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u32)] = &[
     // Base: value types, storage, errors, keys, primitives. Ordered among themselves.
     ("domain", 0),
-    ("outbound", 0),
     ("store", 1),
     ("error", 2),
     ("keys", 3),
@@ -20,6 +19,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("qr", 4),
     ("wecom", 4),
     ("applog", 5),
+    // Signed deliveries need crypto.
+    ("outbound", 5),
     // Records: what is stored about shops and people, and the pure rules over it.
     ("shops", 10),
     ("rfm", 11),

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::router::{Access, Operation};
-use super::{accept, lead_form, Page};
+use super::{accept, lead_form, phone_code, Page};
 use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
 use crate::channels::{self, Channel, ChannelInput, ChannelStats};
 use crate::domain::{ChannelId, ChannelKind};
@@ -56,19 +56,36 @@ pub static OPERATIONS: &[Operation] = &[
                     "name": {"type": "string"}, "phone": {"type": "string"},
                     "email": {"type": "string"}, "consent": {"type": "string"},
                     "notice_version": {"type": "string"}, "notice_accepted": {"type": "string"},
-                    "marketing": {"type": "string"}}}),
+                    "marketing": {"type": "string"}, "phone_code": {"type": "string"},
+                    "send_code": {"type": "string"}}}),
             );
             d.reply::<LeadOutcome>(
                 201,
                 "A new lead: the customer, tagged, maybe with a welcome coupon.",
             );
             d.reply::<LeadOutcome>(200, "The same person again: nothing doubled.");
-            d.page(200, "From the form: a thank-you page.");
+            d.page(200, "From the form: a thank-you page, or (channels that verify phone numbers) the page asking for the code sent.");
             // The form's errors are pages too; JSON requests get the JSON error.
-            for status in [400, 404, 410, 413, 422, 429] {
+            for status in [400, 404, 410, 413, 422, 429, 503] {
                 let text = "Not recorded (see the page, or `error.code`).";
                 d.page(status, text);
             }
+        },
+    },
+    Operation {
+        method: Method::POST,
+        path: "/q/{code}/verify",
+        summary: "Send a phone verification code (channels with page.verify_phone)",
+        access: Access::Public,
+        #[cfg(feature = "openapi")]
+        describe: |d| {
+            d.text("The code goes to the shop's delivery URL, signed, for its SMS gateway to send; valid 5 minutes, 5 wrong tries. One code a minute and 5 an hour per number, 10 an hour per client address.");
+            d.json_body::<super::phone_code::CodeRequest>();
+            d.reply::<crate::flows::phone_verification::CodeSent>(
+                200,
+                "The code was handed to the shop's delivery URL.",
+            );
+            d.errors(&[404, 410, 422, 429, 503]);
         },
     },
     Operation {
@@ -248,6 +265,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
     match (method, path) {
         ("GET", "/q/{code}/form") => lead_form::form(env, call.param("code")),
         ("POST", "/q/{code}/lead") => lead_form::submit(req, env, log, call.param("code")),
+        ("POST", "/q/{code}/verify") => phone_code::send(req, env, log, call.param("code")),
         (_, "/wecom/{shop}") => wecom_callback(req, env, log, call.param("shop")),
         ("GET", "/api/channels") => {
             let shop = call.shop()?;

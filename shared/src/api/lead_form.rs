@@ -5,10 +5,12 @@
 
 use jiff::Timestamp;
 
+use super::phone_code;
 use super::shopper_page::{escape, page};
 use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
 use crate::channels::notice::Notice;
 use crate::channels::page::{FieldRule, NextStep};
+use crate::channels::verification::{self, PhoneCheck};
 use crate::channels::Channel;
 use crate::coupons::{self, campaigns::Discount};
 use crate::domain::money::format_minor;
@@ -30,20 +32,18 @@ pub(super) fn submit(
     let from_form = header(req, "content-type")
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     match submit_lead(req, env, log, code, from_form) {
-        // People filling in the hosted form see a page, not JSON.
-        Err(err) if from_form && err.status < 500 => Ok(not_sent(env, code, &err)),
+        // People filling in the hosted form see a page, not JSON, whatever went wrong.
+        Err(err) if from_form => Ok(not_sent(env, code, &err)),
         other => other,
     }
 }
 
-/// Validate, rate-limit, record.
-fn submit_lead(
-    req: &Request,
+/// The live channel behind a public code and its shop.
+pub(super) fn open_channel(
     env: &Env,
     log: &mut RequestLog,
     code: &str,
-    from_form: bool,
-) -> Result<Response, ApiError> {
+) -> Result<(Shop, Channel), ApiError> {
     let (target, channel) = leads::channel_for_code(env.store, code)?
         .ok_or_else(|| ApiError::from(Error::not_found("code")))?;
     if !target.active {
@@ -54,17 +54,39 @@ fn submit_lead(
         ));
     }
     log.shop = Some(target.shop.to_string());
-    let shop = shops::load_shop(env.store, &target.shop)?;
+    Ok((shops::load_shop(env.store, &target.shop)?, channel))
+}
+
+/// The address the request came from (Spin sets it from the connection).
+pub(super) fn client_address(req: &Request) -> &str {
+    header(req, "spin-client-addr")
+        .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip))
+        .unwrap_or("unknown")
+}
+
+/// Validate, rate-limit, check the phone code where the channel asks for one, record.
+fn submit_lead(
+    req: &Request,
+    env: &Env,
+    log: &mut RequestLog,
+    code: &str,
+    from_form: bool,
+) -> Result<Response, ApiError> {
+    let (shop, channel) = open_channel(env, log, code)?;
     let submission = if from_form {
         LeadSubmission::from_form(req.body())?
     } else {
         json_body(req)?
     };
-    let lead = submission.validate(&shop, &channel, env.now)?;
+    // The hosted form's second step carries what the first one said.
+    let answers = submission.clone();
+    let phone_code = submission
+        .phone_code
+        .clone()
+        .filter(|_| !submission.send_code);
+    let mut lead = submission.validate(&shop, &channel, env.now)?;
     let pepper = env.secrets.pepper()?;
-    let client = header(req, "spin-client-addr")
-        .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip))
-        .unwrap_or("unknown");
+    let client = client_address(req);
     if !leads::within_rate_limit(env.store, pepper, code, client, env.now)? {
         return Err(ApiError::new(
             429,
@@ -72,6 +94,33 @@ fn submit_lead(
             "too many sign-ups from this address; try again in a minute",
         ));
     }
+    let checked = verification::check_lead(
+        env.store,
+        pepper,
+        &shop.id,
+        &channel,
+        &mut lead,
+        phone_code.as_deref(),
+        env.now,
+    );
+    match checked {
+        Ok(PhoneCheck::CodeNeeded) if from_form => {
+            let step = phone_code::CodeStep::new(&shop, &channel, code, &answers, &lead);
+            return Ok(step.send_and_ask(env, pepper, client));
+        }
+        Ok(PhoneCheck::CodeNeeded) => {
+            return Err(ApiError::from(Error::invalid_as(
+                ErrorCode::PhoneUnverified,
+                "this channel verifies phone numbers: ask for a code \
+                 (POST /q/{code}/verify) and send it as phone_code",
+            )))
+        }
+        Err(err) if from_form && phone_code::is_about_the_code(&err) => {
+            let step = phone_code::CodeStep::new(&shop, &channel, code, &answers, &lead);
+            return Ok(step.ask_again(err));
+        }
+        checked => checked?,
+    };
     let outcome = lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
     if from_form {
         return thank_you(env, &shop, &channel, &outcome);
@@ -149,6 +198,9 @@ fn form_body(shop: &Shop, channel: &Channel, code: &str) -> String {
              <input id=\"{name}\" name=\"{name}\" type=\"{kind}\" autocomplete=\"{autocomplete}\"{required}>"
         ));
     }
+    if settings.verify_phone {
+        fields.push_str(&code_row(code));
+    }
     let notice = Notice::for_form(shop, &settings.fields);
     let policy = notice
         .privacy_policy_url
@@ -186,6 +238,26 @@ fn form_body(shop: &Shop, channel: &Channel, code: &str) -> String {
     )
 }
 
+/// On channels that verify numbers: without JavaScript a note (the code comes after the
+/// first submission, on a second page); with it, a button that sends the code at once and
+/// the field for it (shown by the page's script).
+fn code_row(code: &str) -> String {
+    format!(
+        "<p id=\"verify-note\" class=\"hint\">提交后我们会向您的手机发送验证码。\
+         <span class=\"en\" lang=\"en\">We will text you a code after you submit.</span></p>\
+         <div id=\"code-row\" hidden>\
+         <button type=\"button\" id=\"send-code\" class=\"button secondary\" data-url=\"/q/{code}/verify\" \
+         data-again=\"重新发送 · Send again\" data-failed=\"发送失败，请稍后再试 · Could not send the code; try again later\" \
+         data-limited=\"请求过于频繁，请稍后再试 · Too many codes asked for; try again later\" \
+         data-sent=\"验证码已发送至 · Code sent to\">发送验证码 · Send code</button>\
+         <p id=\"code-status\" role=\"status\" aria-live=\"polite\"></p>\
+         <label for=\"phone_code\">验证码 · <span lang=\"en\">Code</span></label>\
+         <input id=\"phone_code\" name=\"phone_code\" type=\"text\" inputmode=\"numeric\" \
+         autocomplete=\"one-time-code\" pattern=\"[0-9]{{6}}\" maxlength=\"6\"></div>",
+        code = escape(code)
+    )
+}
+
 /// The thank-you page: the welcome coupon (code, value, validity, how to use it) and where
 /// to go next. A returning person sees the same page with the same coupon, never a second.
 fn thank_you(
@@ -199,6 +271,11 @@ fn thank_you(
         "<h1>谢谢！<span class=\"en\" lang=\"en\">Thank you!</span></h1>\
          <p>我们已收到您的信息。<span class=\"en\" lang=\"en\">We have received your details.</span></p>",
     );
+    if outcome.phone_verified {
+        body.push_str(
+            "<p class=\"verified\">✓ 手机号已验证<span class=\"en\" lang=\"en\">Your number is verified</span></p>",
+        );
+    }
     if let Some(code) = &outcome.welcome_coupon {
         let coupon = coupons::load_coupon(env.store, &shop.id, code)?;
         let campaign = match &coupon {

@@ -16,6 +16,7 @@ pub mod lead_capture;
 mod lead_form;
 #[cfg(feature = "openapi")]
 pub mod openapi;
+mod phone_code;
 pub mod reminders;
 pub mod router;
 pub mod scan;

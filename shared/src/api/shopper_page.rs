@@ -9,10 +9,26 @@ use sha2::{Digest, Sha256};
 use crate::shops::Shop;
 use crate::web::{html_response, with_header, Response};
 
-/// Copy buttons (shown only when scripts run; the code is selectable without them).
+/// Progressive enhancement only; every page works without it. Copy buttons (the code is
+/// selectable without them), and on forms that verify numbers, a button that sends the code
+/// at once (`POST /q/{code}/verify`) so the form needs no second page.
 const SCRIPT: &str = "document.querySelectorAll('[data-copy]').forEach(function(b){b.hidden=false;\
 b.addEventListener('click',function(){navigator.clipboard.writeText(b.getAttribute('data-copy'))\
-.then(function(){b.textContent=b.getAttribute('data-done');});});});";
+.then(function(){b.textContent=b.getAttribute('data-done');});});});\
+(function(){var row=document.getElementById('code-row');if(!row)return;row.hidden=false;\
+document.getElementById('verify-note').hidden=true;\
+var b=document.getElementById('send-code'),s=document.getElementById('code-status'),\
+p=document.getElementById('phone'),c=document.getElementById('phone_code'),t=null;\
+function say(k,x){s.textContent=b.getAttribute(k)+(x?' '+x:'');}\
+function wait(until){var left=Math.ceil((Date.parse(until)-Date.now())/1000);clearInterval(t);\
+function tick(){if(left<=0){clearInterval(t);b.disabled=false;b.textContent=b.getAttribute('data-again');return;}\
+b.disabled=true;b.textContent=b.getAttribute('data-again')+' ('+left+')';left--;}tick();t=setInterval(tick,1000);}\
+b.addEventListener('click',function(){if(!p.value.trim()){p.focus();p.reportValidity();return;}b.disabled=true;\
+fetch(b.getAttribute('data-url'),{method:'POST',headers:{'content-type':'application/json'},\
+body:JSON.stringify({phone:p.value})}).then(function(r){return r.json().then(function(j){return{ok:r.ok,j:j};});})\
+.then(function(r){if(r.ok){say('data-sent',r.j.sent_to);c.required=true;c.focus();wait(r.j.resend_after);}\
+else{say(r.j.error&&r.j.error.code==='rate_limited'?'data-limited':'data-failed');b.disabled=false;}})\
+.catch(function(){say('data-failed');b.disabled=false;});});})();";
 
 const DEFAULT_ACCENT: &str = "#0b6bcb";
 
@@ -27,7 +43,7 @@ pub fn escape(text: &str) -> String {
 
 fn style(accent: &str) -> String {
     format!(
-        ":root{{--accent:{accent}}}*{{box-sizing:border-box}}\
+        ":root{{--accent:{accent}}}*{{box-sizing:border-box}}[hidden]{{display:none!important}}\
          body{{margin:0;font:16px/1.55 system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",sans-serif;\
          color:#1f2328;background:#f6f8fa}}\
          main{{max-width:30rem;margin:0 auto;padding:1.25rem 1rem 2rem;background:#fff;min-height:100vh}}\
@@ -50,7 +66,9 @@ fn style(accent: &str) -> String {
          .coupon strong{{display:block;font:700 1.6rem/1.3 ui-monospace,monospace;letter-spacing:.05em;user-select:all;margin:.3rem 0}}\
          .coupon button{{width:auto;display:inline-block;padding:.5rem 1.2rem;margin-top:.5rem}}\
          .qr{{display:block;width:12rem;height:12rem;margin:1rem auto}}\
-         .error{{color:#82071e;background:#ffebe9;border-radius:8px;padding:.8rem 1rem}}"
+         .error{{color:#82071e;background:#ffebe9;border-radius:8px;padding:.8rem 1rem}}\
+         .hint{{color:#59636e;font-size:.9rem;margin:.4rem 0 0}}.verified{{color:#1a7f37;font-weight:600}}\
+         #code-status{{min-height:1.5em;margin:.4rem 0 0;font-size:.9rem}}"
     )
 }
 
@@ -85,7 +103,7 @@ pub fn page(status: u16, shop: &Shop, title: &str, body: &str) -> Response {
         escape(title)
     );
     let policy = format!(
-        "default-src 'none'; style-src {}; script-src {}; img-src https: http: data:; \
+        "default-src 'none'; style-src {}; script-src {}; img-src https: http: data:; connect-src 'self'; \
          form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
         hash_source(&style),
         hash_source(SCRIPT)

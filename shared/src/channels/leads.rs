@@ -30,7 +30,7 @@ pub const RATE_LIMIT_PER_MINUTE: i64 = 10;
 const COUNTED_KEPT: usize = 256;
 
 /// A lead as submitted (JSON or an HTML form), before validation.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LeadSubmission {
     #[serde(default)]
@@ -53,6 +53,13 @@ pub struct LeadSubmission {
     pub notice_accepted: bool,
     #[serde(default, deserialize_with = "consent_flag")]
     pub marketing: bool,
+    /// The 6-digit code sent to `phone`, on channels that verify numbers
+    /// (`POST /q/{code}/verify`).
+    #[serde(default)]
+    pub phone_code: Option<String>,
+    /// The hosted form's "send the code (again)" button.
+    #[serde(skip)]
+    pub send_code: bool,
 }
 
 /// A ticked box as forms send it.
@@ -92,6 +99,8 @@ impl LeadSubmission {
                 "notice_version" => lead.notice_version = filled,
                 "notice_accepted" => lead.notice_accepted = ticked(&value),
                 "marketing" => lead.marketing = ticked(&value),
+                "phone_code" => lead.phone_code = filled,
+                "send_code" => lead.send_code = ticked(&value),
                 other => return Err(Error::invalid(format!("unknown field `{other}`"))),
             }
         }
@@ -113,6 +122,7 @@ impl LeadSubmission {
                 patch,
                 attributes: Vec::new(),
                 notice,
+                phone_verified: false,
             })
     }
 
@@ -223,9 +233,19 @@ pub struct ValidLead {
     pub patch: ProfilePatch,
     attributes: Vec<(String, String)>,
     notice: Option<NoticeAccepted>,
+    phone_verified: bool,
 }
 
 impl ValidLead {
+    /// The person proved the lead's phone number with a code sent to it.
+    pub fn mark_phone_verified(&mut self) {
+        self.phone_verified = self.patch.phone.is_some();
+    }
+
+    pub fn phone_verified(&self) -> bool {
+        self.phone_verified
+    }
+
     /// Folds what the lead says into the customer; `source` is recorded as the consent
     /// source. Whether anything changed.
     pub fn apply(&self, customer: &mut Customer, source: &str, owned_hashes: &[String]) -> bool {
@@ -238,6 +258,11 @@ impl ValidLead {
         }
         if let (Some(notice), None) = (&self.notice, customer.erased_at) {
             customer.notice = Some(notice.clone());
+            changed = true;
+        }
+        // Only while the record holds the number that was proved (a newer one may have won).
+        if self.phone_verified && customer.phone == self.patch.phone {
+            customer.phone_verified_at = self.patch.observed_at;
             changed = true;
         }
         changed
@@ -258,6 +283,7 @@ impl ValidLead {
             },
             attributes: vec![("wecom_staff".to_string(), added.staff_user_id.clone())],
             notice: None,
+            phone_verified: false,
         })
     }
 }
@@ -270,6 +296,8 @@ pub struct LeadOutcome {
     /// The channel's welcome coupon, issued once per person and channel.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub welcome_coupon: Option<CouponCode>,
+    /// The phone number was proved with a code (channels with `page.verify_phone`).
+    pub phone_verified: bool,
 }
 
 /// A channel's leads on one day: a count, and the recent lead ids so that a retried

@@ -12,6 +12,7 @@ mod funnel;
 pub mod leads;
 pub mod notice;
 pub mod page;
+pub mod verification;
 
 pub use funnel::{record_funnel, stats, ChannelNumbers, ChannelStats, DayStats};
 pub use page::ChannelPage;

@@ -66,6 +66,10 @@ pub struct ChannelPage {
     pub fields: FormFields,
     #[serde(default)]
     pub next_step: NextStep,
+    /// Whether a phone number must be proved with a code sent to it before the lead is
+    /// recorded (through the shop's delivery URL; see README, "Verified phone numbers").
+    #[serde(default)]
+    pub verify_phone: bool,
 }
 
 impl ChannelPage {
@@ -83,6 +87,11 @@ impl ChannelPage {
         if fields.phone == FieldRule::Off && fields.email == FieldRule::Off {
             return Err(Error::invalid(
                 "page.fields asks for at least one of phone and email",
+            ));
+        }
+        if self.verify_phone && fields.phone == FieldRule::Off {
+            return Err(Error::invalid(
+                "page.verify_phone needs the phone field (page.fields.phone)",
             ));
         }
         Ok(self)
@@ -109,5 +118,13 @@ mod tests {
         assert!(page(serde_json::json!({"fields": {"phone": "off", "email": "off"}})).is_err());
         assert!(page(serde_json::json!({"button": "x".repeat(21)})).is_err());
         assert!(page(serde_json::json!({"headline": ""})).is_err());
+        assert!(page(serde_json::json!({"verify_phone": true,
+            "fields": {"phone": "off", "email": "required"}}))
+        .is_err());
+        assert!(
+            page(serde_json::json!({"verify_phone": true}))
+                .unwrap()
+                .verify_phone
+        );
     }
 }

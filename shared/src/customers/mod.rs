@@ -68,6 +68,10 @@ pub struct Customer {
     /// The notice the person last accepted on a sign-up form, word for word.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<NoticeAccepted>,
+    /// When the person proved `phone` is theirs with a code sent to it; cleared when the
+    /// number changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_verified_at: Option<Timestamp>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
     /// Identity index entries that point here, so erasure can remove them.
@@ -277,6 +281,7 @@ impl Customer {
             platform_ids: Vec::new(),
             consent: Consent::default(),
             notice: None,
+            phone_verified_at: None,
             attributes: BTreeMap::new(),
             identity_hashes: Vec::new(),
             first_capture: None,
@@ -341,6 +346,7 @@ impl Customer {
         let before = self.segments();
         self.erased_at.get_or_insert(now);
         self.phone = None;
+        self.phone_verified_at = None;
         self.email = None;
         self.first_name = None;
         self.last_name = None;
@@ -387,6 +393,7 @@ impl Customer {
             platform_ids: self.platform_ids.clone(),
             consent: self.consent.clone(),
             notice: self.notice.clone(),
+            phone_verified_at: self.phone_verified_at,
             attributes: self.attributes.clone(),
             first_capture: self.first_capture.clone(),
             tags: self.tags.view(),
@@ -421,6 +428,8 @@ pub struct CustomerView {
     pub consent: Consent,
     /// The notice accepted on a sign-up form, word for word.
     pub notice: Option<NoticeAccepted>,
+    /// When the phone number was proved with a code sent to it.
+    pub phone_verified_at: Option<Timestamp>,
     pub attributes: BTreeMap<String, String>,
     pub first_capture: Option<Capture>,
     pub tags: Vec<TagView>,

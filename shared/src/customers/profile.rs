@@ -61,6 +61,10 @@ impl Customer {
                 }
             }
         }
+        if self.phone != before.phone {
+            // The proof was of the old number.
+            self.phone_verified_at = None;
+        }
         for hash in hashes {
             if !self.identity_hashes.contains(hash) {
                 self.identity_hashes.push(hash.clone());

@@ -28,6 +28,7 @@ pub fn capture(
     lead: ValidLead,
     now: Timestamp,
 ) -> Result<LeadOutcome, Error> {
+    let phone_verified = lead.phone_verified();
     let customer_id = upsert(store, pepper, shop, &lead, "lead", now, |c| {
         leads::apply_capture(c, channel, now)
     })?;
@@ -36,6 +37,7 @@ pub fn capture(
         welcome_coupon: welcome_coupon(store, shop, channel, &customer_id, now)?,
         customer_id,
         new_lead,
+        phone_verified,
     })
 }
 

@@ -7,4 +7,5 @@ pub mod customer_changed;
 pub mod erasure;
 pub mod lead_captured;
 pub mod order_settled;
+pub mod phone_verification;
 pub mod reminders_due;

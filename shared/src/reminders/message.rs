@@ -12,6 +12,7 @@ use crate::customers::Customer;
 use crate::domain::{CouponCode, CustomerId, Platform, ShopId};
 use crate::error::Error;
 use crate::keys;
+use crate::outbound::{post_signed, DeliveryTarget};
 use crate::store::{get_json, update_json, Change};
 
 /// Minutes until the next attempt after the n-th failed one.
@@ -201,20 +202,12 @@ impl Sender<'_> {
     fn post_signed(&self, message_id: &str, message: &Message) -> Result<PostOutcome, Error> {
         let body =
             serde_json::to_vec(message).map_err(|e| Error::internal(format!("message: {e}")))?;
-        let timestamp = self.now.as_second().to_string();
-        let secret = self.secret.unwrap_or_default();
-        let signature = hex::encode(crate::crypto::hmac_sha256(
-            secret.as_bytes(),
-            &[timestamp.as_bytes(), b".", &body],
-        ));
-        let headers = [
-            ("content-type".to_string(), "application/json".to_string()),
-            ("x-siyu-message-id".to_string(), message_id.to_string()),
-            ("x-siyu-timestamp".to_string(), timestamp),
-            ("x-siyu-signature".to_string(), signature),
-        ];
-        let url = self.settings.delivery_url.as_deref().unwrap_or_default();
-        let outcome = self.outbound.post(url, &headers, &body);
+        // `blocked` (checked before claiming) ensures both are set.
+        let target = DeliveryTarget {
+            url: self.settings.delivery_url.clone().unwrap_or_default(),
+            secret: self.secret.unwrap_or_default().to_string(),
+        };
+        let outcome = post_signed(self.outbound, &target, message_id, &body, self.now);
         Ok(PostOutcome {
             sent: matches!(outcome, Ok(status) if (200..300).contains(&status)),
             // The receiver refused the message itself: retrying would not help.

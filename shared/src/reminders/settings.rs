@@ -10,6 +10,7 @@ use crate::customers::ProductRef;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::keys;
+use crate::outbound::DeliveryTarget;
 use crate::store::{get_json, update_json, Change, Store};
 
 /// Which products a profile is for: a variant, a SKU or a whole product.
@@ -234,6 +235,18 @@ impl ReminderSettings {
             .or_else(|| by(|p| &p.product_id, &item.product_id))
             .or(self.default.as_ref())
     }
+}
+
+/// Where the shop's messages are delivered and the secret that signs them, once both are set.
+/// Reminders and phone verification codes go the same way.
+pub fn delivery_target(store: &dyn Store, shop: &ShopId) -> Result<Option<DeliveryTarget>, Error> {
+    let stored = get_json::<StoredSettings>(store, &keys::reminder_settings(shop))?;
+    Ok(stored.and_then(|s| {
+        Some(DeliveryTarget {
+            url: s.settings.delivery_url?,
+            secret: s.delivery_secret?,
+        })
+    }))
 }
 
 /// The shop's settings with the profiles (no secret), for planning.

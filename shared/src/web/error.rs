@@ -42,7 +42,8 @@ impl From<Error> for ApiError {
             Error::NotFound { .. } => 404,
             Error::Refused { reason, .. } => match reason {
                 ErrorCode::Inactive => 410,
-                ErrorCode::RateLimited => 429,
+                ErrorCode::RateLimited | ErrorCode::TooManyTries => 429,
+                ErrorCode::DeliveryUnavailable => 503,
                 _ => 409,
             },
             Error::Invalid { .. } => 422,
@@ -122,6 +123,11 @@ mod tests {
         assert_eq!(status(Error::refused(ErrorCode::BatchExists, "x")), 409);
         assert_eq!(status(Error::refused(ErrorCode::Inactive, "x")), 410);
         assert_eq!(status(Error::refused(ErrorCode::RateLimited, "x")), 429);
+        assert_eq!(status(Error::refused(ErrorCode::TooManyTries, "x")), 429);
+        assert_eq!(
+            status(Error::refused(ErrorCode::DeliveryUnavailable, "x")),
+            503
+        );
         assert_eq!(status(Error::invalid("x")), 422);
         assert_eq!(status(Error::busy("retry")), 503);
         assert_eq!(status(StoreError::Backend("down".into()).into()), 503);

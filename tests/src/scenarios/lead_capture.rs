@@ -12,7 +12,7 @@ use super::*;
 
 // ------------------------------------------------------------------ channel codes
 
-fn create_channel(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
+pub fn create_channel(app: &dyn Client, shop: &TestShop, body: Value) -> Value {
     let (status, channel) = app.call(request(
         Method::POST,
         "/api/channels",
@@ -252,7 +252,12 @@ pub fn concurrent_scans_are_all_counted(app: &dyn Client, scans: u64) {
 
 // ------------------------------------------------------------------ leads
 
-fn submit_lead(app: &dyn Client, code: &str, body: Value, client: &str) -> crate::client::Reply {
+pub fn submit_lead(
+    app: &dyn Client,
+    code: &str,
+    body: Value,
+    client: &str,
+) -> crate::client::Reply {
     let mut req = request(
         Method::POST,
         &format!("/q/{code}/lead"),

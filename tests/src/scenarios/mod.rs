@@ -13,6 +13,7 @@ mod api_contract;
 mod coupons;
 mod ingest;
 mod lead_capture;
+mod phone_verification;
 mod privacy;
 mod races;
 mod reminders;
@@ -24,6 +25,7 @@ pub use api_contract::*;
 pub use coupons::*;
 pub use ingest::*;
 pub use lead_capture::*;
+pub use phone_verification::*;
 pub use privacy::*;
 pub use races::*;
 pub use reminders::*;
@@ -66,6 +68,9 @@ macro_rules! each_scenario {
             leads_without_consent_or_identity_are_refused,
             the_hosted_form_signs_people_up_without_javascript,
             shopper_pages_show_the_shops_branding_and_the_channels_page,
+            phone_codes_prove_the_number_before_the_lead_is_recorded,
+            codes_are_limited_per_client_address,
+            the_hosted_form_verifies_numbers_without_javascript,
             lead_bursts_from_one_address_are_rate_limited,
             qr_images_scan_back_to_the_channel_url,
             wecom_contacts_added_through_a_channel_become_its_leads,
@@ -118,6 +123,7 @@ macro_rules! each_clocked_scenario {
             quiet_hours_and_the_frequency_cap_defer_then_send,
             a_receiver_that_is_down_gets_retries_then_the_message_fails,
             a_follow_up_carries_the_campaigns_coupon,
+            phone_codes_expire_and_numbers_get_five_an_hour,
         );
     };
 }

@@ -75,6 +75,7 @@ function pageFields(page) {
     field(t('page.button'), input({ name: 'page_button', maxlength: 20, value: page.button })),
     h('div', { class: 'inline' }, ['name', 'phone', 'email'].map((name) =>
       field(t(`page.field.${name}`), select({ name: `page_field_${name}` }, RULES.map((r) => [r, t(`page.rule.${r}`)]), fields[name] || 'optional')))),
+    checkbox(t('page.verifyPhone'), { name: 'page_verify_phone', checked: Boolean(page.verify_phone) }),
     NEXT.map((name) => field(t(`page.next.${name}`), input({ name: `page_next_${name}`, type: 'url', value: next[name], placeholder: 'https://' }))));
 }
 
@@ -84,6 +85,7 @@ function readPage(v) {
     headline: text(v.page_headline), benefit: text(v.page_benefit), button: text(v.page_button),
     fields: Object.fromEntries(['name', 'phone', 'email'].map((name) => [name, v[`page_field_${name}`]])),
     next_step: Object.fromEntries(NEXT.map((name) => [name, text(v[`page_next_${name}`])])),
+    verify_phone: v.page_verify_phone,
   };
 }
 

@@ -172,6 +172,7 @@ const WORDS = {
     'page.title': '留资页面', 'page.headline': '标题（如“扫码领 10 元券”）', 'page.benefit': '权益说明', 'page.button': '按钮文字',
     'page.field.name': '称呼', 'page.field.phone': '手机号', 'page.field.email': '邮箱',
     'page.rule.off': '不收集', 'page.rule.optional': '选填', 'page.rule.required': '必填',
+    'page.verifyPhone': '短信验证码验证手机号（通过提醒的投递网址发送）',
     'page.next.wecom_url': '企业微信“联系我”链接', 'page.next.wecom_qr_url': '企业微信二维码图片网址', 'page.next.shop_url': '店铺网址', 'page.next.mini_program_url': '小程序链接',
   },
   en: {
@@ -255,6 +256,7 @@ const WORDS = {
     'page.title': 'Sign-up page', 'page.headline': 'Headline (e.g. “Scan for ¥10 off”)', 'page.benefit': 'The offer', 'page.button': 'Button words',
     'page.field.name': 'Name', 'page.field.phone': 'Phone', 'page.field.email': 'Email',
     'page.rule.off': 'Not asked', 'page.rule.optional': 'Optional', 'page.rule.required': 'Required',
+    'page.verifyPhone': 'Verify phone numbers with a texted code (sent through the reminders’ delivery URL)',
     'page.next.wecom_url': 'WeCom “contact me” link', 'page.next.wecom_qr_url': 'WeCom QR image URL', 'page.next.shop_url': 'Shop URL', 'page.next.mini_program_url': 'Mini-program link',
   },
 };

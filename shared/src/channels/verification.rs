@@ -1,0 +1,374 @@
+//! Verified phone numbers on a channel's sign-up (`page.verify_phone`): a 6-digit code is
+//! sent to the number and must come back with the lead. A code is valid 5 minutes and
+//! survives 5 wrong tries; codes are limited per number (one a minute, 5 an hour) and per
+//! client address (10 an hour), per shop.
+//!
+//! Storage, O(1) keys: the number's last code (`keys::phone_challenge`, by the number's keyed
+//! hash) holds only a keyed hash of the code, its expiry and its wrong tries, changed by
+//! compare-and-swap so that concurrent tries are each counted once; hourly counters
+//! (`keys::phone_code_count`) are atomic increments. Sending is `flows::phone_verification`'s.
+
+use jiff::{SignedDuration, Timestamp};
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use super::leads::ValidLead;
+use super::Channel;
+use crate::crypto::hmac_sha256;
+use crate::domain::ids::{random_from, random_id};
+use crate::domain::{PhoneNumber, ShopId};
+use crate::error::{Error, ErrorCode};
+use crate::keys;
+use crate::pii::Identity;
+use crate::store::{get_json, update_json, Change, Store};
+
+/// How long a code works.
+pub const CODE_VALID: SignedDuration = SignedDuration::from_mins(5);
+/// Wrong codes allowed before the code stops working.
+pub const MAX_WRONG_TRIES: u32 = 5;
+/// The shortest wait before another code to the same number.
+pub const RESEND_AFTER: SignedDuration = SignedDuration::from_secs(60);
+/// Codes a number may receive from one shop in an hour.
+pub const CODES_PER_NUMBER_PER_HOUR: i64 = 5;
+/// Codes one client address may ask one shop for in an hour.
+pub const CODES_PER_ADDRESS_PER_HOUR: i64 = 10;
+
+/// The last code sent to a number, as stored: the code itself only as a keyed hash.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct PhoneChallenge {
+    id: String,
+    code_mac: String,
+    sent_at: Timestamp,
+    expires_at: Timestamp,
+    #[serde(default)]
+    wrong_tries: u32,
+    #[serde(default)]
+    verified_at: Option<Timestamp>,
+    /// Its delivery failed: it counts for nothing, not even the wait before the next one.
+    #[serde(default)]
+    withdrawn: bool,
+}
+
+/// A code made for a number, to be delivered.
+#[derive(Debug, Clone)]
+pub struct CodeToSend {
+    /// Names this code (the delivered message's id is made from it).
+    pub challenge: String,
+    pub code: String,
+    pub expires_at: Timestamp,
+    pub resend_after: Timestamp,
+}
+
+/// What a lead's phone number needs before the lead is recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneCheck {
+    /// The channel does not verify numbers, or the lead gives none.
+    NotAsked,
+    /// The code given matched: the lead records the number as verified.
+    Verified,
+    /// No code was given: one must be sent first.
+    CodeNeeded,
+}
+
+/// The number a lead through `channel` must prove, if any.
+pub fn number_to_verify<'a>(channel: &Channel, lead: &'a ValidLead) -> Option<&'a PhoneNumber> {
+    channel
+        .page
+        .verify_phone
+        .then_some(lead.patch.phone.as_ref())
+        .flatten()
+}
+
+/// Checks the code a lead brings for its number, when the channel asks for one; a matching
+/// code marks the lead's number verified.
+pub fn check_lead(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &ShopId,
+    channel: &Channel,
+    lead: &mut ValidLead,
+    code: Option<&str>,
+    now: Timestamp,
+) -> Result<PhoneCheck, Error> {
+    let Some(phone) = number_to_verify(channel, lead) else {
+        return Ok(PhoneCheck::NotAsked);
+    };
+    let Some(code) = code else {
+        return Ok(PhoneCheck::CodeNeeded);
+    };
+    confirm(store, pepper, shop, phone, code, now)?;
+    lead.mark_phone_verified();
+    Ok(PhoneCheck::Verified)
+}
+
+fn number_hash(pepper: &[u8], phone: &PhoneNumber) -> String {
+    Identity::Phone(phone.clone()).hash(pepper)
+}
+
+fn code_mac(pepper: &[u8], shop: &ShopId, challenge: &str, code: &str) -> String {
+    let parts: [&[u8]; 6] = [
+        b"phone-code:",
+        shop.as_str().as_bytes(),
+        b":",
+        challenge.as_bytes(),
+        b":",
+        code.as_bytes(),
+    ];
+    hex::encode(hmac_sha256(pepper, &parts))
+}
+
+/// Makes a new code for `phone`, within the limits; the number's earlier code stops working.
+pub fn issue(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &ShopId,
+    phone: &PhoneNumber,
+    client: &str,
+    now: Timestamp,
+) -> Result<CodeToSend, Error> {
+    let number = number_hash(pepper, phone);
+    let key = keys::phone_challenge(shop, &number);
+    // The wait is checked before the counters so that a too-early press costs nothing; the
+    // write below checks it again against a concurrent request.
+    if let Some(current) = get_json::<PhoneChallenge>(store, &key)? {
+        wait_before_resend(&current, now)?;
+    }
+    let hour = now.as_second().div_euclid(3600);
+    let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
+    let address_count = store.increment(
+        &keys::phone_code_count(shop, &format!("a{client_hash}"), hour),
+        1,
+    )?;
+    if address_count > CODES_PER_ADDRESS_PER_HOUR {
+        return Err(Error::refused(
+            ErrorCode::RateLimited,
+            "too many codes asked for from this address; try again in an hour",
+        ));
+    }
+    let number_count = store.increment(&keys::phone_code_count(shop, &number, hour), 1)?;
+    if number_count > CODES_PER_NUMBER_PER_HOUR {
+        return Err(Error::refused(
+            ErrorCode::RateLimited,
+            "too many codes sent to this number; try again in an hour",
+        ));
+    }
+    let code = random_from(b"0123456789", 6);
+    let challenge = PhoneChallenge {
+        id: random_id(16),
+        code_mac: String::new(),
+        sent_at: now,
+        expires_at: now + CODE_VALID,
+        wrong_tries: 0,
+        verified_at: None,
+        withdrawn: false,
+    };
+    let challenge = PhoneChallenge {
+        code_mac: code_mac(pepper, shop, &challenge.id, &code),
+        ..challenge
+    };
+    update_json(store, &key, |current: Option<PhoneChallenge>| {
+        if let Some(current) = &current {
+            wait_before_resend(current, now)?;
+        }
+        Ok::<_, Error>(Change::Write(challenge.clone(), ()))
+    })?;
+    Ok(CodeToSend {
+        code,
+        expires_at: challenge.expires_at,
+        resend_after: now + RESEND_AFTER,
+        challenge: challenge.id,
+    })
+}
+
+fn wait_before_resend(current: &PhoneChallenge, now: Timestamp) -> Result<(), Error> {
+    let next = current.sent_at + RESEND_AFTER;
+    if current.withdrawn || now >= next {
+        return Ok(());
+    }
+    let seconds = next.duration_since(now).as_secs().max(1);
+    Err(Error::refused(
+        ErrorCode::RateLimited,
+        format!("a code was just sent to this number; ask again in {seconds} s"),
+    ))
+}
+
+/// After a failed delivery: the code stops working and the number may ask again at once.
+pub fn withdraw(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &ShopId,
+    phone: &PhoneNumber,
+    challenge: &str,
+) -> Result<(), Error> {
+    let key = keys::phone_challenge(shop, &number_hash(pepper, phone));
+    update_json(store, &key, |current: Option<PhoneChallenge>| {
+        Ok::<_, Error>(match current {
+            Some(mut c) if c.id == challenge && !c.withdrawn => {
+                c.withdrawn = true;
+                Change::Write(c, ())
+            }
+            _ => Change::Keep(()),
+        })
+    })
+}
+
+/// What a try did to the stored code.
+enum Try {
+    Right,
+    Wrong { left: u32 },
+}
+
+/// Checks `code` against the last code sent to `phone`. A right code may be given again
+/// until it expires (a retried submission); each wrong one is counted once.
+pub fn confirm(
+    store: &dyn Store,
+    pepper: &[u8],
+    shop: &ShopId,
+    phone: &PhoneNumber,
+    code: &str,
+    now: Timestamp,
+) -> Result<(), Error> {
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(Error::invalid_as(
+            ErrorCode::WrongCode,
+            "the code is the 6 digits sent to your phone",
+        ));
+    }
+    let key = keys::phone_challenge(shop, &number_hash(pepper, phone));
+    let outcome = update_json(store, &key, |current: Option<PhoneChallenge>| {
+        let Some(mut challenge) = current.filter(|c| !c.withdrawn) else {
+            return Err(Error::invalid_as(
+                ErrorCode::PhoneUnverified,
+                "no code was sent to this number; ask for one first",
+            ));
+        };
+        if now >= challenge.expires_at {
+            return Err(Error::invalid_as(
+                ErrorCode::CodeExpired,
+                "the code has expired; ask for a new one",
+            ));
+        }
+        if challenge.wrong_tries >= MAX_WRONG_TRIES {
+            return Err(Error::refused(
+                ErrorCode::TooManyTries,
+                "too many wrong codes; ask for a new one",
+            ));
+        }
+        let presented = code_mac(pepper, shop, &challenge.id, &code);
+        if bool::from(presented.as_bytes().ct_eq(challenge.code_mac.as_bytes())) {
+            if challenge.verified_at.is_some() {
+                return Ok(Change::Keep(Try::Right));
+            }
+            challenge.verified_at = Some(now);
+            return Ok(Change::Write(challenge, Try::Right));
+        }
+        challenge.wrong_tries += 1;
+        let left = MAX_WRONG_TRIES - challenge.wrong_tries;
+        Ok(Change::Write(challenge, Try::Wrong { left }))
+    })?;
+    match outcome {
+        Try::Right => Ok(()),
+        Try::Wrong { left: 0 } => Err(Error::invalid_as(
+            ErrorCode::WrongCode,
+            "the code is not right, and that was the last try; ask for a new one",
+        )),
+        Try::Wrong { left } => Err(Error::invalid_as(
+            ErrorCode::WrongCode,
+            format!("the code is not right; {left} tries left"),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    const PEPPER: &[u8] = b"pepper";
+
+    fn shop() -> ShopId {
+        ShopId::parse("shp_aaaaaaaaaaaa").unwrap()
+    }
+
+    fn phone(n: u32) -> PhoneNumber {
+        PhoneNumber::parse(&format!("+86138{n:08}"), "86").unwrap()
+    }
+
+    fn at(seconds: i64) -> Timestamp {
+        Timestamp::from_second(1_790_000_000 + seconds).unwrap()
+    }
+
+    fn code_of(err: Error) -> ErrorCode {
+        err.code()
+    }
+
+    #[test]
+    fn a_code_is_six_digits_right_once_and_again_until_it_expires() {
+        let store = MemoryStore::default();
+        let sent = issue(&store, PEPPER, &shop(), &phone(1), "1.2.3.4", at(0)).unwrap();
+        assert_eq!(sent.code.len(), 6);
+        assert!(sent.code.bytes().all(|b| b.is_ascii_digit()));
+        assert_eq!(sent.expires_at, at(300));
+        confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(10)).unwrap();
+        // A retried submission with the same code still passes, until the code expires.
+        confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(299)).unwrap();
+        let late = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(300));
+        assert_eq!(code_of(late.unwrap_err()), ErrorCode::CodeExpired);
+        // Another number, or another shop, has no code.
+        let other = confirm(&store, PEPPER, &shop(), &phone(2), &sent.code, at(10));
+        assert_eq!(code_of(other.unwrap_err()), ErrorCode::PhoneUnverified);
+    }
+
+    #[test]
+    fn five_wrong_tries_end_the_code() {
+        let store = MemoryStore::default();
+        let sent = issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
+        let wrong = if sent.code == "000000" {
+            "111111"
+        } else {
+            "000000"
+        };
+        for left in (0..MAX_WRONG_TRIES).rev() {
+            let err = confirm(&store, PEPPER, &shop(), &phone(1), wrong, at(1)).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::WrongCode);
+            assert!(err.message().contains(&left.to_string()) || left == 0);
+        }
+        let err = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(2)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::TooManyTries);
+        // Text that is not 6 digits is no try at all.
+        let err = confirm(&store, PEPPER, &shop(), &phone(1), "12a456", at(2)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::WrongCode);
+    }
+
+    #[test]
+    fn codes_wait_a_minute_and_are_limited_per_number_and_address() {
+        let store = MemoryStore::default();
+        issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
+        let early = issue(&store, PEPPER, &shop(), &phone(1), "a", at(59)).unwrap_err();
+        assert_eq!(early.code(), ErrorCode::RateLimited);
+        for n in 1..CODES_PER_NUMBER_PER_HOUR {
+            issue(&store, PEPPER, &shop(), &phone(1), "a", at(60 * n)).unwrap();
+        }
+        let sixth = issue(&store, PEPPER, &shop(), &phone(1), "b", at(400)).unwrap_err();
+        assert_eq!(sixth.code(), ErrorCode::RateLimited);
+        // Address "c" asks for ten numbers; the eleventh is refused, other addresses are not.
+        for n in 0..CODES_PER_ADDRESS_PER_HOUR {
+            issue(&store, PEPPER, &shop(), &phone(10 + n as u32), "c", at(0)).unwrap();
+        }
+        let over = issue(&store, PEPPER, &shop(), &phone(30), "c", at(1)).unwrap_err();
+        assert_eq!(over.code(), ErrorCode::RateLimited);
+        issue(&store, PEPPER, &shop(), &phone(30), "d", at(1)).unwrap();
+    }
+
+    #[test]
+    fn a_withdrawn_code_neither_works_nor_makes_the_number_wait() {
+        let store = MemoryStore::default();
+        let sent = issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
+        withdraw(&store, PEPPER, &shop(), &phone(1), &sent.challenge).unwrap();
+        let err = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(1)).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::PhoneUnverified);
+        let again = issue(&store, PEPPER, &shop(), &phone(1), "a", at(2)).unwrap();
+        assert_ne!(again.challenge, sent.challenge);
+    }
+}
