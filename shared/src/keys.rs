@@ -65,10 +65,10 @@ pub fn phone_challenge(shop: &ShopId, phone_hash: &str) -> String {
     format!("s/{shop}/pv/{phone_hash}")
 }
 
-/// Codes sent for a shop in one hour, to one number or to one client address (`who`: a
-/// keyed hash with its kind prefix).
-pub fn phone_code_count(shop: &ShopId, who: &str, hour: i64) -> String {
-    format!("s/{shop}/pvc/{who}/{hour}")
+/// Codes sent for a shop this hour to one number or to one client address (`who`: a keyed
+/// hash with its kind prefix).
+pub fn phone_code_count(shop: &ShopId, who: &str) -> String {
+    format!("s/{shop}/pvc/{who}")
 }
 
 /// Whether a customer is in a segment, and the slot of the segment's list that lists them.

@@ -5,8 +5,9 @@
 //!
 //! Storage, O(1) keys: the number's last code (`keys::phone_challenge`, by the number's keyed
 //! hash) holds only a keyed hash of the code, its expiry and its wrong tries, changed by
-//! compare-and-swap so that concurrent tries are each counted once; hourly counters
-//! (`keys::phone_code_count`) are atomic increments. Sending is `flows::phone_verification`'s.
+//! compare-and-swap so that concurrent tries are each counted once; the hourly counts
+//! (`keys::phone_code_count`, one record per number or address) likewise. Sending is
+//! `flows::phone_verification`'s.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -135,18 +136,15 @@ pub fn issue(
     }
     let hour = now.as_second().div_euclid(3600);
     let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
-    let address_count = store.increment(
-        &keys::phone_code_count(shop, &format!("a{client_hash}"), hour),
-        1,
-    )?;
-    if address_count > CODES_PER_ADDRESS_PER_HOUR {
+    let address = keys::phone_code_count(shop, &format!("a{client_hash}"));
+    if !within_hourly_limit(store, &address, hour, CODES_PER_ADDRESS_PER_HOUR)? {
         return Err(Error::refused(
             ErrorCode::RateLimited,
             "too many codes asked for from this address; try again in an hour",
         ));
     }
-    let number_count = store.increment(&keys::phone_code_count(shop, &number, hour), 1)?;
-    if number_count > CODES_PER_NUMBER_PER_HOUR {
+    let per_number = keys::phone_code_count(shop, &number);
+    if !within_hourly_limit(store, &per_number, hour, CODES_PER_NUMBER_PER_HOUR)? {
         return Err(Error::refused(
             ErrorCode::RateLimited,
             "too many codes sent to this number; try again in an hour",
@@ -177,6 +175,28 @@ pub fn issue(
         expires_at: challenge.expires_at,
         resend_after: now + RESEND_AFTER,
         challenge: challenge.id,
+    })
+}
+
+/// Codes counted in one clock hour, one record per number or address (replaced when the
+/// hour turns, so the keys do not pile up hour after hour).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+struct HourCount {
+    hour: i64,
+    count: i64,
+}
+
+/// Counts one more code under `key` unless `limit` is reached this hour; whether it was.
+fn within_hourly_limit(store: &dyn Store, key: &str, hour: i64, limit: i64) -> Result<bool, Error> {
+    update_json(store, key, |current: Option<HourCount>| {
+        let mut counted = current
+            .filter(|c| c.hour == hour)
+            .unwrap_or(HourCount { hour, count: 0 });
+        if counted.count >= limit {
+            return Ok::<_, Error>(Change::Keep(false));
+        }
+        counted.count += 1;
+        Ok(Change::Write(counted, true))
     })
 }
 

@@ -258,17 +258,18 @@ pub fn submit_lead(
     body: Value,
     client: &str,
 ) -> crate::client::Reply {
-    let mut req = request(
-        Method::POST,
-        &format!("/q/{code}/lead"),
-        None,
-        body.to_string().into_bytes(),
-    );
-    req.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    let mut req = json_request(&format!("/q/{code}/lead"), &body);
     req.headers_mut()
         .insert("spin-client-addr", client.parse().unwrap());
     app.send(req)
+}
+
+/// A public JSON `POST` (no key).
+pub fn json_request(path: &str, body: &Value) -> http::Request<Vec<u8>> {
+    let mut req = request(Method::POST, path, None, body.to_string().into_bytes());
+    req.headers_mut()
+        .insert("content-type", "application/json".parse().unwrap());
+    req
 }
 
 /// The hosted sign-up form of a channel code, as a browser asks for it.

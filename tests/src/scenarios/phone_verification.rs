@@ -74,14 +74,7 @@ pub fn ask_code(
     client: &str,
     at: Option<Timestamp>,
 ) -> Reply {
-    let mut req = request(
-        Method::POST,
-        &format!("/q/{code}/verify"),
-        None,
-        json!({ "phone": phone }).to_string().into_bytes(),
-    );
-    req.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    let req = json_request(&format!("/q/{code}/verify"), &json!({ "phone": phone }));
     send_from(app, req, client, at)
 }
 
@@ -97,14 +90,7 @@ fn lead_with_code(
     if let Some(c) = phone_code {
         body["phone_code"] = json!(c);
     }
-    let mut req = request(
-        Method::POST,
-        &format!("/q/{code}/lead"),
-        None,
-        body.to_string().into_bytes(),
-    );
-    req.headers_mut()
-        .insert("content-type", "application/json".parse().unwrap());
+    let req = json_request(&format!("/q/{code}/lead"), &body);
     send_from(app, req, "10.7.0.1:1", at)
 }
 
@@ -355,6 +341,8 @@ pub fn the_hosted_form_verifies_numbers_without_javascript(app: &dyn Client) {
     let done = submit_form(app, &code, &format!("{carried}{six}"), "10.9.0.1:1");
     let done_html = String::from_utf8_lossy(&done.body).into_owned();
     assert_eq!(done.status, 200, "{done_html}");
+    // No welcome campaign on this channel: thanks without a coupon section.
+    assert!(!done_html.contains("券码"), "{done_html}");
     assert!(
         done_html.contains("Thank you") && done_html.contains("手机号已验证"),
         "{done_html}"

@@ -16,6 +16,7 @@ macro_rules! each_race {
             fifty_concurrent_issues_for_one_customer_with_limit_one_issue_one,
             two_hundred_concurrent_scans_are_all_counted,
             a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept,
+            six_concurrent_wrong_phone_codes_are_each_counted_once,
         );
     };
 }
@@ -39,6 +40,47 @@ pub fn two_hundred_concurrent_scans_are_all_counted(app: &dyn Client) {
 
 pub fn a_hundred_concurrent_tag_changes_on_one_customer_are_all_kept(app: &dyn Client) {
     concurrent_tag_changes_on_one_customer_are_all_kept(app, 100);
+}
+
+/// Six wrong codes at once against a limit of five: five are told "wrong", one "too many"
+/// (a lost count would let six through; a doubled one would lock the code early). Six, not
+/// more: sign-ups are limited to ten a minute per address and code, retries included.
+pub fn six_concurrent_wrong_phone_codes_are_each_counted_once(app: &dyn Client) {
+    let receiver = crate::receiver::Receiver::start();
+    let (shop, _) = shop_delivering_to(app, &receiver);
+    let code = verifying_channel(app, &shop);
+    assert_eq!(ask_code(app, &code, PHONE, "10.5.0.1:1", None).status, 200);
+    let right = last_code(&receiver, PHONE);
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let answers: Vec<String> = std::thread::scope(|s| {
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let code = &code;
+                s.spawn(move || {
+                    for _ in 0..3 {
+                        let reply = submit_lead(
+                            app,
+                            code,
+                            serde_json::json!({"phone": PHONE, "consent": true, "phone_code": wrong}),
+                            "10.5.0.1:1",
+                        );
+                        if reply.status != 503 {
+                            return reply.json()["error"]["code"].as_str().unwrap_or("").to_string();
+                        }
+                    }
+                    "busy three times".to_string()
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().unwrap()).collect()
+    });
+    let wrong_answers = answers.iter().filter(|a| *a == "wrong_code").count();
+    let locked = answers.iter().filter(|a| *a == "too_many_tries").count();
+    assert_eq!((wrong_answers, locked), (5, 1), "{answers:?}");
 }
 
 // ------------------------------------------------------------------ the races, any size
