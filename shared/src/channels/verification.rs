@@ -338,6 +338,9 @@ mod tests {
         // Another number, or another shop, has no code.
         let other = confirm(&store, PEPPER, &shop(), &phone(2), &sent.code, at(10));
         assert_eq!(code_of(other.unwrap_err()), ErrorCode::PhoneUnverified);
+        let other_shop = ShopId::parse("shp_bbbbbbbbbbbb").unwrap();
+        let other = confirm(&store, PEPPER, &other_shop, &phone(1), &sent.code, at(10));
+        assert_eq!(code_of(other.unwrap_err()), ErrorCode::PhoneUnverified);
     }
 
     #[test]
