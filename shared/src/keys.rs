@@ -55,9 +55,9 @@ pub fn channel_leads_day(shop: &ShopId, channel: &ChannelId, day: jiff::civil::D
     format!("s/{shop}/ch/{channel}/leads/{day}")
 }
 
-/// Lead submissions of one client (keyed hash) to one code in one minute.
-pub fn rate_limit(code: &str, client_hash: &str, minute: i64) -> String {
-    format!("rl/{code}/{client_hash}/{minute}")
+/// Lead submissions of one client (keyed hash) to one code this minute.
+pub fn rate_limit(code: &str, client_hash: &str) -> String {
+    format!("rl/{code}/{client_hash}")
 }
 
 /// The phone verification code last sent to a number (keyed hash) for a shop's sign-ups.
@@ -65,8 +65,8 @@ pub fn phone_challenge(shop: &ShopId, phone_hash: &str) -> String {
     format!("s/{shop}/pv/{phone_hash}")
 }
 
-/// Codes sent for a shop this hour to one number or to one client address (`who`: a keyed
-/// hash with its kind prefix).
+/// The `rate_limit` record of codes a shop sent this hour to one number or to one client
+/// address (`who`: a keyed hash with its kind prefix).
 pub fn phone_code_count(shop: &ShopId, who: &str) -> String {
     format!("s/{shop}/pvc/{who}")
 }

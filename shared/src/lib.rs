@@ -18,6 +18,7 @@ pub mod orders;
 pub mod outbound;
 pub mod pii;
 pub mod qr;
+pub mod rate_limit;
 pub mod reminders;
 pub mod rfm;
 pub mod shops;

@@ -19,8 +19,9 @@ const LAYERS: &[(&str, u32)] = &[
     ("qr", 4),
     ("wecom", 4),
     ("applog", 5),
-    // Signed deliveries need crypto.
+    // Signed deliveries and limits by keyed hash need crypto.
     ("outbound", 5),
+    ("rate_limit", 5),
     // Records: what is stored about shops and people, and the pure rules over it.
     ("shops", 10),
     ("rfm", 11),

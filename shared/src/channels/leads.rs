@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 use crate::channels::notice::Notice;
 use crate::channels::page::{FieldRule, FormFields};
 use crate::channels::{Channel, ScanTarget};
-use crate::crypto::hmac_sha256;
 use crate::customers::{Capture, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch};
 use crate::domain::ids::ExternalId;
 use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
+use crate::rate_limit;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
 use crate::tags::{TagName, TagSource};
@@ -308,7 +308,8 @@ struct LeadDay {
     counted: VecDeque<CustomerId>,
 }
 
-/// Counts submissions per client address (kept only as a keyed hash) and code per minute.
+/// Counts submissions per client address (kept only as a keyed hash) and code per clock
+/// minute; whether this one is within the limit.
 pub fn within_rate_limit(
     store: &dyn Store,
     pepper: &[u8],
@@ -316,10 +317,13 @@ pub fn within_rate_limit(
     client: &str,
     now: Timestamp,
 ) -> Result<bool, Error> {
-    let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
-    let minute = now.as_second() / 60;
-    let count = store.increment(&keys::rate_limit(code, &client_hash, minute), 1)?;
-    Ok(count <= RATE_LIMIT_PER_MINUTE)
+    let key = keys::rate_limit(code, &rate_limit::client_hash(pepper, client));
+    rate_limit::admit(
+        store,
+        &key,
+        now.as_second().div_euclid(60),
+        RATE_LIMIT_PER_MINUTE,
+    )
 }
 
 /// Marks what capturing them through `channel` means for the customer: the first channel

@@ -5,8 +5,8 @@
 //!
 //! Storage, O(1) keys: the number's last code (`keys::phone_challenge`, by the number's keyed
 //! hash) holds only a keyed hash of the code, its expiry and its wrong tries, changed by
-//! compare-and-swap so that concurrent tries are each counted once; the hourly counts
-//! (`keys::phone_code_count`, one record per number or address) likewise. Sending is
+//! compare-and-swap so that concurrent tries are each counted once; the hourly counts per
+//! number and per address are `rate_limit` records (`keys::phone_code_count`). Sending is
 //! `flows::phone_verification`'s.
 
 use jiff::{SignedDuration, Timestamp};
@@ -21,6 +21,7 @@ use crate::domain::{PhoneNumber, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
+use crate::rate_limit::{admit, client_hash};
 use crate::store::{get_json, update_json, Change, Store};
 
 /// How long a code works.
@@ -135,16 +136,15 @@ pub fn issue(
         wait_before_resend(&current, now)?;
     }
     let hour = now.as_second().div_euclid(3600);
-    let client_hash = hex::encode(&hmac_sha256(pepper, &[b"client:", client.as_bytes()])[..12]);
-    let address = keys::phone_code_count(shop, &format!("a{client_hash}"));
-    if !within_hourly_limit(store, &address, hour, CODES_PER_ADDRESS_PER_HOUR)? {
+    let address = keys::phone_code_count(shop, &format!("a{}", client_hash(pepper, client)));
+    if !admit(store, &address, hour, CODES_PER_ADDRESS_PER_HOUR)? {
         return Err(Error::refused(
             ErrorCode::RateLimited,
             "too many codes asked for from this address; try again in an hour",
         ));
     }
     let per_number = keys::phone_code_count(shop, &number);
-    if !within_hourly_limit(store, &per_number, hour, CODES_PER_NUMBER_PER_HOUR)? {
+    if !admit(store, &per_number, hour, CODES_PER_NUMBER_PER_HOUR)? {
         return Err(Error::refused(
             ErrorCode::RateLimited,
             "too many codes sent to this number; try again in an hour",
@@ -175,28 +175,6 @@ pub fn issue(
         expires_at: challenge.expires_at,
         resend_after: now + RESEND_AFTER,
         challenge: challenge.id,
-    })
-}
-
-/// Codes counted in one clock hour, one record per number or address (replaced when the
-/// hour turns, so the keys do not pile up hour after hour).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-struct HourCount {
-    hour: i64,
-    count: i64,
-}
-
-/// Counts one more code under `key` unless `limit` is reached this hour; whether it was.
-fn within_hourly_limit(store: &dyn Store, key: &str, hour: i64, limit: i64) -> Result<bool, Error> {
-    update_json(store, key, |current: Option<HourCount>| {
-        let mut counted = current
-            .filter(|c| c.hour == hour)
-            .unwrap_or(HourCount { hour, count: 0 });
-        if counted.count >= limit {
-            return Ok::<_, Error>(Change::Keep(false));
-        }
-        counted.count += 1;
-        Ok(Change::Write(counted, true))
     })
 }
 
