@@ -14,7 +14,7 @@ use crate::channels::verification::{self, PhoneCheck};
 use crate::channels::Channel;
 use crate::coupons::{self, campaigns::Discount};
 use crate::domain::money::format_minor;
-use crate::domain::Currency;
+use crate::domain::{Currency, WebUrl};
 use crate::error::{Error, ErrorCode};
 use crate::flows::lead_captured;
 use crate::shops::{self, Shop};
@@ -377,33 +377,43 @@ fn valid_until_text(at: Timestamp, shop: &Shop) -> String {
 
 /// Where the channel sends people after signing up.
 fn next_step_html(next: &NextStep) -> String {
-    let mut html = String::new();
-    if let Some(url) = &next.wecom_url {
-        html.push_str(&format!(
-            "<a class=\"button\" href=\"{}\">添加专属顾问企业微信 · <span lang=\"en\">Add our adviser on WeCom</span></a>",
+    let link = |class: &str, zh: &str, en: &str, url: &WebUrl| {
+        format!(
+            "<a class=\"{class}\" href=\"{}\">{zh} · <span lang=\"en\">{en}</span></a>",
             escape(url.as_str())
-        ));
-    }
-    if let Some(url) = &next.wecom_qr_url {
-        html.push_str(&format!(
-            "<p>长按或扫码添加企业微信 · <span lang=\"en\">Scan to add us on WeCom</span></p>\
-             <img class=\"qr\" src=\"{}\" alt=\"企业微信二维码 · WeCom QR code\">",
-            escape(url.as_str())
-        ));
-    }
-    if let Some(url) = &next.mini_program_url {
-        html.push_str(&format!(
-            "<a class=\"button secondary\" href=\"{}\">打开小程序 · <span lang=\"en\">Open the mini-program</span></a>",
-            escape(url.as_str())
-        ));
-    }
-    if let Some(url) = &next.shop_url {
-        html.push_str(&format!(
-            "<a class=\"button secondary\" href=\"{}\">去店铺逛逛 · <span lang=\"en\">Visit the shop</span></a>",
-            escape(url.as_str())
-        ));
-    }
-    html
+        )
+    };
+    // Most wanted first: the adviser's WeCom is the private domain's point; on a phone the
+    // link works where the QR image (for scanning from another phone) cannot.
+    let parts = [
+        next.wecom_url.as_ref().map(|url| {
+            link(
+                "button",
+                "添加专属顾问企业微信",
+                "Add our adviser on WeCom",
+                url,
+            )
+        }),
+        next.wecom_qr_url.as_ref().map(|url| {
+            format!(
+                "<p>长按或扫码添加企业微信 · <span lang=\"en\">Scan to add us on WeCom</span></p>\
+                 <img class=\"qr\" src=\"{}\" alt=\"企业微信二维码 · WeCom QR code\">",
+                escape(url.as_str())
+            )
+        }),
+        next.mini_program_url.as_ref().map(|url| {
+            link(
+                "button secondary",
+                "打开小程序",
+                "Open the mini-program",
+                url,
+            )
+        }),
+        next.shop_url
+            .as_ref()
+            .map(|url| link("button secondary", "去店铺逛逛", "Visit the shop", url)),
+    ];
+    parts.into_iter().flatten().collect()
 }
 
 /// A form submission that was not recorded: what went wrong and a way back, in the shop's
