@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use siyu_tests::app::{request, TestShop};
 use siyu_tests::client::Client;
 use siyu_tests::receiver::Receiver;
+use siyu_tests::scenarios::{last_code, shop_delivering_to, wrong};
 use siyu_tests::spin_up::{Flavour, SpinUp};
 use siyu_tests::webdriver::{chromedriver, Driver};
 
@@ -177,20 +178,6 @@ fn a_shopper_signs_up_on_the_branded_pages_in_chromium() {
     driver.screenshot("consumer", "thank-you-desktop");
 }
 
-/// The newest code the receiver got for `phone`.
-fn code_sent_to(receiver: &Receiver, phone: &str) -> String {
-    let sent: Vec<Value> = receiver
-        .received()
-        .iter()
-        .map(|r| r.json())
-        .filter(|m| m["kind"] == "phone_verification" && m["phone"] == phone)
-        .collect();
-    let last = sent
-        .last()
-        .unwrap_or_else(|| panic!("no code sent to {phone}"));
-    last["code"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn a_shopper_proves_their_number_with_and_without_javascript_in_chromium() {
     let Some(chromedriver) = chromedriver() else {
@@ -198,27 +185,13 @@ fn a_shopper_proves_their_number_with_and_without_javascript_in_chromium() {
     };
     let app = SpinUp::start(Flavour::KeyValue, None);
     let receiver = Receiver::start();
-    let shop = app.shop_with_all_platforms();
+    let (shop, _) = shop_delivering_to(&app, &receiver);
     send(
         &app,
         &shop,
         Method::PATCH,
         "/api/shop",
         json!({"branding": {"display_name": "茶舍 Tea House", "accent_color": "#1f6f43"}}),
-    );
-    send(
-        &app,
-        &shop,
-        Method::PUT,
-        "/api/reminders/settings",
-        json!({"delivery_url": receiver.url}),
-    );
-    send(
-        &app,
-        &shop,
-        Method::POST,
-        "/api/reminders/secret",
-        json!({}),
     );
     let card = send(
         &app,
@@ -257,7 +230,7 @@ fn a_shopper_proves_their_number_with_and_without_javascript_in_chromium() {
             "#code-status",
             &format!("+86{}****{}", &national[..3], &national[7..]),
         );
-        let code = code_sent_to(&receiver, &e164);
+        let code = last_code(&receiver, &e164);
         driver.type_into("#phone_code", &code);
         driver.click("#notice_accepted");
         assert_accessible(&driver, "verify form");
@@ -294,9 +267,8 @@ fn a_shopper_proves_their_number_with_and_without_javascript_in_chromium() {
         driver.wait_for_text("h1", "验证手机号");
         assert_accessible(&driver, "code step");
         driver.screenshot("consumer", &format!("verify-step-{name}"));
-        let code = code_sent_to(&receiver, &other_e164);
-        let wrong = if code == "000000" { "111111" } else { "000000" };
-        driver.type_into("#phone_code", wrong);
+        let code = last_code(&receiver, &other_e164);
+        driver.type_into("#phone_code", wrong(&code));
         driver.click("form button[type=submit]");
         let again = driver.wait_for_text("[role=alert]", "tries left");
         assert!(again.contains('4'), "{again}");

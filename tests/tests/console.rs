@@ -130,8 +130,25 @@ fn a_merchant_runs_the_private_domain_loop_in_the_console() {
     driver.wait_for_text("#notice", "已保存");
     driver.open(&format!("{console}#/channels/{channel_id}/edit"));
     driver.type_into("#page-settings input[name=page_headline]", "扫码领 10 元券");
+    driver.click("#page-settings input[name=page_verify_phone]");
     driver.click("#save-channel");
     driver.find("#channel-urls input");
+    let verifies = || {
+        app.get(&format!("/api/channels/{channel_id}"), &shop.api_key)
+            .1["page"]["verify_phone"]
+            .clone()
+    };
+    assert_eq!(
+        verifies(),
+        json!(true),
+        "the console turns phone verification on"
+    );
+    // And off again: this shop has no delivery URL to send codes through.
+    driver.open(&format!("{console}#/channels/{channel_id}/edit"));
+    driver.click("#page-settings input[name=page_verify_phone]");
+    driver.click("#save-channel");
+    driver.find("#channel-urls input");
+    assert_eq!(verifies(), json!(false));
 
     // A shopper scans it and leaves a lead on the hosted form.
     let scan = app.call(request(

@@ -117,7 +117,7 @@ fn error_code(reply: &Reply) -> (u16, Value) {
 }
 
 /// Another code than `code`.
-fn wrong(code: &str) -> &'static str {
+pub fn wrong(code: &str) -> &'static str {
     if code == "000000" {
         "111111"
     } else {

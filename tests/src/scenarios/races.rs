@@ -50,12 +50,7 @@ pub fn six_concurrent_wrong_phone_codes_are_each_counted_once(app: &dyn Client) 
     let (shop, _) = shop_delivering_to(app, &receiver);
     let code = verifying_channel(app, &shop);
     assert_eq!(ask_code(app, &code, PHONE, "10.5.0.1:1", None).status, 200);
-    let right = last_code(&receiver, PHONE);
-    let wrong = if right == "000000" {
-        "111111"
-    } else {
-        "000000"
-    };
+    let wrong = wrong(&last_code(&receiver, PHONE));
     let answers: Vec<String> = std::thread::scope(|s| {
         let threads: Vec<_> = (0..6)
             .map(|_| {
