@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::hmac_sha256;
 use crate::error::Error;
-use crate::store::{update_json, Change, Store};
+use crate::store::{get_json, update_json, Change, Store};
 
 /// A client address as a limit's key part: a keyed hash, never the address itself.
 pub fn client_hash(pepper: &[u8], client: &str) -> String {
@@ -37,6 +37,15 @@ pub fn admit(store: &dyn Store, key: &str, window: i64, limit: i64) -> Result<bo
     })
 }
 
+/// Whether `key` has reached `limit` in `window`, read only: to refuse before counting
+/// anything when one of several limits is full.
+pub fn is_full(store: &dyn Store, key: &str, window: i64, limit: i64) -> Result<bool, Error> {
+    Ok(
+        get_json::<WindowCount>(store, key)?
+            .is_some_and(|c| c.window == window && c.count >= limit),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,7 +57,9 @@ mod tests {
         for _ in 0..3 {
             assert!(admit(&store, "k", 7, 3).unwrap());
         }
+        assert!(is_full(&store, "k", 7, 3).unwrap());
         assert!(!admit(&store, "k", 7, 3).unwrap());
+        assert!(!is_full(&store, "k", 8, 3).unwrap());
         assert!(admit(&store, "other", 7, 3).unwrap());
         assert!(admit(&store, "k", 8, 3).unwrap());
     }

@@ -21,7 +21,7 @@ use crate::domain::{PhoneNumber, ShopId};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
-use crate::rate_limit::{admit, client_hash};
+use crate::rate_limit::{admit, client_hash, is_full};
 use crate::store::{get_json, update_json, Change, Store};
 
 /// How long a code works.
@@ -135,34 +135,40 @@ pub fn issue(
     if let Some(current) = get_json::<PhoneChallenge>(store, &key)? {
         wait_before_resend(&current, now)?;
     }
+    // Both limits are read before either counts, so a refused request counts nowhere.
     let hour = now.as_second().div_euclid(3600);
-    let address = keys::phone_code_count(shop, &format!("a{}", client_hash(pepper, client)));
-    if !admit(store, &address, hour, CODES_PER_ADDRESS_PER_HOUR)? {
-        return Err(Error::refused(
-            ErrorCode::RateLimited,
+    let limits = [
+        (
+            keys::phone_code_count(shop, &format!("a{}", client_hash(pepper, client))),
+            CODES_PER_ADDRESS_PER_HOUR,
             "too many codes asked for from this address; try again in an hour",
-        ));
-    }
-    let per_number = keys::phone_code_count(shop, &number);
-    if !admit(store, &per_number, hour, CODES_PER_NUMBER_PER_HOUR)? {
-        return Err(Error::refused(
-            ErrorCode::RateLimited,
+        ),
+        (
+            keys::phone_code_count(shop, &number),
+            CODES_PER_NUMBER_PER_HOUR,
             "too many codes sent to this number; try again in an hour",
-        ));
+        ),
+    ];
+    for (counter, limit, refusal) in &limits {
+        if is_full(store, counter, hour, *limit)? {
+            return Err(Error::refused(ErrorCode::RateLimited, *refusal));
+        }
+    }
+    for (counter, limit, refusal) in &limits {
+        if !admit(store, counter, hour, *limit)? {
+            return Err(Error::refused(ErrorCode::RateLimited, *refusal));
+        }
     }
     let code = random_from(b"0123456789", 6);
+    let id = random_id(16);
     let challenge = PhoneChallenge {
-        id: random_id(16),
-        code_mac: String::new(),
+        code_mac: code_mac(pepper, shop, &id, &code),
+        id,
         sent_at: now,
         expires_at: now + CODE_VALID,
         wrong_tries: 0,
         verified_at: None,
         withdrawn: false,
-    };
-    let challenge = PhoneChallenge {
-        code_mac: code_mac(pepper, shop, &challenge.id, &code),
-        ..challenge
     };
     update_json(store, &key, |current: Option<PhoneChallenge>| {
         if let Some(current) = &current {
@@ -357,6 +363,10 @@ mod tests {
         }
         let sixth = issue(&store, PEPPER, &shop(), &phone(1), "b", at(400)).unwrap_err();
         assert_eq!(sixth.code(), ErrorCode::RateLimited);
+        // That refusal counted nowhere: address "b" still has all ten codes of its hour.
+        for n in 0..CODES_PER_ADDRESS_PER_HOUR {
+            issue(&store, PEPPER, &shop(), &phone(50 + n as u32), "b", at(400)).unwrap();
+        }
         // Address "c" asks for ten numbers; the eleventh is refused, other addresses are not.
         for n in 0..CODES_PER_ADDRESS_PER_HOUR {
             issue(&store, PEPPER, &shop(), &phone(10 + n as u32), "c", at(0)).unwrap();
