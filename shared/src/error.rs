@@ -203,6 +203,14 @@ error_codes! {
     InvalidField = "invalid_field",
     /// A webhook's body does not have the shape its platform documents.
     InvalidPayload = "invalid_payload",
+    /// A webhook's signed body is not what the (unsigned) topic header says it is: a
+    /// delivery re-posted under another topic.
+    TopicMismatch = "topic_mismatch",
+    /// The delivery names another shop than the one its URL names.
+    WrongShop = "wrong_shop",
+    /// The shop's platform identity (e.g. `credentials.shopify_shop_domain`) must be set
+    /// before deliveries that erase or close can be matched to it.
+    ShopIdentityRequired = "shop_identity_required",
     /// No or an unknown key or token.
     Unauthorized = "unauthorized",
     /// The key is valid but lacks the scope or role this needs.

@@ -32,7 +32,7 @@ pub fn parse_json<T: DeserializeOwned + JsonSchema>(bytes: &[u8]) -> Result<T, E
 }
 
 /// 400 for text that is not JSON, 422 for JSON of the wrong shape.
-fn json_error(err: serde_json::Error) -> Error {
+pub fn json_error(err: serde_json::Error) -> Error {
     use serde_json::error::Category;
     match err.classify() {
         Category::Data => Error::invalid(err.to_string()),

@@ -50,6 +50,11 @@ pub fn channel_lead(shop: &ShopId, channel: &ChannelId, customer: &CustomerId) -
     format!("s/{shop}/ch/{channel}/lead/{customer}")
 }
 
+/// Marks that a returning person's welcome coupon of a channel was delivered (written once).
+pub fn welcome_coupon_sent(shop: &ShopId, channel: &ChannelId, customer: &CustomerId) -> String {
+    format!("s/{shop}/ch/{channel}/wcs/{customer}")
+}
+
 /// A channel's leads on one day (a small record, updated by compare-and-swap).
 pub fn channel_leads_day(shop: &ShopId, channel: &ChannelId, day: jiff::civil::Date) -> String {
     format!("s/{shop}/ch/{channel}/leads/{day}")
@@ -69,6 +74,11 @@ pub fn phone_challenge(shop: &ShopId, phone_hash: &str) -> String {
 /// address (`who`: a keyed hash with its kind prefix).
 pub fn phone_code_count(shop: &ShopId, who: &str) -> String {
     format!("s/{shop}/pvc/{who}")
+}
+
+/// The `rate_limit` record of one API key's customer look-ups this hour.
+pub fn lookup_count(shop: &ShopId, key_id: &str) -> String {
+    format!("s/{shop}/lk/{key_id}")
 }
 
 /// Whether a customer is in a segment, and the slot of the segment's list that lists them.
@@ -190,9 +200,25 @@ pub fn reminder_product(shop: &ShopId, product: &str) -> String {
 
 /// Shops that have queued reminders: a global list walked by the scheduler's dispatch.
 pub const REMINDER_SHOPS_COUNTER: &str = "rq-shops/n";
+/// Counts dispatch calls over every shop, so each call starts with the next shop in turn.
+pub const REMINDER_DISPATCH_ROUND: &str = "rq-shops/round";
 
 pub fn reminder_shops_slot(slot: i64) -> String {
     format!("rq-shops/{slot}")
+}
+
+/// A shop's redaction in progress (`shops::redaction`).
+pub fn redaction(shop: &ShopId) -> String {
+    format!("s/{shop}/redaction")
+}
+
+/// Shops with a redaction: a global list the scheduler walks, and the first slot that may
+/// still be unfinished.
+pub const REDACTIONS_COUNTER: &str = "redactions/n";
+pub const REDACTIONS_FIRST: &str = "redactions/first";
+
+pub fn redactions_slot(slot: i64) -> String {
+    format!("redactions/{slot}")
 }
 
 /// An append-only list: a counter and one write-once key per slot (no value ever grows).
@@ -214,6 +240,8 @@ pub mod lists {
     pub const CHANNELS: &str = "channels";
     /// Every tag any customer of the shop has held, first spelling.
     pub const TAGS: &str = "tags";
+    /// The shop's security log (`shops::audit`).
+    pub const AUDIT: &str = "audit";
 
     /// The shop's coupon campaigns, in creation order.
     pub const CAMPAIGNS: &str = "campaigns";

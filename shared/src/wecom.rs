@@ -80,6 +80,26 @@ impl WecomCredentials {
         }
     }
 
+}
+
+/// How far a callback's (signed) timestamp may be from the server's clock: a captured
+/// callback cannot be replayed, or read back through URL verification, after that.
+pub const MAX_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
+
+/// Refuses a callback whose signed timestamp is more than `MAX_SKEW` from `now`.
+pub fn check_fresh(timestamp: &str, now: jiff::Timestamp) -> Result<(), Error> {
+    let sent = crate::domain::time::parse_unix_seconds(timestamp).ok_or_else(Error::bad_signature)?;
+    if now.duration_since(sent).abs() > MAX_SKEW {
+        return Err(Error::Unauthenticated {
+            code: crate::error::ErrorCode::StaleTimestamp,
+            message: "the callback's timestamp is more than 5 minutes from the server's clock"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
+impl WecomCredentials {
     /// Decrypts a message and checks it was meant for this corp. (An `echostr` whose `+` a
     /// proxy turned into spaces is read as WeCom sent it: see `restore_plus`.)
     pub fn decrypt(&self, encrypted: &str) -> Result<String, Error> {

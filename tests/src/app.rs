@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use http::Method;
 use jiff::Timestamp;
 use siyu::store::MemoryStore;
-use siyu::web::{serve, Env, Handler, Request, Secrets};
+use siyu::web::{serve, ClientAddressing, Deployment, Env, Handler, Request, Secrets};
 
 use crate::client::{Client, Reply};
 
@@ -34,8 +34,19 @@ impl Default for HttpOutbound {
 }
 
 impl siyu::outbound::Outbound for HttpOutbound {
-    fn post(&self, url: &str, headers: &[(String, String)], body: &[u8]) -> Result<u16, String> {
-        let mut request = self.agent.post(url);
+    fn post(
+        &self,
+        url: &str,
+        headers: &[(String, String)],
+        body: &[u8],
+        timeout: std::time::Duration,
+    ) -> Result<u16, String> {
+        let mut request = self
+            .agent
+            .post(url)
+            .config()
+            .timeout_global(Some(timeout))
+            .build();
         for (name, value) in headers {
             request = request.header(name.as_str(), value.as_str());
         }
@@ -66,6 +77,8 @@ pub fn handler_of(component: &str) -> Handler {
 pub struct TestApp {
     pub store: Arc<MemoryStore>,
     pub secrets: Secrets,
+    /// As spin.toml sets it up (loopback receivers allowed), unless a test changes it.
+    pub deployment: Deployment,
     manifest: Manifest,
     now: Mutex<Timestamp>,
     outbound: HttpOutbound,
@@ -89,10 +102,14 @@ impl TestApp {
     pub fn new() -> Self {
         Self {
             store: Arc::new(MemoryStore::new()),
-            secrets: Secrets {
-                operator_token: Some(OPERATOR_TOKEN.to_string()),
-                pii_pepper: Some(PEPPER.to_string()),
-                scheduler_token: Some(SCHEDULER_TOKEN.to_string()),
+            secrets: Secrets::new(
+                Some(OPERATOR_TOKEN.to_string()),
+                Some(PEPPER.to_string()),
+                Some(SCHEDULER_TOKEN.to_string()),
+            ),
+            deployment: Deployment {
+                client_addressing: ClientAddressing::default(),
+                allow_private_delivery: true,
             },
             outbound: HttpOutbound::default(),
             manifest: Manifest::load(),
@@ -124,6 +141,7 @@ impl Client for TestApp {
             secrets: &self.secrets,
             now,
             outbound: &self.outbound,
+            deployment: &self.deployment,
         };
         let before = self.store.op_counts().writes;
         let response = serve(&req, &env, handler_of(component));

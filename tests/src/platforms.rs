@@ -13,6 +13,8 @@ pub const SHOPIFY_OLD_SECRET: &str = "shpss_previous_0123456789";
 pub const WOO_SECRET: &str = "woo-webhook-secret-0123";
 pub const YOUZAN_CLIENT_ID: &str = "yz-client-0001";
 pub const YOUZAN_SECRET: &str = "yz-secret-0123456789";
+/// The Shopify shop the sample shops are connected to (`X-Shopify-Shop-Domain`).
+pub const SHOPIFY_DOMAIN: &str = "tea-house.myshopify.com";
 
 pub fn shop_body(name: &str) -> Value {
     json!({
@@ -20,6 +22,7 @@ pub fn shop_body(name: &str) -> Value {
         "currency": "CNY",
         "credentials": {
             "shopify_secrets": [SHOPIFY_SECRET, SHOPIFY_OLD_SECRET],
+            "shopify_shop_domain": SHOPIFY_DOMAIN,
             "woocommerce_secret": WOO_SECRET,
             "youzan": {"client_id": YOUZAN_CLIENT_ID, "client_secret": YOUZAN_SECRET}
         }
@@ -155,7 +158,7 @@ pub fn shopify_request(
             ("content-type", "application/json".into()),
             ("x-shopify-topic", topic.into()),
             ("x-shopify-hmac-sha256", signature),
-            ("x-shopify-shop-domain", "tea-house.myshopify.com".into()),
+            ("x-shopify-shop-domain", SHOPIFY_DOMAIN.into()),
             ("x-shopify-api-version", "2026-10".into()),
             ("x-shopify-webhook-id", webhook_id.into()),
             ("x-shopify-triggered-at", "2026-11-20T02:00:06Z".into()),
@@ -307,6 +310,25 @@ pub fn youzan_request(
     )
 }
 
+/// The same push signed by Youzan's older scheme: MD5 over the decoded `msg` only, so the
+/// envelope (its `type` included) is not covered.
+pub fn youzan_msg_signed_request(
+    shop: &str,
+    kind: &str,
+    business_id: &str,
+    msg: &Value,
+    secret: &str,
+) -> Request {
+    let mut req = youzan_request(shop, kind, business_id, msg, secret);
+    let mut md5 = Md5::new();
+    md5.update(YOUZAN_CLIENT_ID.as_bytes());
+    md5.update(msg.to_string().as_bytes());
+    md5.update(secret.as_bytes());
+    req.headers_mut()
+        .insert("event-sign", hex::encode(md5.finalize()).parse().unwrap());
+    req
+}
+
 // ---------------------------------------------------------------- Generic
 
 pub fn generic_order(
@@ -375,10 +397,20 @@ pub fn wecom_encrypt(message: &str, corp_id: &str) -> String {
 }
 
 pub fn wecom_signature(timestamp: &str, nonce: &str, encrypted: &str) -> String {
+    wecom_signature_with(WECOM_TOKEN, timestamp, nonce, encrypted)
+}
+
+/// WeCom's `msg_signature` with a callback token of one's choosing.
+pub fn wecom_signature_with(token: &str, timestamp: &str, nonce: &str, encrypted: &str) -> String {
     use sha1::{Digest, Sha1};
-    let mut parts = [WECOM_TOKEN, timestamp, nonce, encrypted];
+    let mut parts = [token, timestamp, nonce, encrypted];
     parts.sort_unstable();
     hex::encode(Sha1::digest(parts.concat().as_bytes()))
+}
+
+/// Unix seconds now, as WeCom stamps a callback it sends now.
+pub fn unix_now() -> String {
+    jiff::Timestamp::now().as_second().to_string()
 }
 
 pub fn wecom_query(timestamp: &str, nonce: &str, encrypted: &str) -> String {
@@ -403,9 +435,20 @@ pub fn wecom_add_contact_event(staff: &str, external: &str, state: &str) -> Stri
     )
 }
 
-/// A callback POST carrying `encrypted`, signed with `signature_over` (normally the same).
+/// A callback POST carrying `encrypted`, signed with `signature_over` (normally the same),
+/// stamped now.
 pub fn wecom_callback(shop: &str, encrypted: &str, signature_over: &str) -> Request {
-    let query = wecom_query("1763780000", "nonce123", signature_over);
+    wecom_callback_at(shop, encrypted, signature_over, &unix_now())
+}
+
+/// The same, stamped `timestamp` (Unix seconds).
+pub fn wecom_callback_at(
+    shop: &str,
+    encrypted: &str,
+    signature_over: &str,
+    timestamp: &str,
+) -> Request {
+    let query = wecom_query(timestamp, "nonce123", signature_over);
     let body = format!(
         "<xml><ToUserName><![CDATA[{WECOM_CORP_ID}]]></ToUserName><Encrypt><![CDATA[{encrypted}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
     );

@@ -29,6 +29,8 @@ impl Received {
 struct State {
     received: Vec<Received>,
     statuses: VecDeque<u16>,
+    /// How long every answer is held back (a receiver that hangs).
+    delay: Option<std::time::Duration>,
 }
 
 pub struct Receiver {
@@ -54,6 +56,11 @@ impl Receiver {
     /// The next answers, in order; 200 once they run out.
     pub fn answer_with(&self, statuses: &[u16]) {
         self.state.lock().unwrap().statuses.extend(statuses);
+    }
+
+    /// Hold every answer back this long (a receiver that hangs), or answer at once (None).
+    pub fn hold_answers(&self, delay: Option<std::time::Duration>) {
+        self.state.lock().unwrap().delay = delay;
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -103,11 +110,14 @@ fn serve(stream: std::net::TcpStream, state: &Mutex<State>) {
         body.resize(length, 0);
         let _ = reader.read_exact(&mut body);
     }
-    let status = {
+    let (status, delay) = {
         let mut s = state.lock().unwrap();
         s.received.push(Received { headers, body });
-        s.statuses.pop_front().unwrap_or(200)
+        (s.statuses.pop_front().unwrap_or(200), s.delay)
     };
+    if let Some(delay) = delay {
+        std::thread::sleep(delay);
+    }
     let mut stream = stream;
     let _ = write!(
         stream,

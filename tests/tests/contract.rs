@@ -85,7 +85,9 @@ fn every_documented_operation_reaches_its_handler_and_others_are_refused() {
     for component in COMPONENTS {
         for operation in component.operations {
             let bearer = match operation.access {
-                Access::ShopKey | Access::OwnerKey => Some(shop.api_key.as_str()),
+                Access::ShopKey | Access::OwnerKey | Access::Scoped(_) => {
+                    Some(shop.api_key.as_str())
+                }
                 Access::Operator => Some(OPERATOR_TOKEN),
                 Access::Scheduler => Some(SCHEDULER_TOKEN),
                 Access::Public | Access::Signed(_) => None,

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::router::{Access, Operation};
 use super::{accept, Page};
 use crate::applog;
-use crate::customers::{self, AttributePatch, CustomerView};
+use crate::customers::{self, AttributePatch, Customer, CustomerView};
 use crate::domain::ids::ExternalId;
 use crate::domain::{CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
@@ -18,6 +18,7 @@ use crate::flows::customer_changed;
 use crate::keys;
 use crate::pii::Identity;
 use crate::reminders::ReminderSchedule;
+use crate::shops::{Caller, KeyScope};
 use crate::tagging::ManualTagChange;
 use crate::tags::parse_tag_names;
 use crate::web::ApiError;
@@ -35,7 +36,7 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         #[cfg(feature = "openapi")]
         describe: |d| {
-            d.text("Exactly one of the three query parameters. Matched by keyed hash.");
+            d.text("Exactly one of the three query parameters. Matched by keyed hash. A key may look up 100 customers an hour (1,000 with the export_contacts scope).");
             d.query::<String>(
                 "phone",
                 "A phone number; without +, the shop's calling code.",
@@ -43,7 +44,7 @@ pub static OPERATIONS: &[Operation] = &[
             d.query::<String>("email", "An email address, any case.");
             d.query::<String>("wecom_external_id", "A WeCom external contact id.");
             d.reply::<CustomerView>(200, "The customer, contacts masked.");
-            d.errors(&[404]);
+            d.errors(&[404, 429]);
         },
     },
     Operation {
@@ -129,26 +130,27 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         ("GET", "/api/customers") => {
             let identity = lookup_identity(req, &shop.default_calling_code)?;
             let pepper = env.secrets.pepper()?;
+            within_lookup_limit(env, caller)?;
             let id = customers::find(env.store, &shop.id, pepper, &[identity])?
                 .ok_or_else(|| ApiError::from(Error::not_found("customer")))?;
             let customer = customers::load(env.store, &shop.id, &id)?;
-            Ok(json_response(200, &customer.view()))
+            Ok(json_response(200, &shown(&customer, caller)))
         }
         ("GET", "/api/customers/{id}") => {
             let customer = customers::load(env.store, &shop.id, &customer_id()?)?;
-            Ok(json_response(200, &customer.view()))
+            Ok(json_response(200, &shown(&customer, caller)))
         }
         ("PATCH", "/api/customers/{id}") => {
             let id = customer_id()?;
             let body: CustomerPatch = json_body(req)?;
             let patch = AttributePatch::parse(body.attributes)?;
             let customer = customer_changed::set_attributes(env.store, shop, &id, &patch, env.now)?;
-            Ok(json_response(200, &customer.view()))
+            Ok(json_response(200, &shown(&customer, caller)))
         }
         ("DELETE", "/api/customers/{id}") => {
             let customer =
                 crate::flows::erasure::erase(env.store, &shop.id, &customer_id()?, env.now)?;
-            Ok(json_response(200, &customer.view()))
+            Ok(json_response(200, &shown(&customer, caller)))
         }
         ("GET", "/api/customers/{id}/reminders") => {
             let id = customer_id()?;
@@ -175,7 +177,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 &caller.key_id,
                 env.now,
             )?;
-            Ok(json_response(200, &customer.view()))
+            Ok(json_response(200, &shown(&customer, caller)))
         }
         ("GET", "/api/data-requests") => {
             let (after, limit) = paging(req, DATA_REQUEST_PAGE)?;
@@ -240,6 +242,40 @@ impl TagChangeBody {
             }
         };
         Ok(ManualTagChange { add, remove, by })
+    }
+}
+
+/// A customer as this key may see them.
+fn shown(customer: &Customer, caller: &Caller) -> CustomerView {
+    let view = customer.view();
+    if caller.may(KeyScope::ExportContacts) {
+        view
+    } else {
+        view.with_wecom_ids_masked()
+    }
+}
+
+/// Look-ups a key may make in an hour. A look-up confirms a guessed number, so a key that sees
+/// contacts only masked (four digits hidden: 10,000 guesses) gets few; keys that may see full
+/// contacts anyway get more, for the console and integrations.
+pub const LOOKUPS_PER_HOUR: i64 = 100;
+pub const LOOKUPS_PER_HOUR_WITH_CONTACTS: i64 = 1_000;
+
+fn within_lookup_limit(env: &Env, caller: &Caller) -> Result<(), ApiError> {
+    let limit = if caller.may(KeyScope::ExportContacts) {
+        LOOKUPS_PER_HOUR_WITH_CONTACTS
+    } else {
+        LOOKUPS_PER_HOUR
+    };
+    let key = keys::lookup_count(&caller.shop.id, &caller.key_id);
+    let hour = env.now.as_second().div_euclid(3600);
+    if crate::rate_limit::admit(env.store, &key, hour, limit)? {
+        Ok(())
+    } else {
+        Err(ApiError::from(Error::refused(
+            ErrorCode::RateLimited,
+            format!("this key made its {limit} look-ups of this hour; try again later"),
+        )))
     }
 }
 

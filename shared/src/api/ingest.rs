@@ -22,8 +22,12 @@ use crate::web::ApiError;
 use crate::web::{header, json_response, Env, Request, RequestLog, Response};
 use crate::webhooks::{generic, shopify, woocommerce, youzan, ParseContext, WebhookEffect};
 
-/// Customers erased inside a `shop/redact` delivery; the operator's redact route goes on.
-const ERASE_BATCH: usize = 200;
+/// How much a `shop/redact` delivery erases before it answers (Shopify waits 5 s); the
+/// redaction is recorded first and the scheduler finishes it.
+const REDACTION_BUDGET: erasure::RedactionBudget = erasure::RedactionBudget {
+    time: std::time::Duration::from_secs(2),
+    customers: Some(100),
+};
 
 /// A platform's delivery endpoint: each platform signs and acknowledges its own way.
 macro_rules! webhook {
@@ -114,6 +118,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         calling_code: &shop.default_calling_code,
         zone: &zone,
         now: env.now,
+        shopify_shop_domain: shop.credentials.shopify_shop_domain.as_deref(),
     };
     let body = req.body().as_slice();
     let delivery = match platform {
@@ -142,8 +147,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 .youzan
                 .as_ref()
                 .ok_or_else(Error::bad_signature)?;
-            let envelope = youzan::verify(creds, body, header(req, "event-sign"))?;
-            let effect = youzan::parse(&envelope, &ctx)?;
+            let (envelope, signed) = youzan::verify(creds, body, header(req, "event-sign"))?;
+            let effect = youzan::parse(&envelope, signed, &ctx)?;
             Delivery {
                 effect,
                 ids: Vec::new(),
@@ -163,7 +168,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 env.now,
             )?;
             let ids = header(req, generic::DELIVERY_HEADER)
-                .map(|d| vec![format!("g:{}", d.chars().take(100).collect::<String>())])
+                .map(|d| vec![delivery_id("g", d, body)])
                 .unwrap_or_default();
             Delivery {
                 effect: generic::parse(body, &ctx)?,
@@ -181,6 +186,15 @@ struct Delivery {
     ids: Vec<String>,
 }
 
+/// A delivery id as remembered: the (unsigned) header's id with a digest of the (signed)
+/// body, so a re-post of another body under a known id is no duplicate of it and cannot make
+/// the real delivery of that id look like one.
+fn delivery_id(kind: &str, id: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(&Sha256::digest(body)[..8]);
+    format!("{kind}:{}:{digest}", id.chars().take(100).collect::<String>())
+}
+
 fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<Delivery, ApiError> {
     let first = |name: &str| {
         shopify::header_names(name)
@@ -194,13 +208,14 @@ fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<De
         .map(String::as_str)
         .collect();
     crate::crypto::verify_base64_hmac(&secrets, req.body(), first("hmac-sha256"))?;
+    shopify::check_header_domain(ctx, first("shop-domain"))?;
     let topic = first("topic").unwrap_or_default();
     let mut ids = Vec::new();
     if let Some(id) = first("webhook-id") {
-        ids.push(format!("w:{}", id.chars().take(100).collect::<String>()));
+        ids.push(delivery_id("w", id, req.body()));
     }
     if let Some(id) = first("event-id") {
-        ids.push(format!("e:{}", id.chars().take(100).collect::<String>()));
+        ids.push(delivery_id("e", id, req.body()));
     }
     Ok(Delivery {
         effect: shopify::parse(topic, req.body(), ctx)?,
@@ -215,7 +230,10 @@ enum Applied {
     Customer { customer_id: Option<CustomerId> },
     Erased { customer_id: Option<CustomerId> },
     DataRequestRecorded { customer_id: Option<CustomerId> },
-    ShopClosed,
+    ShopClosed {
+        /// Where the erasure of its customers stands (the scheduler finishes it).
+        redaction: crate::flows::erasure::RedactionProgress,
+    },
     Ignored { reason: &'static str },
 }
 
@@ -262,11 +280,9 @@ fn apply(
             )?;
             Applied::DataRequestRecorded { customer_id: found }
         }
-        WebhookEffect::RedactShop => {
-            shops::close_shop(env.store, &shop.id, env.now)?;
-            erasure::erase_batch(env.store, &shop.id, 0, ERASE_BATCH, env.now)?;
-            Applied::ShopClosed
-        }
+        WebhookEffect::RedactShop => Applied::ShopClosed {
+            redaction: erasure::redact_shop(env.store, &shop.id, REDACTION_BUDGET, env.now)?,
+        },
         WebhookEffect::Ignore(reason) => Applied::Ignored { reason },
     })
 }

@@ -394,7 +394,14 @@ fn wecom_callback(
     if req.method() == Method::GET {
         let echo = crate::wecom::restore_plus(&param("echostr")?);
         credentials.verify(&signature, &timestamp, &nonce, &echo)?;
-        return Ok(text_response(200, credentials.decrypt(&echo)?));
+        crate::wecom::check_fresh(&timestamp, env.now)?;
+        let plain = credentials.decrypt(&echo)?;
+        // URL verification echoes a random string; an event's XML is never echoed, so a
+        // captured callback cannot be read back through this door.
+        if plain.trim_start().starts_with('<') {
+            return Err(ApiError::from(Error::bad_signature()));
+        }
+        return Ok(text_response(200, plain));
     }
     let body = std::str::from_utf8(req.body()).map_err(|_| {
         ApiError::from(Error::malformed(
@@ -404,13 +411,15 @@ fn wecom_callback(
     })?;
     let encrypted = crate::wecom::encrypted_field(body)?;
     credentials.verify(&signature, &timestamp, &nonce, &encrypted)?;
+    // The timestamp is signed: a captured callback replayed later is refused.
+    crate::wecom::check_fresh(&timestamp, env.now)?;
     let event = credentials.decrypt(&encrypted)?;
     if let Some(added) = crate::wecom::contact_added(&event)? {
         let lead = leads::ValidLead::wecom_contact(&added, env.now)?;
         let pepper = env.secrets.pepper()?;
         match leads::channel_for_state(env.store, &shop, added.state.as_deref())? {
             Some(channel) => {
-                lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+                lead_captured::capture(env.store, pepper, &shop, &channel, lead, None, env.now)?;
             }
             None => {
                 lead_captured::record_contact(env.store, pepper, &shop, lead, env.now)?;

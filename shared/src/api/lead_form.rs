@@ -7,7 +7,7 @@ use jiff::Timestamp;
 
 use super::phone_code;
 use super::shopper_page::{escape, page};
-use crate::channels::leads::{self, LeadOutcome, LeadSubmission};
+use crate::channels::leads::{self, CouponPlace, LeadCaptured, LeadSubmission};
 use crate::channels::notice::Notice;
 use crate::channels::page::{FieldRule, NextStep};
 use crate::channels::verification::{self, PhoneCheck};
@@ -16,10 +16,12 @@ use crate::coupons::{self, campaigns::Discount};
 use crate::domain::money::format_minor;
 use crate::domain::{Currency, WebUrl};
 use crate::error::{Error, ErrorCode};
-use crate::flows::lead_captured;
+use crate::flows::lead_captured::{self, CouponDelivery};
 use crate::shops::{self, Shop};
 use crate::web::ApiError;
-use crate::web::{header, json_body, json_response, Env, Request, RequestLog, Response};
+use crate::web::{
+    header, json_body, json_response, public_origin, Env, Request, RequestLog, Response,
+};
 
 /// `POST /q/{code}/lead`, from the hosted form (answered with a page, errors too) or from
 /// an integrator's own form (JSON).
@@ -57,13 +59,6 @@ pub(super) fn open_channel(
     Ok((shops::load_shop(env.store, &target.shop)?, channel))
 }
 
-/// The address the request came from (Spin sets it from the connection).
-pub(super) fn client_address(req: &Request) -> &str {
-    header(req, "spin-client-addr")
-        .and_then(|a| a.rsplit_once(':').map(|(ip, _)| ip))
-        .unwrap_or("unknown")
-}
-
 /// Validate, rate-limit, check the phone code where the channel asks for one, record.
 fn submit_lead(
     req: &Request,
@@ -86,8 +81,8 @@ fn submit_lead(
         .filter(|_| !submission.send_code);
     let mut lead = submission.validate(&shop, &channel, env.now)?;
     let pepper = env.secrets.pepper()?;
-    let client = client_address(req);
-    if !leads::within_rate_limit(env.store, pepper, code, client, env.now)? {
+    let client = env.client_bucket(req);
+    if !leads::within_rate_limit(env.store, pepper, code, &client, env.now)? {
         return Err(ApiError::new(
             429,
             ErrorCode::RateLimited,
@@ -106,7 +101,7 @@ fn submit_lead(
     match checked {
         Ok(PhoneCheck::CodeNeeded) if from_form => {
             let step = phone_code::CodeStep::new(&shop, &channel, code, &answers, &lead);
-            return Ok(step.send_and_ask(env, pepper, client));
+            return Ok(step.send_and_ask(env, pepper, &client));
         }
         Ok(PhoneCheck::CodeNeeded) => {
             return Err(ApiError::from(Error::invalid_as(
@@ -121,14 +116,25 @@ fn submit_lead(
         }
         checked => checked?,
     };
-    let outcome = lead_captured::capture(env.store, pepper, &shop, &channel, lead, env.now)?;
+    let origin = public_origin(req).ok();
+    let delivery = origin.as_deref().map(|origin| CouponDelivery {
+        courier: env.courier(),
+        pepper,
+        origin,
+    });
+    let captured = lead_captured::capture(
+        env.store,
+        pepper,
+        &shop,
+        &channel,
+        lead,
+        delivery.as_ref(),
+        env.now,
+    )?;
     if from_form {
-        return thank_you(env, &shop, &channel, &outcome);
+        return thank_you(env, &shop, &channel, &captured);
     }
-    Ok(json_response(
-        if outcome.new_lead { 201 } else { 200 },
-        &outcome,
-    ))
+    Ok(json_response(captured.status(), &captured.outcome()))
 }
 
 /// `GET /q/{code}/form`: the channel's sign-up page in the shop's colours, with the notice
@@ -259,13 +265,15 @@ fn code_row(code: &str) -> String {
 }
 
 /// The thank-you page: the welcome coupon (code, value, validity, how to use it) and where
-/// to go next. A returning person sees the same page with the same coupon, never a second.
+/// to go next. A returning person who proved nothing is told where their coupon went, never
+/// shown it: they could be anyone who knows the number or email.
 fn thank_you(
     env: &Env,
     shop: &Shop,
     channel: &Channel,
-    outcome: &LeadOutcome,
+    captured: &LeadCaptured,
 ) -> Result<Response, ApiError> {
+    let outcome = captured.outcome();
     let display = shop.branding.display_name.as_deref().unwrap_or(&shop.name);
     let mut body = String::from(
         "<h1>谢谢！<span class=\"en\" lang=\"en\">Thank you!</span></h1>\
@@ -276,6 +284,7 @@ fn thank_you(
             "<p class=\"verified\">✓ 手机号已验证<span class=\"en\" lang=\"en\">Your number is verified</span></p>",
         );
     }
+    body.push_str(&returning_note(outcome.returning, outcome.coupon));
     if let Some(code) = &outcome.welcome_coupon {
         let coupon = coupons::load_coupon(env.store, &shop.id, code)?;
         let campaign = match &coupon {
@@ -303,6 +312,30 @@ fn thank_you(
     }
     body.push_str(&next_step_html(&channel.page.next_step));
     Ok(page(200, shop, "谢谢 · Thank you", &body))
+}
+
+/// For a returning submitter: that their details were already known, and where the coupon
+/// went.
+fn returning_note(returning: bool, coupon: Option<CouponPlace>) -> String {
+    if !returning {
+        return String::new();
+    }
+    let coupon = match coupon {
+        Some(CouponPlace::Sent) => {
+            "<p>您的欢迎优惠券已发送至您登记的联系方式。\
+             <span class=\"en\" lang=\"en\">Your welcome coupon was sent to the contact details on record.</span></p>"
+        }
+        Some(CouponPlace::Kept) => {
+            "<p>您的欢迎优惠券已为您保留；为保护您的信息，不在此页面显示，店铺会通过您登记的联系方式发给您。\
+             <span class=\"en\" lang=\"en\">Your welcome coupon is kept for you. To protect your details it is not \
+             shown here: the shop sends it to the contact details on record.</span></p>"
+        }
+        _ => "",
+    };
+    format!(
+        "<p class=\"returning\">您之前已在本店登记过。\
+         <span class=\"en\" lang=\"en\">You have signed up with us before.</span></p>{coupon}"
+    )
 }
 
 fn money(minor: i64, currency: Currency) -> String {

@@ -152,6 +152,11 @@ pub fn accept<'r>(
             caller.require_owner()?;
             Some(caller)
         }
+        Access::Scoped(scope) => {
+            let caller = authenticated_caller(req, env, log)?;
+            caller.require(scope)?;
+            Some(caller)
+        }
         Access::Operator => {
             require_operator(req, env)?;
             None
@@ -168,9 +173,10 @@ pub fn accept<'r>(
 fn require_scheduler(req: &Request, env: &Env) -> Result<(), ApiError> {
     match bearer_token(req) {
         Some(token) if env.secrets.is_scheduler(token) => Ok(()),
-        _ => Err(ApiError::from(Error::unauthorized(
-            "this route needs the scheduler token as Authorization: Bearer <token>",
-        ))),
+        _ => Err(ApiError::from(Error::unauthorized(format!(
+            "this route needs the scheduler token as Authorization: Bearer <token>{}",
+            env.secrets.token_note("scheduler_token")
+        )))),
     }
 }
 
@@ -193,8 +199,9 @@ fn authenticated_caller(
 fn require_operator(req: &Request, env: &Env) -> Result<(), ApiError> {
     match bearer_token(req) {
         Some(token) if env.secrets.is_operator(token) => Ok(()),
-        _ => Err(ApiError::from(Error::unauthorized(
-            "this route needs the operator token as Authorization: Bearer <token>",
-        ))),
+        _ => Err(ApiError::from(Error::unauthorized(format!(
+            "this route needs the operator token as Authorization: Bearer <token>{}",
+            env.secrets.token_note("operator_token")
+        )))),
     }
 }

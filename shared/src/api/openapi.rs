@@ -172,7 +172,7 @@ impl OperationDoc {
         if operation.access != Access::Public {
             statuses.push(401);
         }
-        if operation.access == Access::OwnerKey {
+        if matches!(operation.access, Access::OwnerKey | Access::Scoped(_)) {
             statuses.push(403);
         }
         if path_params(operation.path).next().is_some() {
@@ -346,7 +346,7 @@ fn error_meaning(status: u16) -> &'static str {
 fn security(access: Access) -> Value {
     match access {
         Access::Public => json!([]),
-        Access::ShopKey | Access::OwnerKey => json!([{"shopKey": []}]),
+        Access::ShopKey | Access::OwnerKey | Access::Scoped(_) => json!([{"shopKey": []}]),
         Access::Operator => json!([{"operatorToken": []}]),
         Access::Scheduler => json!([{"schedulerToken": []}]),
         Access::Signed(scheme) => json!([{ scheme: [] }]),

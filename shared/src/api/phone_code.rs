@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::lead_form::{client_address, open_channel};
+use super::lead_form::open_channel;
 use super::shopper_page::{escape, page};
 use crate::channels::leads::{LeadSubmission, ValidLead};
 use crate::channels::verification::{self, number_to_verify};
@@ -38,12 +38,12 @@ pub(super) fn send(
         .map_err(|e| Error::invalid(format!("phone: {e}")))?;
     let sent = phone_verification::send_code(
         env.store,
-        env.outbound,
+        env.courier(),
         env.secrets.pepper()?,
         &shop,
         &channel,
         &phone,
-        client_address(req),
+        &env.client_bucket(req),
         env.now,
     )?;
     Ok(json_response(200, &sent))
@@ -92,7 +92,7 @@ impl<'a> CodeStep<'a> {
         let sent = match self.phone {
             Some(phone) => phone_verification::send_code(
                 env.store,
-                env.outbound,
+                env.courier(),
                 pepper,
                 self.shop,
                 self.channel,

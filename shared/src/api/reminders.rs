@@ -13,6 +13,8 @@ use crate::error::Error;
 use crate::flows::customer_changed;
 use crate::flows::reminders_due::CampaignCoupons;
 use crate::reminders::{self, DispatchReport, ReminderSettings, ReminderStats, SettingsView};
+use crate::shops::audit::{self, AuditedChange};
+use crate::shops::KeyScope;
 use crate::web::ApiError;
 use crate::web::{
     json_body, json_response, message_page, paging, public_origin, query_param, Env, Limit,
@@ -23,6 +25,9 @@ use crate::web::{
 const PRODUCT_PAGE: Limit = Limit::new(50, 200);
 /// Due reminders one dispatch call handles (each may be an HTTP delivery).
 const DISPATCH_BATCH: Limit = Limit::new(500, 5_000);
+/// How long one dispatch call starts new deliveries: with one delivery's timeout on top, it
+/// answers well inside the 30 s hosted platforms allow a request.
+const DISPATCH_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -40,15 +45,17 @@ pub static OPERATIONS: &[Operation] = &[
         access: Access::ShopKey,
         #[cfg(feature = "openapi")]
         describe: |d| {
+            d.text("Changing delivery_url needs the owner key or a key with the manage_delivery scope (403 otherwise); every change is in the shop's security log.");
             d.json_body::<ReminderSettings>();
             d.reply::<SettingsView>(200, "The settings saved.");
+            d.errors(&[403]);
         },
     },
     Operation {
         method: Method::POST,
         path: "/api/reminders/secret",
         summary: "Create or replace the secret reminder deliveries are signed with",
-        access: Access::ShopKey,
+        access: Access::Scoped(KeyScope::ManageDelivery),
         #[cfg(feature = "openapi")]
         describe: |d| d.reply::<DeliverySecret>(200, "The secret, shown this once."),
     },
@@ -121,12 +128,32 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             Ok(json_response(200, &view))
         }
         ("PUT", "/api/reminders/settings") => {
+            let caller = call.caller()?;
+            let shop = &caller.shop.id;
             let settings: ReminderSettings = json_body(req)?;
-            let view = reminders::save_settings(env.store, &call.shop()?.id, settings)?;
+            let allow_private = env.deployment.allow_private_delivery;
+            settings.validate(allow_private)?;
+            let current = reminders::load_settings(env.store, shop)?;
+            let (from, to) = (&current.settings.delivery_url, &settings.delivery_url);
+            if from != to {
+                // Messages carry phone numbers and emails: who may send them elsewhere.
+                caller.require(KeyScope::ManageDelivery)?;
+                let change = AuditedChange::DeliveryUrlChanged {
+                    from_host: from.as_deref().map(crate::outbound::host_of),
+                    to_host: to.as_deref().map(crate::outbound::host_of),
+                };
+                audit::record(env.store, shop, &caller.key_id, change, env.now)?;
+            }
+            let may_redirect = || caller.require(KeyScope::ManageDelivery);
+            let view =
+                reminders::save_settings(env.store, shop, settings, allow_private, may_redirect)?;
             Ok(json_response(200, &view))
         }
         ("POST", "/api/reminders/secret") => {
-            let delivery_secret = reminders::rotate_secret(env.store, &call.shop()?.id)?;
+            let caller = call.caller()?;
+            let change = AuditedChange::DeliverySecretRotated;
+            audit::record(env.store, &caller.shop.id, &caller.key_id, change, env.now)?;
+            let delivery_secret = reminders::rotate_secret(env.store, &caller.shop.id)?;
             Ok(json_response(200, &DeliverySecret { delivery_secret }))
         }
         ("POST", "/api/reminders/dispatch") => {
@@ -138,6 +165,8 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 pepper,
                 origin: &origin,
                 coupons: &CampaignCoupons { store: env.store },
+                allow_private: env.deployment.allow_private_delivery,
+                deadline: std::time::Instant::now() + DISPATCH_BUDGET,
             };
             let report = match query_param(req, "shop") {
                 Some(id) => {

@@ -33,6 +33,8 @@ pub enum Access {
     ShopKey,
     /// The shop's owner key only.
     OwnerKey,
+    /// A key of the shop holding this scope (the owner key holds them all).
+    Scoped(crate::shops::KeyScope),
     /// The deployment's operator token.
     Operator,
     /// The deployment's scheduler token.

@@ -17,7 +17,7 @@ macro_rules! scan {
         Operation {
             method: $method,
             path: "/q/{code}",
-            summary: "Scan a channel code: counted once per browser, then redirected",
+            summary: "Scan a channel code: counted (GET only) once per browser, then redirected",
             access: Access::Public,
             #[cfg(feature = "openapi")]
             describe: |d| {
@@ -46,7 +46,8 @@ fn scan(req: &Request, env: &Env, code: &str) -> Result<Response, ApiError> {
                 .is_some_and(|(k, _)| k == cookie_name)
         })
     });
-    let response = match channels::scan(env.store, code, seen_before, env.now)? {
+    let look = req.method() == Method::HEAD;
+    let response = match channels::scan(env.store, code, seen_before, look, env.now)? {
         ScanOutcome::Redirect {
             location,
             first_scan,

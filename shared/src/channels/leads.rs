@@ -11,13 +11,17 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::channels::notice::Notice;
-use crate::channels::page::{FieldRule, FormFields};
+use crate::channels::page::{ChannelPage, FieldRule};
 use crate::channels::{Channel, ScanTarget};
-use crate::customers::{Capture, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch};
+use crate::customers::{
+    Capture, Claim, Consent, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch,
+    Standing,
+};
 use crate::domain::ids::ExternalId;
 use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
+use crate::pii::Identity;
 use crate::rate_limit;
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, update_json, Change, Store};
@@ -37,8 +41,6 @@ pub struct LeadSubmission {
     pub phone: Option<String>,
     #[serde(default)]
     pub email: Option<String>,
-    #[serde(default)]
-    pub wecom_external_id: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     /// Without `notice_version`: marketing consent, required (integrators' own forms).
@@ -93,7 +95,6 @@ impl LeadSubmission {
             match key.as_ref() {
                 "phone" => lead.phone = filled,
                 "email" => lead.email = filled,
-                "wecom_external_id" => lead.wecom_external_id = filled,
                 "name" => lead.name = filled,
                 "consent" => lead.consent = ticked(&value),
                 "notice_version" => lead.notice_version = filled,
@@ -116,13 +117,14 @@ impl LeadSubmission {
         now: Timestamp,
     ) -> Result<ValidLead, Error> {
         let (marketing, notice) = self.agreement(shop, channel, now)?;
-        self.check_fields(&channel.page.fields)?;
+        self.check_fields(&channel.page)?;
         self.into_patch(shop, marketing, now)
             .map(|patch| ValidLead {
                 patch,
                 attributes: Vec::new(),
                 notice,
                 phone_verified: false,
+                platform_signed: false,
             })
     }
 
@@ -170,15 +172,29 @@ impl LeadSubmission {
         ))
     }
 
-    /// The fields the channel's page requires are there.
-    fn check_fields(&self, fields: &FormFields) -> Result<(), Error> {
+    /// The fields the channel's page requires are there, and none it does not ask for. A
+    /// channel that verifies numbers requires the phone: every lead there proves one.
+    fn check_fields(&self, page: &ChannelPage) -> Result<(), Error> {
+        let fields = &page.fields;
+        let phone = if page.verify_phone {
+            FieldRule::Required
+        } else {
+            fields.phone
+        };
         for (name, rule, value) in [
             ("name", fields.name, &self.name),
-            ("phone", fields.phone, &self.phone),
+            ("phone", phone, &self.phone),
             ("email", fields.email, &self.email),
         ] {
-            if rule == FieldRule::Required && value.as_deref().is_none_or(|v| v.trim().is_empty()) {
-                return Err(Error::invalid(format!("{name} is required")));
+            let given = value.as_deref().is_some_and(|v| !v.trim().is_empty());
+            match rule {
+                FieldRule::Required if !given => {
+                    return Err(Error::invalid(format!("{name} is required")))
+                }
+                FieldRule::Off if given => {
+                    return Err(Error::invalid(format!("this form does not ask for {name}")))
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -198,24 +214,15 @@ impl LeadSubmission {
             .email
             .map(|e| EmailAddress::parse(&e).map_err(Error::invalid))
             .transpose()?;
-        let wecom = self
-            .wecom_external_id
-            .map(|id| ExternalId::parse(&id).map_err(Error::invalid))
-            .transpose()?;
-        if phone.is_none() && email.is_none() && wecom.is_none() {
-            return Err(Error::invalid(
-                "give at least one of phone, email or wecom_external_id",
-            ));
+        if phone.is_none() && email.is_none() {
+            return Err(Error::invalid("give at least one of phone or email"));
         }
         let name = self
             .name
             .map(|n| n.trim().chars().take(100).collect::<String>())
             .filter(|n| !n.is_empty());
         Ok(ProfilePatch {
-            platform_customer: wecom.map(|id| PlatformCustomerId {
-                platform: Platform::Wecom,
-                id,
-            }),
+            platform_customer: None,
             phone,
             email,
             first_name: name,
@@ -234,6 +241,8 @@ pub struct ValidLead {
     attributes: Vec<(String, String)>,
     notice: Option<NoticeAccepted>,
     phone_verified: bool,
+    /// The platform identity came from the platform's own signed callback (WeCom).
+    platform_signed: bool,
 }
 
 impl ValidLead {
@@ -246,30 +255,105 @@ impl ValidLead {
         self.phone_verified
     }
 
-    /// Folds what the lead says into the customer; `source` is recorded as the consent
-    /// source. Whether anything changed.
-    pub fn apply(&self, customer: &mut Customer, source: &str, owned_hashes: &[String]) -> bool {
-        let mut changed = customer.apply_profile(&self.patch, source, owned_hashes);
+    /// The identifiers the lead claims, and which of them the person proved.
+    pub fn claims(&self) -> Vec<Claim> {
+        let mut claims = Vec::new();
+        if let Some(p) = &self.patch.platform_customer {
+            claims.push(Claim {
+                identity: Identity::PlatformCustomer(p.platform, p.id.clone()),
+                proven: self.platform_signed,
+            });
+        }
+        if let Some(phone) = &self.patch.phone {
+            claims.push(Claim {
+                identity: Identity::Phone(phone.clone()),
+                proven: self.phone_verified,
+            });
+        }
+        if let Some(email) = &self.patch.email {
+            claims.push(Claim {
+                identity: Identity::Email(email.clone()),
+                proven: false,
+            });
+        }
+        claims
+    }
+
+    /// Folds what the lead says into the customer, as far as `standing` allows; `source` is
+    /// recorded as the consent source. Whether anything changed.
+    ///
+    /// New or proven: the person's details, consent, notice and verified number. Unproven
+    /// (someone who may only know the number or email): the notice they accepted, and
+    /// marketing consent only where none was ever stated — never contact details, name,
+    /// verified marks, or a withdrawn consent. Identifiers that belong to another customer
+    /// (`foreign`) are never written.
+    pub fn apply(
+        &self,
+        customer: &mut Customer,
+        standing: Standing,
+        foreign: &[Identity],
+        source: &str,
+        owned_hashes: &[String],
+    ) -> bool {
+        if customer.erased_at.is_some() {
+            return false;
+        }
+        if standing == Standing::Unproven {
+            return self.apply_unproven(customer, source);
+        }
+        let mut patch = self.patch.clone();
+        for identity in foreign {
+            match identity {
+                Identity::Phone(_) => patch.phone = None,
+                Identity::Email(_) => patch.email = None,
+                Identity::PlatformCustomer(..) => patch.platform_customer = None,
+            }
+        }
+        let mut changed = customer.apply_profile(&patch, source, owned_hashes);
         for (key, value) in &self.attributes {
-            if customer.erased_at.is_none() && customer.attributes.get(key) != Some(value) {
+            if customer.attributes.get(key) != Some(value) {
                 customer.attributes.insert(key.clone(), value.clone());
                 changed = true;
             }
         }
-        if let (Some(notice), None) = (&self.notice, customer.erased_at) {
+        if let Some(notice) = &self.notice {
             customer.notice = Some(notice.clone());
             changed = true;
         }
         // Only while the record holds the number that was proved (a newer one may have won).
-        if self.phone_verified && customer.phone == self.patch.phone {
-            customer.phone_verified_at = self.patch.observed_at;
+        if self.phone_verified && patch.phone.is_some() && customer.phone == patch.phone {
+            customer.phone_verified_at = patch.observed_at;
             changed = true;
         }
         changed
     }
 
-    /// A person who added a staff member on WeCom: identified by their external user id.
-    /// Adding a contact is not consent to marketing, so consent is left as it was.
+    fn apply_unproven(&self, customer: &mut Customer, source: &str) -> bool {
+        let mut changed = false;
+        let consents = self.patch.accepts_marketing == Some(true);
+        if consents && customer.consent.marketing.is_none() {
+            customer.consent = Consent {
+                marketing: Some(true),
+                source: Some(source.to_string()),
+                updated_at: self.patch.observed_at,
+            };
+            changed = true;
+        }
+        if let Some(notice) = &self.notice {
+            let mut notice = notice.clone();
+            if customer.consent.marketing != Some(true) {
+                // The box was ticked, but a withdrawal stands: no consent sentence recorded.
+                notice.marketing_consent = None;
+            }
+            customer.notice = Some(notice);
+            changed = true;
+        }
+        changed
+    }
+
+    /// A person who added a staff member on WeCom: identified by their external user id,
+    /// which WeCom's signed callback proves. Adding a contact is not consent to marketing, so
+    /// consent is left as it was.
     pub fn wecom_contact(added: &ContactAdded, now: Timestamp) -> Result<Self, Error> {
         let id = ExternalId::parse(&added.external_user_id).map_err(Error::invalid)?;
         Ok(Self {
@@ -284,20 +368,89 @@ impl ValidLead {
             attributes: vec![("wecom_staff".to_string(), added.staff_user_id.clone())],
             notice: None,
             phone_verified: false,
+            platform_signed: true,
         })
     }
 }
 
-/// Whether the lead was new to the channel.
+/// Where a lead's welcome coupon went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CouponPlace {
+    /// In this answer (`welcome_coupon`): the person is new, or proved who they are.
+    Shown,
+    /// Sent through the shop's delivery to the contact details on record.
+    Sent,
+    /// Issued and kept on the customer's record; not shown to an unproven claimant. The shop
+    /// gives it to them (their console shows it on the customer's profile).
+    Kept,
+}
+
+/// What recording a lead did, inside Siyu.
+#[derive(Debug, Clone)]
+pub struct LeadCaptured {
+    pub customer: CustomerId,
+    pub standing: Standing,
+    pub new_lead: bool,
+    pub coupon: Option<(CouponCode, CouponPlace)>,
+    pub phone_verified: bool,
+}
+
+/// What a lead's answer says: everything about the person only when they are new or proved
+/// who they are; to an unproven claimant that matched someone, only that the lead was
+/// recorded and where the coupon went.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct LeadOutcome {
-    pub customer_id: CustomerId,
-    pub new_lead: bool,
-    /// The channel's welcome coupon, issued once per person and channel.
+    /// Always true: the lead was recorded.
+    pub recorded: bool,
+    /// The details matched someone already known, and nothing proved the submitter is them:
+    /// nothing of that customer is shown or changed.
+    pub returning: bool,
+    /// The customer (left out for a returning submitter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
+    /// Whether this was their first sign-up through this channel (left out for a returning
+    /// submitter).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_lead: Option<bool>,
+    /// The channel's welcome coupon, when it is shown (`coupon` = `shown`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub welcome_coupon: Option<CouponCode>,
+    /// Where the welcome coupon went, if the channel gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub coupon: Option<CouponPlace>,
     /// The phone number was proved with a code (channels with `page.verify_phone`).
     pub phone_verified: bool,
+}
+
+impl LeadCaptured {
+    /// The answer a submitter may see.
+    pub fn outcome(&self) -> LeadOutcome {
+        let trusted = self.standing != Standing::Unproven;
+        LeadOutcome {
+            recorded: true,
+            returning: !trusted,
+            customer_id: trusted.then(|| self.customer.clone()),
+            new_lead: trusted.then_some(self.new_lead),
+            welcome_coupon: self
+                .coupon
+                .as_ref()
+                .filter(|(_, place)| *place == CouponPlace::Shown)
+                .map(|(code, _)| code.clone()),
+            coupon: self.coupon.as_ref().map(|(_, place)| *place),
+            phone_verified: self.phone_verified,
+        }
+    }
+
+    /// 201 for a new lead of a person new or proven; 200 otherwise (a returning submitter
+    /// learns nothing from the status either).
+    pub fn status(&self) -> u16 {
+        if self.new_lead && self.standing != Standing::Unproven {
+            201
+        } else {
+            200
+        }
+    }
 }
 
 /// A channel's leads on one day: a count, and the recent lead ids so that a retried

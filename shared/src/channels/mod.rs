@@ -346,10 +346,12 @@ pub fn scan_target(store: &dyn Store, code: &str) -> Result<Option<ScanTarget>, 
 
 /// Counts a scan and says where to send the scanner. `seen_before` comes from the scanner's
 /// cookie for this code (no personal data): only a first-time scanner costs a second write.
+/// A `look` (a HEAD request: link checkers, previews, anyone's loop) counts nothing.
 pub fn scan(
     store: &dyn Store,
     code: &str,
     seen_before: bool,
+    look: bool,
     now: Timestamp,
 ) -> Result<ScanOutcome, Error> {
     let Some(target) = scan_target(store, code)? else {
@@ -357,6 +359,12 @@ pub fn scan(
     };
     if !target.active {
         return Ok(ScanOutcome::Inactive);
+    }
+    if look {
+        return Ok(ScanOutcome::Redirect {
+            location: with_attribution(&target, code),
+            first_scan: false,
+        });
     }
     let zone = time_zone(&target.time_zone).unwrap_or(jiff::tz::TimeZone::UTC);
     let day = now.to_zoned(zone).date();

@@ -35,6 +35,13 @@ pub const CODES_PER_NUMBER_PER_HOUR: i64 = 5;
 /// Codes one client address may ask one shop for in an hour.
 pub const CODES_PER_ADDRESS_PER_HOUR: i64 = 10;
 
+/// The shop's own ceiling on codes (`Shop::limits`): every code is a text message the
+/// merchant pays for, so many numbers asked for at once (SMS pumping) stop at it.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeLimits {
+    pub per_shop_per_hour: u32,
+}
+
 /// The last code sent to a number, as stored: the code itself only as a keyed hash.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct PhoneChallenge {
@@ -120,10 +127,12 @@ fn code_mac(pepper: &[u8], shop: &ShopId, challenge: &str, code: &str) -> String
 }
 
 /// Makes a new code for `phone`, within the limits; the number's earlier code stops working.
+/// `client` is the asking client's bucket.
 pub fn issue(
     store: &dyn Store,
     pepper: &[u8],
     shop: &ShopId,
+    shop_limits: &CodeLimits,
     phone: &PhoneNumber,
     client: &str,
     now: Timestamp,
@@ -135,9 +144,14 @@ pub fn issue(
     if let Some(current) = get_json::<PhoneChallenge>(store, &key)? {
         wait_before_resend(&current, now)?;
     }
-    // Both limits are read before either counts, so a refused request counts nowhere.
+    // Every limit is read before any counts, so a refused request counts nowhere.
     let hour = now.as_second().div_euclid(3600);
     let limits = [
+        (
+            keys::phone_code_count(shop, "shop"),
+            i64::from(shop_limits.per_shop_per_hour),
+            "this shop has sent as many codes as it allows in an hour; try again later",
+        ),
         (
             keys::phone_code_count(shop, &format!("a{}", client_hash(pepper, client))),
             CODES_PER_ADDRESS_PER_HOUR,
@@ -290,6 +304,9 @@ mod tests {
     use crate::store::MemoryStore;
 
     const PEPPER: &[u8] = b"pepper";
+    const LIMITS: CodeLimits = CodeLimits {
+        per_shop_per_hour: 1_000,
+    };
 
     fn shop() -> ShopId {
         ShopId::parse("shp_aaaaaaaaaaaa").unwrap()
@@ -310,7 +327,7 @@ mod tests {
     #[test]
     fn a_code_is_six_digits_right_once_and_again_until_it_expires() {
         let store = MemoryStore::default();
-        let sent = issue(&store, PEPPER, &shop(), &phone(1), "1.2.3.4", at(0)).unwrap();
+        let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "1.2.3.4", at(0)).unwrap();
         assert_eq!(sent.code.len(), 6);
         assert!(sent.code.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(sent.expires_at, at(300));
@@ -330,7 +347,7 @@ mod tests {
     #[test]
     fn five_wrong_tries_end_the_code() {
         let store = MemoryStore::default();
-        let sent = issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
+        let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(0)).unwrap();
         let wrong = if sent.code == "000000" {
             "111111"
         } else {
@@ -355,35 +372,55 @@ mod tests {
     #[test]
     fn codes_wait_a_minute_and_are_limited_per_number_and_address() {
         let store = MemoryStore::default();
-        issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
-        let early = issue(&store, PEPPER, &shop(), &phone(1), "a", at(59)).unwrap_err();
+        issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(0)).unwrap();
+        let early = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(59)).unwrap_err();
         assert_eq!(early.code(), ErrorCode::RateLimited);
         for n in 1..CODES_PER_NUMBER_PER_HOUR {
-            issue(&store, PEPPER, &shop(), &phone(1), "a", at(60 * n)).unwrap();
+            issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(60 * n)).unwrap();
         }
-        let sixth = issue(&store, PEPPER, &shop(), &phone(1), "b", at(400)).unwrap_err();
+        let sixth = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "b", at(400)).unwrap_err();
         assert_eq!(sixth.code(), ErrorCode::RateLimited);
         // That refusal counted nowhere: address "b" still has all ten codes of its hour.
         for n in 0..CODES_PER_ADDRESS_PER_HOUR {
-            issue(&store, PEPPER, &shop(), &phone(50 + n as u32), "b", at(400)).unwrap();
+            issue(&store, PEPPER, &shop(), &LIMITS, &phone(50 + n as u32), "b", at(400)).unwrap();
         }
         // Address "c" asks for ten numbers; the eleventh is refused, other addresses are not.
         for n in 0..CODES_PER_ADDRESS_PER_HOUR {
-            issue(&store, PEPPER, &shop(), &phone(10 + n as u32), "c", at(0)).unwrap();
+            issue(&store, PEPPER, &shop(), &LIMITS, &phone(10 + n as u32), "c", at(0)).unwrap();
         }
-        let over = issue(&store, PEPPER, &shop(), &phone(30), "c", at(1)).unwrap_err();
+        let over = issue(&store, PEPPER, &shop(), &LIMITS, &phone(30), "c", at(1)).unwrap_err();
         assert_eq!(over.code(), ErrorCode::RateLimited);
-        issue(&store, PEPPER, &shop(), &phone(30), "d", at(1)).unwrap();
+        issue(&store, PEPPER, &shop(), &LIMITS, &phone(30), "d", at(1)).unwrap();
+    }
+
+    #[test]
+    fn a_shop_sends_no_more_codes_an_hour_than_it_allows() {
+        let store = MemoryStore::default();
+        let three = CodeLimits {
+            per_shop_per_hour: 3,
+        };
+        // Many numbers from many addresses (SMS pumping): the shop's ceiling stops them.
+        for n in 0..3 {
+            let client = format!("c{n}");
+            issue(&store, PEPPER, &shop(), &three, &phone(n), &client, at(0)).unwrap();
+        }
+        let over = issue(&store, PEPPER, &shop(), &three, &phone(9), "c9", at(1)).unwrap_err();
+        assert_eq!(over.code(), ErrorCode::RateLimited);
+        assert!(over.message().contains("this shop"), "{}", over.message());
+        // Another shop is not affected, and the next hour starts again.
+        let other = ShopId::parse("shp_bbbbbbbbbbbb").unwrap();
+        issue(&store, PEPPER, &other, &three, &phone(9), "c9", at(1)).unwrap();
+        issue(&store, PEPPER, &shop(), &three, &phone(9), "c9", at(3600)).unwrap();
     }
 
     #[test]
     fn a_withdrawn_code_neither_works_nor_makes_the_number_wait() {
         let store = MemoryStore::default();
-        let sent = issue(&store, PEPPER, &shop(), &phone(1), "a", at(0)).unwrap();
+        let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(0)).unwrap();
         withdraw(&store, PEPPER, &shop(), &phone(1), &sent.challenge).unwrap();
         let err = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(1)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::PhoneUnverified);
-        let again = issue(&store, PEPPER, &shop(), &phone(1), "a", at(2)).unwrap();
+        let again = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(2)).unwrap();
         assert_ne!(again.challenge, sent.challenge);
     }
 }

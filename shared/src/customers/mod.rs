@@ -13,8 +13,8 @@ mod records;
 
 pub use attributes::{birthday_month, valid_attribute_key, AttributePatch};
 pub use records::{
-    erase_record, find, load, load_live, record_data_request, resolve, update, update_existing,
-    Resolution,
+    erase_record, find, load, load_live, record_data_request, resolve, resolve_claims, update,
+    update_existing, Claim, ClaimResolution, Resolution, Standing,
 };
 
 use schemars::JsonSchema;
@@ -410,6 +410,25 @@ fn max_opt(a: Option<Timestamp>, b: Option<Timestamp>) -> Option<Timestamp> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
+    }
+}
+
+impl CustomerView {
+    /// For a key that sees contacts only masked: WeCom ids (a way to message the person) are
+    /// masked too.
+    pub fn with_wecom_ids_masked(mut self) -> Self {
+        for pid in &mut self.platform_ids {
+            if pid.platform == Platform::Wecom {
+                let text: Vec<char> = pid.id.as_str().chars().collect();
+                let keep = (text.len() / 4).min(4);
+                let head: String = text[..keep].iter().collect();
+                let tail: String = text[text.len() - keep..].iter().collect();
+                if let Ok(masked) = ExternalId::parse(&format!("{head}****{tail}")) {
+                    pid.id = masked;
+                }
+            }
+        }
+        self
     }
 }
 

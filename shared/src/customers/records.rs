@@ -72,6 +72,123 @@ pub fn resolve(
     })
 }
 
+/// An identifier a person claims (a lead), and whether they proved it is theirs: a phone
+/// number with the code sent to it, a WeCom contact that WeCom itself signed. A typed phone
+/// or email proves nothing.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub identity: Identity,
+    pub proven: bool,
+}
+
+/// What a set of claims may do to the customer they name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// Nobody held any claimed identifier: a new customer was made for them.
+    New,
+    /// The customer was found by an identifier the person proved: they are that customer.
+    Proven,
+    /// The customer was found by an unproven claim: the claimant may be anyone who knows
+    /// their number or email. The lead is recorded, nothing of the customer is rewritten or
+    /// shown (README, "Who a lead is").
+    Unproven,
+}
+
+/// The customer a lead's claims lead to, how far the claimant is trusted with it, and the
+/// index entries that point there.
+#[derive(Debug, Clone)]
+pub struct ClaimResolution {
+    pub customer: CustomerId,
+    pub standing: Standing,
+    pub owned_hashes: Vec<String>,
+    /// Claimed identifiers that belong to another customer: left out of what the lead
+    /// writes, so no claim moves one person's contact onto another's record.
+    pub foreign: Vec<Identity>,
+}
+
+impl ClaimResolution {
+    /// The standing for the customer record as it is: an unproven match on a record that was
+    /// never written with an identity (a crashed or racing first sign-up of the same person)
+    /// is treated as new, so its retry completes it.
+    pub fn standing_for(&self, customer: &Customer) -> Standing {
+        if self.standing == Standing::Unproven
+            && customer.identity_hashes.is_empty()
+            && customer.erased_at.is_none()
+        {
+            Standing::New
+        } else {
+            self.standing
+        }
+    }
+}
+
+/// Resolves a lead's claims (none may be empty). Proven identifiers decide: the customer
+/// holding one, or a new customer for them; unproven identifiers held by someone else are
+/// left out. Without proof, a claim that matches someone finds them as `Unproven` and links
+/// nothing more to them; a claim that matches nobody makes a new customer holding every
+/// identifier. Identifiers are claimed by compare-and-swap, as in `resolve`.
+pub fn resolve_claims(
+    store: &dyn Store,
+    shop: &ShopId,
+    pepper: &[u8],
+    claims: &[Claim],
+) -> Result<ClaimResolution, Error> {
+    if claims.is_empty() {
+        return Err(Error::invalid("no identity given"));
+    }
+    let hashes: Vec<String> = claims.iter().map(|c| c.identity.hash(pepper)).collect();
+    let mut holders: Vec<Option<CustomerId>> = Vec::with_capacity(hashes.len());
+    for hash in &hashes {
+        holders.push(get_json(store, &keys::identity(shop, hash))?);
+    }
+    let any_proven = claims.iter().any(|c| c.proven);
+    // Whose record this is: a holder of a proven identifier first, then (without proof) any
+    // holder; the index positions that may decide.
+    let deciding = |i: usize| !any_proven || claims[i].proven;
+    let found = (0..claims.len()).find_map(|i| holders[i].clone().filter(|_| deciding(i)));
+    let (customer, standing) = match found {
+        Some(customer) if any_proven => (customer, Standing::Proven),
+        Some(customer) => (customer, Standing::Unproven),
+        None => {
+            // The first deciding identifier names the new customer; a racing claimant of the
+            // same identifier wins or loses the compare-and-swap, and the loser adopts.
+            let first = (0..claims.len()).find(|i| deciding(*i)).unwrap_or(0);
+            let fresh = CustomerId::random();
+            applog::append(store, shop, keys::lists::CUSTOMERS, &fresh)?;
+            let key = keys::identity(shop, &hashes[first]);
+            let (holder, created) = crate::store::create_json(store, &key, &fresh)?;
+            holders[first] = Some(holder.clone());
+            let standing = match (created, claims[first].proven) {
+                (true, _) => Standing::New,
+                (false, true) => Standing::Proven,
+                (false, false) => Standing::Unproven,
+            };
+            (holder, standing)
+        }
+    };
+    let mut owned = Vec::new();
+    let mut foreign = Vec::new();
+    for (i, hash) in hashes.iter().enumerate() {
+        let holder = match &holders[i] {
+            Some(holder) => holder.clone(),
+            // Unproven claimants link nothing to a record they did not prove is theirs.
+            None if standing == Standing::Unproven => continue,
+            None => crate::store::create_json(store, &keys::identity(shop, hash), &customer)?.0,
+        };
+        if holder == customer {
+            owned.push(hash.clone());
+        } else {
+            foreign.push(claims[i].identity.clone());
+        }
+    }
+    Ok(ClaimResolution {
+        customer,
+        standing,
+        owned_hashes: owned,
+        foreign,
+    })
+}
+
 /// Looks a customer up by identities without creating anything.
 pub fn find(
     store: &dyn Store,

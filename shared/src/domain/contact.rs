@@ -48,9 +48,14 @@ impl PhoneNumber {
         &self.0
     }
 
-    /// `+86138****5678`: country code and first digits, the last four.
+    /// The middle four digits hidden, as Chinese apps show numbers: `138****5678` for a
+    /// mainland mobile, `+4477****0123` (country code and first digits, the last four) for
+    /// others.
     pub fn masked(&self) -> String {
         let digits = &self.0[1..];
+        if let Some(national) = digits.strip_prefix("86").filter(|n| n.len() == 11) {
+            return format!("{}****{}", &national[..3], &national[7..]);
+        }
         let keep_head = digits.len().saturating_sub(8).min(5);
         let head = &digits[..keep_head];
         let tail = &digits[digits.len() - 4..];
@@ -174,7 +179,9 @@ mod tests {
     #[test]
     fn masks_hide_the_middle() {
         let phone = PhoneNumber::parse("13812345678", "86").unwrap();
-        assert_eq!(phone.masked(), "+86138****5678");
+        assert_eq!(phone.masked(), "138****5678");
+        let uk = PhoneNumber::parse("+447700900123", "86").unwrap();
+        assert_eq!(uk.masked(), "+4477****0123");
         let email = EmailAddress::parse("  Jane.Doe@Example.COM ").unwrap();
         assert_eq!(email.as_str(), "jane.doe@example.com");
         assert_eq!(email.masked(), "j***@example.com");

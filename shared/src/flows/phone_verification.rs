@@ -12,7 +12,7 @@ use crate::channels::verification;
 use crate::channels::Channel;
 use crate::domain::{PhoneNumber, ShopId};
 use crate::error::{Error, ErrorCode};
-use crate::outbound::{post_signed, Outbound};
+use crate::outbound::{post_signed, Courier};
 use crate::reminders;
 use crate::shops::Shop;
 use crate::store::Store;
@@ -43,11 +43,12 @@ pub struct CodeSent {
     pub resend_after: Timestamp,
 }
 
-/// Sends a new code to `phone` for a sign-up through `channel`.
+/// Sends a new code to `phone` for a sign-up through `channel`; `client` is the asking
+/// client's bucket (`web::ClientAddress::bucket`).
 #[allow(clippy::too_many_arguments)]
 pub fn send_code(
     store: &dyn Store,
-    outbound: &dyn Outbound,
+    courier: Courier,
     pepper: &[u8],
     shop: &Shop,
     channel: &Channel,
@@ -60,13 +61,16 @@ pub fn send_code(
             "this channel does not verify phone numbers: submit the lead directly",
         ));
     }
-    let Some(target) = reminders::delivery_target(store, &shop.id)? else {
+    let Some(target) = reminders::delivery_target(store, &shop.id, courier.allow_private)? else {
         return Err(Error::refused(
             ErrorCode::DeliveryUnavailable,
             "this shop cannot send codes yet (no delivery URL); please try again later",
         ));
     };
-    let code = verification::issue(store, pepper, &shop.id, phone, client, now)?;
+    let limits = verification::CodeLimits {
+        per_shop_per_hour: shop.limits.phone_codes_per_hour,
+    };
+    let code = verification::issue(store, pepper, &shop.id, &limits, phone, client, now)?;
     let display = shop.branding.display_name.as_deref().unwrap_or(&shop.name);
     let minutes = verification::CODE_VALID.as_mins();
     let message = CodeMessage {
@@ -83,7 +87,7 @@ pub fn send_code(
         expires_at: code.expires_at,
     };
     let body = serde_json::to_vec(&message).map_err(|e| Error::internal(format!("code: {e}")))?;
-    let delivered = post_signed(outbound, &target, &message.message_id, &body, now);
+    let delivered = post_signed(courier.outbound, &target, &message.message_id, &body, now);
     if !matches!(delivered, Ok(status) if (200..300).contains(&status)) {
         verification::withdraw(store, pepper, &shop.id, phone, &code.challenge)?;
         return Err(Error::refused(

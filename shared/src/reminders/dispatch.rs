@@ -7,9 +7,16 @@
 //! checked again just before sending (reordered, consent, erasure); quiet hours and the
 //! frequency cap move a step later by queueing it again; several of a customer's steps that
 //! are due together go out as one message.
+//!
+//! A claim is a lease: a step left `Sending` by a request that died (killed, timed out by the
+//! host) is claimed again once `SENDING_LEASE` has passed and sent with the same message id,
+//! which the receiver deduplicates. Shops are isolated: one whose receiver keeps failing, or
+//! whose records cannot be read, is left for the next call while the others go on, and the
+//! whole call stops at its time budget, the next one starting with another shop.
 
 use schemars::JsonSchema;
 use std::collections::HashMap;
+use std::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -24,12 +31,18 @@ use crate::customers::Customer;
 use crate::domain::{CustomerId, ShopId};
 use crate::error::Error;
 use crate::keys;
-use crate::outbound::Outbound;
+use crate::outbound::{DeliveryTarget, Outbound};
 use crate::shops::Shop;
 use crate::store::{create_json, get_json, put_json, update_json, Change, Store};
 
 /// Empty hours one call may walk past per shop (a shop idle for weeks catches up over calls).
 const MAX_HOURS_WALKED: i64 = 24 * 60;
+/// How long a claim holds: far longer than one delivery can take (`DELIVERY_TIMEOUT` for the
+/// connection and each byte), so only a claim whose request died is taken over.
+pub const SENDING_LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// Deliveries to one shop's receiver that may fail in one call before the shop is left for
+/// the next call (its messages wait for their retries; the other shops go on).
+const FAILURES_PER_SHOP: usize = 3;
 
 /// Where a shop's dispatch stands: the hour list and the slots done in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -58,6 +71,12 @@ pub(crate) fn register(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Resu
 /// What a dispatch call did.
 #[derive(Debug, Clone, Default, Serialize, JsonSchema)]
 pub struct DispatchReport {
+    /// Shops this call looked at.
+    pub shops: usize,
+    /// Shops left for the next call: their receiver kept failing, or the time ran out.
+    pub shops_deferred: usize,
+    /// Shops whose records could not be read or written this call (retried next call).
+    pub shops_failed: usize,
     pub examined: usize,
     /// Messages delivered (a message may carry several steps).
     pub messages: usize,
@@ -71,13 +90,17 @@ pub struct DispatchReport {
 }
 
 /// What delivering needs besides the store: the way out, the unsubscribe-link key and
-/// origin, and how a follow-up's coupon is issued.
+/// origin, how a follow-up's coupon is issued, and the deployment's limits.
 pub struct Delivery<'a> {
     pub outbound: &'a dyn Outbound,
     pub pepper: &'a [u8],
     /// Where unsubscribe links point.
     pub origin: &'a str,
     pub coupons: &'a dyn FollowUpCoupons,
+    /// The deployment's `allow_private_delivery`.
+    pub allow_private: bool,
+    /// When this call must stop starting new work.
+    pub deadline: Instant,
 }
 
 /// Issues the coupon a follow-up reminder carries. The reminders feature does not issue
@@ -95,7 +118,9 @@ pub trait FollowUpCoupons {
     ) -> Option<MessageCoupon>;
 }
 
-/// Dispatches for every registered shop, each with the same limit.
+/// Dispatches for every registered shop, each with the same limit, starting each call with
+/// the next shop in turn so that no shop always waits behind the others. A shop that fails
+/// is counted and skipped; the others go on.
 pub fn dispatch_all(
     store: &dyn Store,
     delivery: &Delivery,
@@ -107,8 +132,17 @@ pub fn dispatch_all(
         ..DispatchReport::default()
     };
     let shops = store.counter(keys::REMINDER_SHOPS_COUNTER)?;
+    if shops == 0 {
+        return Ok(total);
+    }
+    let round = store.increment(keys::REMINDER_DISPATCH_ROUND, 1)?;
     let mut seen = std::collections::BTreeSet::new();
-    for slot in 1..=shops {
+    for turn in 0..shops {
+        let slot = (round + turn).rem_euclid(shops) + 1;
+        if Instant::now() >= delivery.deadline {
+            total.caught_up = false;
+            break;
+        }
         let Some(id) = get_json::<ShopId>(store, &keys::reminder_shops_slot(slot))? else {
             continue;
         };
@@ -118,17 +152,31 @@ pub fn dispatch_all(
         let Ok(shop) = crate::shops::load_shop(store, &id) else {
             continue;
         };
-        let r = dispatch(store, delivery, &shop, limit, now)?;
-        total.examined += r.examined;
-        total.messages += r.messages;
-        total.steps_sent += r.steps_sent;
-        total.deferred += r.deferred;
-        total.suppressed += r.suppressed;
-        total.retrying += r.retrying;
-        total.failed += r.failed;
-        total.caught_up &= r.caught_up;
+        total.shops += 1;
+        match dispatch(store, delivery, &shop, limit, now) {
+            Ok(r) => total.add(&r),
+            Err(_) => {
+                // Its queue stays where it was: the next call tries again.
+                total.shops_failed += 1;
+                total.caught_up = false;
+            }
+        }
     }
     Ok(total)
+}
+
+impl DispatchReport {
+    fn add(&mut self, r: &DispatchReport) {
+        self.shops_deferred += r.shops_deferred;
+        self.examined += r.examined;
+        self.messages += r.messages;
+        self.steps_sent += r.steps_sent;
+        self.deferred += r.deferred;
+        self.suppressed += r.suppressed;
+        self.retrying += r.retrying;
+        self.failed += r.failed;
+        self.caught_up &= r.caught_up;
+    }
 }
 
 /// Dispatches one shop: at most `limit` queued entries looked at.
@@ -152,9 +200,10 @@ pub fn dispatch(
         coupons: delivery.coupons,
         shop,
         settings: &stored.settings,
-        secret: stored.delivery_secret.as_deref(),
+        target: stored.target(delivery.allow_private),
         now,
         customers: HashMap::new(),
+        receiver_failures: 0,
     };
     let Some(start) = get_json::<Cursor>(store, &key)? else {
         report.caught_up = true;
@@ -166,6 +215,10 @@ pub fn dispatch(
         if report.examined >= limit || hours > MAX_HOURS_WALKED {
             break;
         }
+        if sender.receiver_failures >= FAILURES_PER_SHOP || Instant::now() >= delivery.deadline {
+            report.shops_deferred = 1;
+            break;
+        }
         if pos.hour > now_hour {
             report.caught_up = true;
             break;
@@ -175,6 +228,11 @@ pub fn dispatch(
         let mut blocked = false;
         let mut slot = pos.after;
         while slot < len && report.examined < limit {
+            if sender.receiver_failures >= FAILURES_PER_SHOP
+                || Instant::now() >= delivery.deadline
+            {
+                break;
+            }
             slot += 1;
             report.examined += 1;
             let entry: Option<QueuedStep> =
@@ -220,9 +278,12 @@ pub(super) struct Sender<'a> {
     pub(super) coupons: &'a dyn FollowUpCoupons,
     pub(super) shop: &'a Shop,
     pub(super) settings: &'a ReminderSettings,
-    pub(super) secret: Option<&'a str>,
+    /// Where messages go: None until URL and secret are set; Err when the URL is refused.
+    pub(super) target: Result<Option<DeliveryTarget>, String>,
     pub(super) now: Timestamp,
     pub(super) customers: HashMap<CustomerId, Option<Customer>>,
+    /// Deliveries to this shop's receiver that failed in this call.
+    pub(super) receiver_failures: usize,
 }
 
 impl Sender<'_> {
@@ -241,11 +302,24 @@ impl Sender<'_> {
         let Some(step) = schedule.steps.get(entry.step) else {
             return Ok(true);
         };
-        if schedule.version != entry.version
-            || schedule.status != ScheduleStatus::Active
-            || step.state != StepState::Pending
-        {
+        if schedule.version != entry.version || schedule.status != ScheduleStatus::Active {
             return Ok(true);
+        }
+        match step.state {
+            StepState::Pending => {}
+            StepState::Sending { since } if since + SENDING_LEASE > self.now => {
+                // Another call holds it now, or one died holding it: look again once the
+                // lease has run out, so a dead claim is never the step's end.
+                let free = since + SENDING_LEASE;
+                if free.as_second().div_euclid(3600) <= hour {
+                    return Ok(false);
+                }
+                queue(self.store, &self.shop.id, free, self.now, entry)?;
+                return Ok(true);
+            }
+            // A claim whose lease ran out: its request died. Sent again below, same id.
+            StepState::Sending { .. } => {}
+            _ => return Ok(true),
         }
         if step.planned.at > self.now {
             // Moved to a later hour (deferred), this entry is spent; else wait for it.
@@ -255,7 +329,7 @@ impl Sender<'_> {
         // goes out, the earlier ones are superseded.
         let later_due = schedule.steps[entry.step + 1..]
             .iter()
-            .any(|s| s.state == StepState::Pending && s.planned.at <= self.now);
+            .any(|s| claimable(&s.state, self.now) && s.planned.at <= self.now);
         if later_due {
             self.settle(
                 &key,
@@ -301,7 +375,9 @@ impl Sender<'_> {
         }
         let mut claimed = vec![(key.clone(), entry.version, entry.step)];
         claimed.extend(self.claim_others_due(&customer, &key)?);
-        self.deliver(&customer, &claimed, report)?;
+        if self.deliver(&customer, &claimed, report)? {
+            self.receiver_failures += 1;
+        }
         Ok(true)
     }
 
@@ -319,7 +395,7 @@ impl Sender<'_> {
                 continue;
             }
             for (i, s) in other.steps.iter().enumerate() {
-                if s.state == StepState::Pending
+                if claimable(&s.state, self.now)
                     && s.planned.at <= self.now
                     && self.claim(&okey, other.version, i)?
                 {
@@ -361,7 +437,7 @@ impl Sender<'_> {
         if reordered {
             return Some("reordered".into());
         }
-        if self.settings.delivery_url.is_none() || self.secret.is_none() {
+        if matches!(self.target, Ok(None)) {
             return Some("delivery_not_configured".into());
         }
         None
@@ -432,7 +508,8 @@ impl Sender<'_> {
         Ok(())
     }
 
-    /// Takes a pending step for sending; false if someone else has it or it moved on.
+    /// Takes a pending step (or one whose claim's lease ran out) for sending; false if someone
+    /// else has it or it moved on.
     fn claim(&self, key: &str, version: u64, step: usize) -> Result<bool, Error> {
         let now = self.now;
         update_json(self.store, key, |current: Option<ReminderSchedule>| {
@@ -442,7 +519,7 @@ impl Sender<'_> {
             match s.steps.get_mut(step) {
                 Some(st)
                     if s.version == version
-                        && st.state == StepState::Pending
+                        && claimable(&st.state, now)
                         && st.planned.at <= now =>
                 {
                     st.state = StepState::Sending { since: now };
@@ -486,6 +563,15 @@ impl Sender<'_> {
             stat,
             1,
         )
+    }
+}
+
+/// A step that may be claimed: pending, or claimed by a request whose lease ran out.
+fn claimable(state: &StepState, now: Timestamp) -> bool {
+    match state {
+        StepState::Pending => true,
+        StepState::Sending { since } => *since + SENDING_LEASE <= now,
+        _ => false,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::customers::Customer;
 use crate::domain::{CouponCode, CustomerId, Platform, ShopId};
 use crate::error::Error;
 use crate::keys;
-use crate::outbound::{post_signed, DeliveryTarget};
+use crate::outbound::post_signed;
 use crate::store::{get_json, update_json, Change};
 
 /// Minutes until the next attempt after the n-th failed one.
@@ -30,14 +30,38 @@ struct Message {
     unsubscribe_url: String,
 }
 
+/// Who a message is for, with the contact details to reach them by (every message to the
+/// shop's delivery URL names its customer this way).
 #[derive(Debug, Serialize, JsonSchema)]
-struct MessageCustomer {
+pub struct MessageCustomer {
     id: CustomerId,
     first_name: Option<String>,
     last_name: Option<String>,
     phone: Option<String>,
     email: Option<String>,
     wecom_external_id: Option<String>,
+}
+
+impl MessageCustomer {
+    pub fn of(customer: &Customer) -> Self {
+        Self {
+            id: customer.id.clone(),
+            first_name: customer.first_name.clone(),
+            last_name: customer.last_name.clone(),
+            phone: customer.phone.as_ref().map(|p| p.as_str().to_string()),
+            email: customer.email.as_ref().map(|e| e.as_str().to_string()),
+            wecom_external_id: customer
+                .platform_ids
+                .iter()
+                .find(|p| p.platform == Platform::Wecom)
+                .map(|p| p.id.as_str().to_string()),
+        }
+    }
+
+    /// Whether the message can reach them at all.
+    pub fn reachable(&self) -> bool {
+        self.phone.is_some() || self.email.is_some() || self.wecom_external_id.is_some()
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -81,19 +105,21 @@ pub struct MessageCoupon {
 }
 
 impl Sender<'_> {
+    /// Sends the claimed steps as one message and settles each; true when the receiver did
+    /// not take it (unreachable, timed out, or an error it may recover from).
     pub(super) fn deliver(
         &self,
         customer: &Customer,
         claimed: &[(String, u64, usize)],
         report: &mut DispatchReport,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
         let Gathered {
             steps: schedules,
             items,
             coupon,
         } = self.gather(customer, claimed)?;
         let Some(first) = schedules.first() else {
-            return Ok(());
+            return Ok(false);
         };
         let message_id = format!(
             "{}.{}.{}.{}.{}",
@@ -112,7 +138,7 @@ impl Sender<'_> {
         for claimed in &schedules {
             self.settle_step(customer, claimed, &outcome, report)?;
         }
-        Ok(())
+        Ok(!outcome.sent && !outcome.permanent)
     }
 
     /// The claimed steps still planned as claimed, what the message says of each, and the
@@ -180,18 +206,7 @@ impl Sender<'_> {
             message_id,
             shop_id: self.shop.id.clone(),
             sent_at: self.now,
-            customer: MessageCustomer {
-                id: customer.id.clone(),
-                first_name: customer.first_name.clone(),
-                last_name: customer.last_name.clone(),
-                phone: customer.phone.as_ref().map(|p| p.as_str().to_string()),
-                email: customer.email.as_ref().map(|e| e.as_str().to_string()),
-                wecom_external_id: customer
-                    .platform_ids
-                    .iter()
-                    .find(|p| p.platform == Platform::Wecom)
-                    .map(|p| p.id.as_str().to_string()),
-            },
+            customer: MessageCustomer::of(customer),
             items,
             coupon,
             unsubscribe_url: format!("{}/r/u/{token}", self.origin),
@@ -202,12 +217,19 @@ impl Sender<'_> {
     fn post_signed(&self, message_id: &str, message: &Message) -> Result<PostOutcome, Error> {
         let body =
             serde_json::to_vec(message).map_err(|e| Error::internal(format!("message: {e}")))?;
-        // `blocked` (checked before claiming) ensures both are set.
-        let target = DeliveryTarget {
-            url: self.settings.delivery_url.clone().unwrap_or_default(),
-            secret: self.secret.unwrap_or_default().to_string(),
+        // Suppression (checked before claiming) leaves only a set target, or a refused URL.
+        let target = match &self.target {
+            Ok(Some(target)) => target,
+            Ok(None) => return Err(Error::internal("a message was claimed with no target")),
+            Err(why) => {
+                return Ok(PostOutcome {
+                    sent: false,
+                    permanent: true,
+                    error: format!("delivery_url refused: {why}"),
+                })
+            }
         };
-        let outcome = post_signed(self.outbound, &target, message_id, &body, self.now);
+        let outcome = post_signed(self.outbound, target, message_id, &body, self.now);
         Ok(PostOutcome {
             sent: matches!(outcome, Ok(status) if (200..300).contains(&status)),
             // The receiver refused the message itself: retrying would not help.

@@ -17,7 +17,7 @@ mod stats;
 mod tokens;
 
 pub use dispatch::{dispatch, dispatch_all, Delivery, DispatchReport, FollowUpCoupons};
-pub use message::MessageCoupon;
+pub use message::{MessageCoupon, MessageCustomer};
 pub use stats::{stats, ReminderStats};
 
 pub use profile::*;

@@ -10,7 +10,7 @@ use crate::customers::ProductRef;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::keys;
-use crate::outbound::DeliveryTarget;
+use crate::outbound::{DeliveryTarget, DeliveryUrl};
 use crate::store::{get_json, update_json, Change, Store};
 
 /// Which products a profile is for: a variant, a SKU or a whole product.
@@ -91,20 +91,11 @@ impl Default for ReminderSettings {
 }
 
 impl ReminderSettings {
-    pub fn validate(&self) -> Result<(), Error> {
+    /// Checks every field; `allow_private` is the deployment's `allow_private_delivery`.
+    pub fn validate(&self, allow_private: bool) -> Result<(), Error> {
         self.validate_profiles()?;
         if let Some(url) = &self.delivery_url {
-            let uri: http::Uri = url
-                .parse()
-                .map_err(|_| Error::invalid("delivery_url is not a URL"))?;
-            let ok = matches!(uri.scheme_str(), Some("https") | Some("http"))
-                && uri.host().is_some()
-                && url.len() <= 2000;
-            if !ok {
-                return Err(Error::invalid(
-                    "delivery_url must be an absolute https URL (http only for a local receiver)",
-                ));
-            }
+            DeliveryUrl::parse(url, allow_private).map_err(Error::invalid)?;
         }
         for (field, value) in [
             ("quiet_start", &self.quiet_start),
@@ -152,18 +143,25 @@ pub fn load_settings(store: &dyn Store, shop: &ShopId) -> Result<SettingsView, E
     })
 }
 
-/// Replaces the settings (the secret stays).
+/// Replaces the settings (the secret stays). Unless `may_redirect`, the delivery URL must
+/// stay as stored: checked in the same compare-and-swap, so a concurrent change cannot slip
+/// a new URL past a caller who may not set one.
 pub fn save_settings(
     store: &dyn Store,
     shop: &ShopId,
     settings: ReminderSettings,
+    allow_private: bool,
+    may_redirect: impl Fn() -> Result<(), Error>,
 ) -> Result<SettingsView, Error> {
-    settings.validate()?;
+    settings.validate(allow_private)?;
     let stored = update_json(
         store,
         &keys::reminder_settings(shop),
         |current: Option<StoredSettings>| {
             let mut stored = current.unwrap_or_default();
+            if stored.settings.delivery_url != settings.delivery_url {
+                may_redirect()?;
+            }
             stored.settings = settings.clone();
             Ok::<_, Error>(Change::Write(stored.clone(), stored))
         },
@@ -238,15 +236,32 @@ impl ReminderSettings {
 }
 
 /// Where the shop's messages are delivered and the secret that signs them, once both are set.
-/// Reminders and phone verification codes go the same way.
-pub fn delivery_target(store: &dyn Store, shop: &ShopId) -> Result<Option<DeliveryTarget>, Error> {
+/// Reminders, phone verification codes and returning people's coupons go the same way. A URL
+/// the deployment no longer allows (saved before its rules changed) is refused here too.
+pub fn delivery_target(
+    store: &dyn Store,
+    shop: &ShopId,
+    allow_private: bool,
+) -> Result<Option<DeliveryTarget>, Error> {
     let stored = get_json::<StoredSettings>(store, &keys::reminder_settings(shop))?;
-    Ok(stored.and_then(|s| {
-        Some(DeliveryTarget {
-            url: s.settings.delivery_url?,
-            secret: s.delivery_secret?,
-        })
-    }))
+    stored
+        .map(|s| s.target(allow_private))
+        .transpose()
+        .map(Option::flatten)
+        .map_err(|why| Error::refused(crate::error::ErrorCode::DeliveryUnavailable, why))
+}
+
+impl StoredSettings {
+    /// The target once URL and secret are both set; Err when the URL is not allowed.
+    pub(crate) fn target(&self, allow_private: bool) -> Result<Option<DeliveryTarget>, String> {
+        let (Some(url), Some(secret)) = (&self.settings.delivery_url, &self.delivery_secret) else {
+            return Ok(None);
+        };
+        Ok(Some(DeliveryTarget {
+            url: DeliveryUrl::parse(url, allow_private)?,
+            secret: secret.clone(),
+        }))
+    }
 }
 
 /// The shop's settings with the profiles (no secret), for planning.

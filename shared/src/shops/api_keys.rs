@@ -20,12 +20,35 @@ const API_KEY_PREFIX: &str = "siyu";
 /// Further keys a shop may hold besides the owner's.
 const MAX_EXTRA_KEYS: usize = 20;
 
-/// What a key may do beyond the shop's everyday API (which every key may use).
+/// What a key may do beyond the shop's everyday API (which every key may use). The owner key
+/// holds every scope. Each scope guards a way personal data could leave, or the shop's
+/// webhooks could be forged: a key without it sees contacts masked and cannot redirect them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum KeyScope {
-    /// Exports carry full phone numbers and emails instead of masked ones.
+    /// Exports and look-ups carry full phone numbers, emails and WeCom ids.
     ExportContacts,
+    /// Changes where messages (with phone numbers and emails) are delivered, and the secret
+    /// that signs them.
+    ManageDelivery,
+    /// Changes the platform credentials that webhooks are verified with.
+    ManageCredentials,
+}
+
+impl KeyScope {
+    pub const ALL: [KeyScope; 3] = [
+        KeyScope::ExportContacts,
+        KeyScope::ManageDelivery,
+        KeyScope::ManageCredentials,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::ExportContacts => "export_contacts",
+            KeyScope::ManageDelivery => "manage_delivery",
+            KeyScope::ManageCredentials => "manage_credentials",
+        }
+    }
 }
 
 /// An API key besides the owner's: only its hash is kept.
@@ -52,6 +75,18 @@ pub struct Caller {
 impl Caller {
     pub fn may(&self, scope: KeyScope) -> bool {
         self.scopes.contains(&scope)
+    }
+
+    /// The key holds `scope` (the owner key holds them all).
+    pub fn require(&self, scope: KeyScope) -> Result<(), Error> {
+        if self.may(scope) {
+            Ok(())
+        } else {
+            Err(Error::forbidden(format!(
+                "this needs the shop's owner key or a key with the `{}` scope",
+                scope.as_str()
+            )))
+        }
     }
 
     pub fn require_owner(&self) -> Result<(), Error> {
@@ -91,7 +126,7 @@ impl Shop {
         let presented = hex::encode(Sha256::digest(secret.as_bytes()));
         let same = |hash: &str| bool::from(presented.as_bytes().ct_eq(hash.as_bytes()));
         if !self.api_key_sha256.is_empty() && same(&self.api_key_sha256) {
-            return Some((OWNER_KEY.to_string(), vec![KeyScope::ExportContacts]));
+            return Some((OWNER_KEY.to_string(), KeyScope::ALL.to_vec()));
         }
         self.api_keys
             .iter()
@@ -197,14 +232,27 @@ pub fn revoke_key(
     })
 }
 
-/// Issues a new API key for a shop; the old one stops working at once.
-pub fn rotate_api_key(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<String, Error> {
+/// Issues a new owner key for a shop; the old one stops working at once. Unless
+/// `keep_other_keys`, every further key is revoked too: an owner key is rotated because it
+/// leaked, and whoever held it could have made further keys for themself. Returns the new
+/// key and the ids of the keys revoked.
+pub fn rotate_api_key(
+    store: &dyn Store,
+    id: &ShopId,
+    keep_other_keys: bool,
+    now: Timestamp,
+) -> Result<(String, Vec<String>), Error> {
     let (api_key, hash) = new_api_key(id);
-    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+    let revoked = update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = live(current)?;
         shop.api_key_sha256 = hash.clone();
+        let revoked: Vec<String> = if keep_other_keys {
+            Vec::new()
+        } else {
+            shop.api_keys.drain(..).map(|k| k.id).collect()
+        };
         shop.updated_at = now;
-        Ok::<_, Error>(Change::Write(shop, ()))
+        Ok::<_, Error>(Change::Write(shop, revoked))
     })?;
-    Ok(api_key)
+    Ok((api_key, revoked))
 }

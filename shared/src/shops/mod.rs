@@ -3,7 +3,9 @@
 //! different fields are all kept.
 
 mod api_keys;
+pub mod audit;
 mod branding;
+pub mod redaction;
 
 pub use api_keys::{
     authenticate, authenticate_caller, create_key, revoke_key, rotate_api_key, Caller, KeyScope,
@@ -47,6 +49,41 @@ pub struct Shop {
     /// How the shop appears on the pages shoppers see.
     #[serde(default)]
     pub branding: Branding,
+    #[serde(default)]
+    pub limits: ShopLimits,
+}
+
+/// Ceilings a shop sets on what anonymous visitors can make it spend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShopLimits {
+    /// Phone verification codes the shop sends in an hour, all numbers together (each is a
+    /// text message the shop pays for): 1 to 100,000, default 200.
+    #[serde(default = "default_codes_per_hour")]
+    pub phone_codes_per_hour: u32,
+}
+
+fn default_codes_per_hour() -> u32 {
+    200
+}
+
+impl Default for ShopLimits {
+    fn default() -> Self {
+        Self {
+            phone_codes_per_hour: default_codes_per_hour(),
+        }
+    }
+}
+
+impl ShopLimits {
+    fn checked(self) -> Result<Self, Error> {
+        if !(1..=100_000).contains(&self.phone_codes_per_hour) {
+            return Err(Error::invalid(
+                "limits.phone_codes_per_hour must be 1 to 100000",
+            ));
+        }
+        Ok(self)
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
@@ -54,6 +91,10 @@ pub struct Credentials {
     /// Up to two: during a rotation Shopify signs with the older secret for up to an hour.
     #[serde(default)]
     pub shopify_secrets: Vec<String>,
+    /// The shop's `*.myshopify.com` domain. Set, every Shopify delivery must name it, and the
+    /// privacy topics (which carry it in their signed body) can be matched to this shop.
+    #[serde(default)]
+    pub shopify_shop_domain: Option<String>,
     #[serde(default)]
     pub woocommerce_secret: Option<String>,
     #[serde(default)]
@@ -92,6 +133,9 @@ pub struct NewShop {
 pub struct CredentialsInput {
     #[serde(default)]
     pub shopify_secrets: Option<Vec<String>>,
+    /// `name.myshopify.com`, as Shopify's `X-Shopify-Shop-Domain` names the shop.
+    #[serde(default)]
+    pub shopify_shop_domain: Option<String>,
     #[serde(default)]
     pub woocommerce_secret: Option<String>,
     #[serde(default)]
@@ -119,6 +163,9 @@ pub struct ShopUpdate {
     /// Replaces the whole branding (`{}` clears it).
     #[serde(default)]
     pub branding: Option<Branding>,
+    /// Replaces the limits (a field left out takes its default).
+    #[serde(default)]
+    pub limits: Option<ShopLimits>,
 }
 
 /// What `POST /api/shops` answers: the only time the API key and generic secret are shown.
@@ -140,6 +187,7 @@ pub struct ShopView {
     pub credentials: serde_json::Value,
     pub webhook_paths: serde_json::Value,
     pub branding: Branding,
+    pub limits: ShopLimits,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -155,6 +203,7 @@ impl Shop {
             default_calling_code: self.default_calling_code.clone(),
             credentials: serde_json::json!({
                 "shopify_secrets": c.shopify_secrets.len(),
+                "shopify_shop_domain": c.shopify_shop_domain,
                 "woocommerce_secret": c.woocommerce_secret.is_some(),
                 "youzan": c.youzan.as_ref().map(|y| serde_json::json!({"client_id": y.client_id})),
                 "generic_secret": c.generic_secret.is_some(),
@@ -168,6 +217,7 @@ impl Shop {
                 "wecom_callback": format!("/wecom/{}", self.id),
             }),
             branding: self.branding.clone(),
+            limits: self.limits,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }
@@ -204,48 +254,125 @@ fn validate_calling_code(code: &str) -> Result<String, Error> {
     Ok(code.to_string())
 }
 
+/// Shortest webhook secret taken: shorter ones can be guessed, and a guessed secret forges
+/// every webhook of the shop.
+const MIN_SECRET_CHARS: usize = 16;
+
 fn validate_secret(field: &str, secret: &str) -> Result<String, Error> {
-    if secret.is_empty() || secret.len() > 512 {
+    if secret.len() < MIN_SECRET_CHARS || secret.len() > 512 {
         return Err(Error::invalid(format!(
-            "{field} must be 1 to 512 characters"
+            "{field} must be {MIN_SECRET_CHARS} to 512 characters"
         )));
     }
     Ok(secret.to_string())
 }
 
-fn apply_credentials(target: &mut Credentials, input: CredentialsInput) -> Result<(), Error> {
+/// A shop's `*.myshopify.com` domain, lower case.
+fn validate_shop_domain(domain: &str) -> Result<String, Error> {
+    let domain = domain.trim().to_ascii_lowercase();
+    let handle = domain.strip_suffix(".myshopify.com").unwrap_or_default();
+    let valid = !handle.is_empty()
+        && handle.len() <= 100
+        && handle
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !handle.starts_with('-');
+    if !valid {
+        return Err(Error::invalid(
+            "shopify_shop_domain is the shop's myshopify.com domain, e.g. tea-house.myshopify.com",
+        ));
+    }
+    Ok(domain)
+}
+
+impl CredentialsInput {
+    /// The credentials this input sets, by name (for the security log).
+    pub fn fields(&self) -> Vec<String> {
+        [
+            ("shopify_secrets", self.shopify_secrets.is_some()),
+            ("shopify_shop_domain", self.shopify_shop_domain.is_some()),
+            ("woocommerce_secret", self.woocommerce_secret.is_some()),
+            ("youzan", self.youzan.is_some()),
+            ("generic_secret", self.generic_secret.is_some()),
+            ("wecom", self.wecom.is_some()),
+        ]
+        .into_iter()
+        .filter(|(_, set)| *set)
+        .map(|(name, _)| name.to_string())
+        .collect()
+    }
+}
+
+/// Credentials a request sets, each checked; None leaves one as it is.
+#[derive(Debug, Clone, Default)]
+struct CheckedCredentials {
+    shopify_secrets: Option<Vec<String>>,
+    shopify_shop_domain: Option<String>,
+    woocommerce_secret: Option<String>,
+    youzan: Option<YouzanCredentials>,
+    generic_secret: Option<String>,
+    wecom: Option<WecomCredentials>,
+}
+
+fn check_credentials(input: CredentialsInput) -> Result<CheckedCredentials, Error> {
+    let mut checked = CheckedCredentials::default();
     if let Some(secrets) = input.shopify_secrets {
         if secrets.len() > 2 {
             return Err(Error::invalid(
                 "shopify_secrets holds at most two secrets (current and previous)",
             ));
         }
-        target.shopify_secrets = secrets
-            .iter()
-            .map(|s| validate_secret("shopify_secrets", s))
-            .collect::<Result<_, _>>()?;
+        checked.shopify_secrets = Some(
+            secrets
+                .iter()
+                .map(|s| validate_secret("shopify_secrets", s))
+                .collect::<Result<_, _>>()?,
+        );
+    }
+    if let Some(domain) = input.shopify_shop_domain {
+        checked.shopify_shop_domain = Some(validate_shop_domain(&domain)?);
     }
     if let Some(secret) = input.woocommerce_secret {
-        target.woocommerce_secret = Some(validate_secret("woocommerce_secret", &secret)?);
+        checked.woocommerce_secret = Some(validate_secret("woocommerce_secret", &secret)?);
     }
     if let Some(youzan) = input.youzan {
-        validate_secret("youzan.client_id", &youzan.client_id)?;
+        if youzan.client_id.trim().is_empty() || youzan.client_id.len() > 512 {
+            return Err(Error::invalid("youzan.client_id must be 1 to 512 characters"));
+        }
         validate_secret("youzan.client_secret", &youzan.client_secret)?;
-        target.youzan = Some(youzan);
+        checked.youzan = Some(youzan);
     }
     if let Some(secret) = input.generic_secret {
-        if secret.len() < 16 {
-            return Err(Error::invalid(
-                "generic_secret must be at least 16 characters",
-            ));
-        }
-        target.generic_secret = Some(validate_secret("generic_secret", &secret)?);
+        checked.generic_secret = Some(validate_secret("generic_secret", &secret)?);
     }
     if let Some(wecom) = input.wecom {
         wecom.validate()?;
-        target.wecom = Some(wecom);
+        checked.wecom = Some(wecom);
     }
-    Ok(())
+    Ok(checked)
+}
+
+impl CheckedCredentials {
+    fn apply_to(&self, c: &mut Credentials) {
+        if let Some(secrets) = &self.shopify_secrets {
+            c.shopify_secrets = secrets.clone();
+        }
+        if let Some(domain) = &self.shopify_shop_domain {
+            c.shopify_shop_domain = Some(domain.clone());
+        }
+        if let Some(secret) = &self.woocommerce_secret {
+            c.woocommerce_secret = Some(secret.clone());
+        }
+        if let Some(youzan) = &self.youzan {
+            c.youzan = Some(youzan.clone());
+        }
+        if let Some(secret) = &self.generic_secret {
+            c.generic_secret = Some(secret.clone());
+        }
+        if let Some(wecom) = &self.wecom {
+            c.wecom = Some(wecom.clone());
+        }
+    }
 }
 
 /// Creates a shop and returns it with its API key, shown this once.
@@ -260,7 +387,7 @@ pub fn create_shop(
     let calling_code =
         validate_calling_code(input.default_calling_code.as_deref().unwrap_or("86"))?;
     let mut credentials = Credentials::default();
-    apply_credentials(&mut credentials, input.credentials)?;
+    check_credentials(input.credentials)?.apply_to(&mut credentials);
     let generic_secret = credentials
         .generic_secret
         .get_or_insert_with(new_secret)
@@ -281,6 +408,7 @@ pub fn create_shop(
         updated_at: now,
         redacted_at: None,
         branding: Branding::default(),
+        limits: ShopLimits::default(),
     };
     let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
     if !created {
@@ -307,76 +435,68 @@ pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, Error> {
     live(get_json(store, &keys::shop(id))?)
 }
 
-/// Applies a settings change; concurrent changes to other fields are kept.
+/// A settings change that passed every check: applying it cannot fail on its input.
+#[derive(Debug, Clone)]
+pub struct CheckedUpdate {
+    name: Option<String>,
+    zone: Option<String>,
+    currency: Option<Currency>,
+    calling_code: Option<String>,
+    branding: Option<Branding>,
+    limits: Option<ShopLimits>,
+    credentials: Option<CheckedCredentials>,
+}
+
+/// Checks a settings change without touching the store, so a bad request writes nothing.
+pub fn check_update(update: ShopUpdate) -> Result<CheckedUpdate, Error> {
+    Ok(CheckedUpdate {
+        name: update.name.as_deref().map(validate_name).transpose()?,
+        zone: update.time_zone.as_deref().map(validate_zone).transpose()?,
+        currency: update
+            .currency
+            .as_deref()
+            .map(|c| Currency::parse(c).map_err(Error::invalid))
+            .transpose()?,
+        calling_code: update
+            .default_calling_code
+            .as_deref()
+            .map(validate_calling_code)
+            .transpose()?,
+        branding: update.branding.map(Branding::checked).transpose()?,
+        limits: update.limits.map(ShopLimits::checked).transpose()?,
+        credentials: update.credentials.map(check_credentials).transpose()?,
+    })
+}
+
+/// Applies a checked settings change; concurrent changes to other fields are kept.
 pub fn update_shop(
     store: &dyn Store,
     id: &ShopId,
-    update: ShopUpdate,
+    update: &CheckedUpdate,
     now: Timestamp,
 ) -> Result<Shop, Error> {
-    // Validate once, outside the retry loop, so a bad request writes nothing.
-    let name = update.name.as_deref().map(validate_name).transpose()?;
-    let zone = update.time_zone.as_deref().map(validate_zone).transpose()?;
-    let currency = update
-        .currency
-        .as_deref()
-        .map(|c| Currency::parse(c).map_err(Error::invalid))
-        .transpose()?;
-    let calling_code = update
-        .default_calling_code
-        .as_deref()
-        .map(validate_calling_code)
-        .transpose()?;
-    let branding = update.branding.map(Branding::checked).transpose()?;
-    let mut new_credentials = Credentials::default();
-    let credentials_input = update.credentials;
-    let touches = credentials_input.as_ref().map(|c| {
-        (
-            c.shopify_secrets.is_some(),
-            c.woocommerce_secret.is_some(),
-            c.youzan.is_some(),
-            c.generic_secret.is_some(),
-            c.wecom.is_some(),
-        )
-    });
-    if let Some(input) = credentials_input {
-        apply_credentials(&mut new_credentials, input)?;
-    }
-
     update_json(store, &keys::shop(id), |current: Option<Shop>| {
         let mut shop = live(current)?;
-        if let Some(name) = &name {
+        if let Some(name) = &update.name {
             shop.name = name.clone();
         }
-        if let Some(zone) = &zone {
+        if let Some(zone) = &update.zone {
             shop.time_zone = zone.clone();
         }
-        if let Some(currency) = currency {
+        if let Some(currency) = update.currency {
             shop.currency = currency;
         }
-        if let Some(branding) = &branding {
+        if let Some(branding) = &update.branding {
             shop.branding = branding.clone();
         }
-        if let Some(code) = &calling_code {
+        if let Some(limits) = update.limits {
+            shop.limits = limits;
+        }
+        if let Some(code) = &update.calling_code {
             shop.default_calling_code = code.clone();
         }
-        if let Some((shopify, woo, youzan, generic, wecom)) = touches {
-            let c = &mut shop.credentials;
-            if shopify {
-                c.shopify_secrets = new_credentials.shopify_secrets.clone();
-            }
-            if woo {
-                c.woocommerce_secret = new_credentials.woocommerce_secret.clone();
-            }
-            if youzan {
-                c.youzan = new_credentials.youzan.clone();
-            }
-            if generic {
-                c.generic_secret = new_credentials.generic_secret.clone();
-            }
-            if wecom {
-                c.wecom = new_credentials.wecom.clone();
-            }
+        if let Some(credentials) = &update.credentials {
+            credentials.apply_to(&mut shop.credentials);
         }
         shop.updated_at = now;
         Ok(Change::Write(shop.clone(), shop))

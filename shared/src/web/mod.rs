@@ -1,8 +1,10 @@
 //! HTTP plumbing shared by every component: the request environment, query and header
 //! reading, JSON answers, the access log and the single place errors become responses.
 
+pub mod client;
 mod error;
 
+pub use client::{ClientAddress, ClientAddressing};
 pub use error::{ApiError, ErrorBody, ErrorDetail};
 
 use std::time::Instant;
@@ -23,48 +25,114 @@ pub type Response = http::Response<Vec<u8>>;
 /// Bodies larger than this are refused before any parsing.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// The pepper shipped in spin.toml for local runs; deployments must override it.
+/// The development values `spin.toml` ships for local runs. They are published, so the app
+/// refuses them from any client that is not on this machine (`Secrets::for_client`); the
+/// production manifests declare the secrets `required` with no default at all.
 pub const DEV_PEPPER: &str = "dev-only-pepper-change-me";
 pub const DEV_OPERATOR_TOKEN: &str = "dev-operator-token";
+pub const DEV_SCHEDULER_TOKEN: &str = "dev-scheduler-token";
 
 /// Secrets the components read from Spin variables.
 #[derive(Clone, Default)]
 pub struct Secrets {
     pub operator_token: Option<String>,
     pub pii_pepper: Option<String>,
-    /// Authorises the scheduler's calls (reminder dispatch).
+    /// Authorises the scheduler's calls (reminder dispatch, redaction).
     pub scheduler_token: Option<String>,
+    /// Secrets set to their published development value and refused for this request.
+    refused: Vec<&'static str>,
 }
 
 impl Secrets {
+    pub fn new(
+        operator_token: Option<String>,
+        pii_pepper: Option<String>,
+        scheduler_token: Option<String>,
+    ) -> Self {
+        Self {
+            operator_token,
+            pii_pepper,
+            scheduler_token,
+            refused: Vec::new(),
+        }
+    }
+
+    /// Whether any secret still holds its published development value.
+    pub fn uses_dev_values(&self) -> bool {
+        self.operator_token.as_deref() == Some(DEV_OPERATOR_TOKEN)
+            || self.pii_pepper.as_deref() == Some(DEV_PEPPER)
+            || self.scheduler_token.as_deref() == Some(DEV_SCHEDULER_TOKEN)
+    }
+
+    /// The secrets a request from this client may use: published development values only
+    /// from this machine (loopback). Elsewhere they count as unset, so nothing is authorised
+    /// by a token anyone can read and no hash or link is made with a pepper anyone can read.
+    pub fn for_client(&self, loopback: bool) -> Secrets {
+        let mut secrets = self.clone();
+        if loopback {
+            return secrets;
+        }
+        for (value, dev, name) in [
+            (&mut secrets.operator_token, DEV_OPERATOR_TOKEN, "operator_token"),
+            (&mut secrets.pii_pepper, DEV_PEPPER, "pii_pepper"),
+            (&mut secrets.scheduler_token, DEV_SCHEDULER_TOKEN, "scheduler_token"),
+        ] {
+            if value.as_deref() == Some(dev) {
+                *value = None;
+                secrets.refused.push(name);
+            }
+        }
+        secrets
+    }
+
+    fn refused_note(&self, name: &str) -> &'static str {
+        if self.refused.contains(&name) {
+            " (it is set to the published development value, which is accepted only from this machine: set your own)"
+        } else {
+            ""
+        }
+    }
+
     pub fn pepper(&self) -> Result<&[u8], ApiError> {
         match self.pii_pepper.as_deref() {
             Some(p) if p.len() >= 16 => Ok(p.as_bytes()),
-            _ => Err(ApiError::from(Error::misconfigured(
-                "the pii_pepper variable (16 characters or more)",
-            ))),
+            _ => Err(ApiError::from(Error::misconfigured(&format!(
+                "the pii_pepper variable (16 characters or more){}",
+                self.refused_note("pii_pepper")
+            )))),
         }
     }
 
     /// Constant-time check of the scheduler's bearer token.
     pub fn is_scheduler(&self, presented: &str) -> bool {
-        match self.scheduler_token.as_deref() {
-            Some(token) if !token.is_empty() => {
-                bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
-            }
-            _ => false,
-        }
+        same_token(self.scheduler_token.as_deref(), presented)
     }
 
     /// Constant-time check of an operator bearer token.
     pub fn is_operator(&self, presented: &str) -> bool {
-        match self.operator_token.as_deref() {
-            Some(token) if !token.is_empty() => {
-                bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
-            }
-            _ => false,
-        }
+        same_token(self.operator_token.as_deref(), presented)
     }
+
+    /// Why a token was not accepted, for the 401's message.
+    pub fn token_note(&self, name: &str) -> &'static str {
+        self.refused_note(name)
+    }
+}
+fn same_token(expected: Option<&str>, presented: &str) -> bool {
+    match expected {
+        Some(token) if !token.is_empty() => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
+        _ => false,
+    }
+}
+
+/// How this deployment is set up, from Spin variables: where clients' addresses come from
+/// and where deliveries may go.
+#[derive(Debug, Clone, Default)]
+pub struct Deployment {
+    pub client_addressing: ClientAddressing,
+    /// Delivery URLs may name loopback and private addresses (a local SMS gateway, tests);
+    /// `allow_private_delivery`, on in spin.toml, off in the production manifests.
+    pub allow_private_delivery: bool,
 }
 
 /// Everything a handler may use besides the request.
@@ -74,6 +142,30 @@ pub struct Env<'a> {
     pub now: Timestamp,
     /// Outgoing HTTP (reminder deliveries); only to the hosts the component may reach.
     pub outbound: &'a dyn Outbound,
+    pub deployment: &'a Deployment,
+}
+
+impl Env<'_> {
+    /// The way messages leave this deployment.
+    pub fn courier(&self) -> crate::outbound::Courier<'_> {
+        crate::outbound::Courier {
+            outbound: self.outbound,
+            allow_private: self.deployment.allow_private_delivery,
+        }
+    }
+
+    /// The client's address as this deployment learns it (see `web::client`).
+    pub fn client(&self, req: &Request) -> Option<ClientAddress> {
+        self.deployment.client_addressing.client(req)
+    }
+
+    /// What per-client limits count by: the client's bucket, or one shared bucket for
+    /// requests whose address nobody named (never the case under Spin).
+    pub fn client_bucket(&self, req: &Request) -> String {
+        self.client(req)
+            .map(ClientAddress::bucket)
+            .unwrap_or_else(|| "unknown".to_string())
+    }
 }
 
 /// Fields of the access log line that the handler fills in as it learns them.
@@ -92,6 +184,13 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
         route: "unmatched",
         shop: None,
     };
+    // Published development secrets work only for this machine's own requests.
+    let loopback = env.client(req).is_some_and(ClientAddress::is_loopback);
+    let secrets = env.secrets.for_client(loopback);
+    let env = &Env {
+        secrets: &secrets,
+        ..*env
+    };
     let result = if req.body().len() > MAX_BODY_BYTES {
         Err(ApiError::payload_too_large(MAX_BODY_BYTES))
     } else {
@@ -102,9 +201,10 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
         Err(err) => (error_response(&err), Some(err)),
     };
     let status = response.status().as_u16();
+    let dev_secrets = env.secrets.uses_dev_values();
     eprintln!(
         "{}",
-        access_log_line(req, &log, status, error.as_ref(), started)
+        access_log_line(req, &log, status, error.as_ref(), started, dev_secrets)
     );
     response
 }
@@ -117,6 +217,7 @@ fn access_log_line(
     status: u16,
     error: Option<&ApiError>,
     started: Instant,
+    dev_secrets: bool,
 ) -> String {
     let mut line = serde_json::json!({
         "method": req.method().as_str(),
@@ -128,6 +229,9 @@ fn access_log_line(
     });
     if let Some(detail) = error.and_then(|e| e.detail.as_deref()) {
         line["detail"] = detail.into();
+    }
+    if dev_secrets {
+        line["warning"] = "published development secrets in use: local development only".into();
     }
     line.to_string()
 }
@@ -300,11 +404,11 @@ mod tests {
             shop: Some("shp_abc".into()),
         };
         let failed = ApiError::from(crate::error::Error::internal("order record vanished"));
-        let failed_line = access_log_line(&req, &log, 500, Some(&failed), Instant::now());
+        let failed_line = access_log_line(&req, &log, 500, Some(&failed), Instant::now(), false);
         let parsed: serde_json::Value = serde_json::from_str(&failed_line).unwrap();
         assert_eq!(parsed["error"], "internal");
         assert_eq!(parsed["detail"], "order record vanished");
-        let line = access_log_line(&req, &log, 200, None, Instant::now());
+        let line = access_log_line(&req, &log, 200, None, Instant::now(), false);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["route"], "/api/customers");
         assert_eq!(parsed["status"], 200);

@@ -38,10 +38,21 @@ pub struct ParseContext<'a> {
     pub calling_code: &'a str,
     pub zone: &'a jiff::tz::TimeZone,
     pub now: jiff::Timestamp,
+    /// The shop's `*.myshopify.com` domain, if set (`credentials.shopify_shop_domain`).
+    pub shopify_shop_domain: Option<&'a str>,
 }
 
 pub fn invalid_payload(message: impl Into<String>) -> Error {
     Error::invalid_as(ErrorCode::InvalidPayload, message)
+}
+
+/// The signed body is not what the topic header says: the header is not signed, so a body
+/// signed for one topic may be re-posted under another. Nothing is done with it.
+pub fn topic_mismatch(topic: &str, body_is: &str) -> Error {
+    Error::invalid_as(
+        ErrorCode::TopicMismatch,
+        format!("the body is {body_is}, not what topic {topic:?} carries; nothing was changed"),
+    )
 }
 
 pub fn external_id(field: &str, text: &str) -> Result<ExternalId, Error> {

@@ -1,17 +1,24 @@
 //! Shopify webhooks: base64 HMAC-SHA256 over the raw body in `X-Shopify-Hmac-Sha256`
 //! (`Shopify-Hmac-Sha256` in the newer events delivery), REST-shaped JSON payloads.
+//!
+//! Shopify signs the body only: the topic and shop-domain headers are not signed, and a
+//! public app signs every shop's deliveries with one secret. So what a delivery does follows
+//! from its body: the body's own shape must be the topic's (`BodyKind`), and the privacy
+//! topics, which carry the shop's domain in their body, must name this shop. A shop that set
+//! its domain also refuses any delivery whose header names another.
 
 use schemars::JsonSchema;
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 use super::{
-    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
-    WebhookEffect,
+    external_id, invalid_payload, topic_mismatch, IdValue, ParseContext, PlatformLineItem,
+    ProfileFields, WebhookEffect,
 };
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_rfc3339;
 use crate::domain::{Currency, Platform};
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 use crate::json::parse_json;
 use crate::orders::{OrderEvent, OrderFacts, OrderSnapshot, Refund};
 
@@ -264,8 +271,228 @@ fn order_customer(
     }
 }
 
-/// Translates a verified Shopify delivery.
+/// What a Shopify body is, by its own (signed) fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Order,
+    Refund,
+    Customer,
+    CustomerRedact,
+    DataRequest,
+    ShopRedact,
+    Unknown,
+}
+
+impl BodyKind {
+    fn described(self) -> &'static str {
+        match self {
+            BodyKind::Order => "an order",
+            BodyKind::Refund => "a refund",
+            BodyKind::Customer => "a customer",
+            BodyKind::CustomerRedact => "a customer redaction",
+            BodyKind::DataRequest => "a customer data request",
+            BodyKind::ShopRedact => "a shop redaction",
+            BodyKind::Unknown => "of no shape Siyu knows",
+        }
+    }
+
+    /// The body each topic Siyu acts on carries; None for topics it ignores.
+    fn of_topic(topic: &str) -> Option<BodyKind> {
+        Some(match topic {
+            "orders/create"
+            | "orders/paid"
+            | "orders/updated"
+            | "orders/cancelled"
+            | "orders/fulfilled"
+            | "orders/partially_fulfilled" => BodyKind::Order,
+            "refunds/create" => BodyKind::Refund,
+            "customers/create" | "customers/update" => BodyKind::Customer,
+            "customers/redact" => BodyKind::CustomerRedact,
+            "customers/data_request" => BodyKind::DataRequest,
+            "shop/redact" => BodyKind::ShopRedact,
+            _ => return None,
+        })
+    }
+}
+
+/// The fields that tell Shopify's bodies apart (everything else is ignored here).
+#[derive(Deserialize)]
+struct Shape {
+    id: Option<IgnoredAny>,
+    admin_graphql_api_id: Option<String>,
+    line_items: Option<IgnoredAny>,
+    financial_status: Option<IgnoredAny>,
+    total_price: Option<IgnoredAny>,
+    order_id: Option<IgnoredAny>,
+    transactions: Option<IgnoredAny>,
+    refund_line_items: Option<IgnoredAny>,
+    shop_id: Option<IgnoredAny>,
+    shop_domain: Option<String>,
+    customer: Option<IgnoredAny>,
+    orders_to_redact: Option<IgnoredAny>,
+    data_request: Option<IgnoredAny>,
+    email: Option<IgnoredAny>,
+    phone: Option<IgnoredAny>,
+    first_name: Option<IgnoredAny>,
+    last_name: Option<IgnoredAny>,
+    state: Option<IgnoredAny>,
+    verified_email: Option<IgnoredAny>,
+    default_address: Option<IgnoredAny>,
+    addresses: Option<IgnoredAny>,
+}
+
+impl Shape {
+    /// The shape of a body that must be a JSON object.
+    fn of(body: &[u8]) -> Result<Shape, Error> {
+        if std::str::from_utf8(body).is_err() {
+            return Err(Error::malformed(
+                ErrorCode::InvalidEncoding,
+                "the body must be UTF-8 JSON",
+            ));
+        }
+        let first = body.iter().find(|b| !b.is_ascii_whitespace());
+        if first.is_some_and(|b| *b == b'[') {
+            return Err(invalid_payload("the body must be a JSON object"));
+        }
+        serde_json::from_slice(body).map_err(crate::json::json_error)
+    }
+
+    fn kind(&self) -> BodyKind {
+        // Shopify's bodies name their own type where they carry a GraphQL id.
+        if let Some(gid) = &self.admin_graphql_api_id {
+            for (prefix, kind) in [
+                ("gid://shopify/Order/", BodyKind::Order),
+                ("gid://shopify/Refund/", BodyKind::Refund),
+                ("gid://shopify/Customer/", BodyKind::Customer),
+            ] {
+                if gid.starts_with(prefix) {
+                    return if self.structurally(kind) {
+                        kind
+                    } else {
+                        BodyKind::Unknown
+                    };
+                }
+            }
+            return BodyKind::Unknown;
+        }
+        [
+            BodyKind::DataRequest,
+            BodyKind::CustomerRedact,
+            BodyKind::ShopRedact,
+            BodyKind::Refund,
+            BodyKind::Order,
+            BodyKind::Customer,
+        ]
+        .into_iter()
+        .find(|kind| self.structurally(*kind))
+        .unwrap_or(BodyKind::Unknown)
+    }
+
+    fn structurally(&self, kind: BodyKind) -> bool {
+        let privacy = self.shop_domain.is_some() && self.shop_id.is_some();
+        match kind {
+            BodyKind::DataRequest => privacy && self.data_request.is_some(),
+            BodyKind::CustomerRedact => {
+                privacy
+                    && self.customer.is_some()
+                    && self.orders_to_redact.is_some()
+                    && self.data_request.is_none()
+            }
+            BodyKind::ShopRedact => {
+                privacy
+                    && self.id.is_none()
+                    && self.customer.is_none()
+                    && self.line_items.is_none()
+                    && self.orders_to_redact.is_none()
+                    && self.data_request.is_none()
+            }
+            BodyKind::Refund => {
+                self.order_id.is_some()
+                    && (self.transactions.is_some() || self.refund_line_items.is_some())
+                    && self.line_items.is_none()
+                    && self.shop_domain.is_none()
+            }
+            BodyKind::Order => {
+                self.id.is_some()
+                    && self.line_items.is_some()
+                    && (self.financial_status.is_some() || self.total_price.is_some())
+                    && self.order_id.is_none()
+                    && self.shop_domain.is_none()
+            }
+            BodyKind::Customer => {
+                self.id.is_some()
+                    && self.line_items.is_none()
+                    && self.order_id.is_none()
+                    && self.customer.is_none()
+                    && self.shop_domain.is_none()
+                    && [
+                        &self.email,
+                        &self.phone,
+                        &self.first_name,
+                        &self.last_name,
+                        &self.state,
+                        &self.verified_email,
+                        &self.default_address,
+                        &self.addresses,
+                    ]
+                    .iter()
+                    .any(|f| f.is_some())
+            }
+            BodyKind::Unknown => false,
+        }
+    }
+}
+
+/// The header's shop domain, when the shop set its own: they must agree.
+pub fn check_header_domain(ctx: &ParseContext, header: Option<&str>) -> Result<(), Error> {
+    let Some(domain) = ctx.shopify_shop_domain else {
+        return Ok(());
+    };
+    if header.is_some_and(|h| h.trim().eq_ignore_ascii_case(domain)) {
+        return Ok(());
+    }
+    Err(Error::invalid_as(
+        ErrorCode::WrongShop,
+        format!("this delivery is not for {domain}, the Shopify shop set for this Siyu shop"),
+    ))
+}
+
+/// A privacy body must name this shop by the domain the shop set (its body is signed).
+fn names_this_shop(topic: &str, shape: &Shape, ctx: &ParseContext) -> Result<(), Error> {
+    let Some(domain) = ctx.shopify_shop_domain else {
+        return Err(Error::invalid_as(
+            ErrorCode::ShopIdentityRequired,
+            format!(
+                "{topic} erases or reports personal data: set credentials.shopify_shop_domain \
+                 so such deliveries can be matched to this shop"
+            ),
+        ));
+    };
+    match &shape.shop_domain {
+        Some(named) if named.trim().eq_ignore_ascii_case(domain) => Ok(()),
+        _ => Err(Error::invalid_as(
+            ErrorCode::WrongShop,
+            format!("this {topic} names another shop than {domain}; nothing was changed"),
+        )),
+    }
+}
+
+/// Translates a verified Shopify delivery: the body must be what `topic` carries, and a
+/// privacy topic must name this shop.
 pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
+    if let Some(expected) = BodyKind::of_topic(topic) {
+        let shape = Shape::of(body)?;
+        let kind = shape.kind();
+        if kind != expected {
+            return Err(topic_mismatch(topic, kind.described()));
+        }
+        if matches!(
+            kind,
+            BodyKind::CustomerRedact | BodyKind::DataRequest | BodyKind::ShopRedact
+        ) {
+            names_this_shop(topic, &shape, ctx)?;
+        }
+    }
     Ok(match topic {
         "orders/create"
         | "orders/paid"

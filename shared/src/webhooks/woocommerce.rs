@@ -1,14 +1,22 @@
 //! WooCommerce webhooks: base64 HMAC-SHA256 of the body in `X-WC-Webhook-Signature`;
 //! an unsigned form-encoded `webhook_id=N` ping when a webhook is saved.
+//!
+//! The topic header is not signed, so the body must be what the topic carries: an order for
+//! the order topics, a customer for the customer topics, and for `order.deleted` exactly
+//! what WooCommerce sends then, `{"id": …}` — so no signed order can be re-posted as its own
+//! deletion. (A deletion body names no shop; WooCommerce signs each webhook with its own
+//! secret, so one shop's deliveries never verify as another's.)
 
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use serde::de::IgnoredAny;
+
 use super::{
-    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
-    WebhookEffect,
+    external_id, invalid_payload, topic_mismatch, IdValue, ParseContext, PlatformLineItem,
+    ProfileFields, WebhookEffect,
 };
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
@@ -210,20 +218,49 @@ fn snapshot(order: &WooOrder, currency: Currency) -> Result<OrderSnapshot, Error
     })
 }
 
+/// What WooCommerce sends when an order is deleted: its id, nothing else.
 #[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 struct DeletedOrder {
     id: IdValue,
 }
 
+/// The fields that tell an order from a customer.
+#[derive(Deserialize)]
+struct Shape {
+    line_items: Option<IgnoredAny>,
+    status: Option<IgnoredAny>,
+    email: Option<IgnoredAny>,
+    username: Option<IgnoredAny>,
+    role: Option<IgnoredAny>,
+}
+
+fn shape_of(body: &[u8]) -> Result<Shape, Error> {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(invalid_payload("the body must be a JSON object"));
+    }
+    serde_json::from_slice(body).map_err(crate::json::json_error)
+}
+
 /// Translates a verified WooCommerce delivery.
 pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffect, Error> {
+    let is_order = |s: &Shape| s.line_items.is_some() && s.status.is_some() && s.role.is_none();
+    let is_customer = |s: &Shape| {
+        (s.email.is_some() || s.username.is_some() || s.role.is_some())
+            && s.line_items.is_none()
+            && s.status.is_none()
+    };
     Ok(match topic {
         "order.created" | "order.updated" | "order.restored" => {
+            if !is_order(&shape_of(body)?) {
+                return Err(topic_mismatch(topic, "not an order"));
+            }
             WebhookEffect::Order(Box::new(order_event(parse_json(body)?, ctx)?))
         }
         "order.deleted" => {
             // A deleted (trashed) order no longer counts: it is treated as cancelled.
-            let order: DeletedOrder = parse_json(body)?;
+            let order: DeletedOrder = parse_json(body)
+                .map_err(|_| topic_mismatch(topic, "not what WooCommerce sends for a deletion"))?;
             WebhookEffect::Order(Box::new(OrderEvent::facts_only(
                 Platform::WooCommerce,
                 external_id("id", &order.id.text())?,
@@ -234,6 +271,9 @@ pub fn parse(topic: &str, body: &[u8], ctx: &ParseContext) -> Result<WebhookEffe
             )))
         }
         "customer.created" | "customer.updated" => {
+            if !is_customer(&shape_of(body)?) {
+                return Err(topic_mismatch(topic, "not a customer"));
+            }
             let c: WooCustomer = parse_json(body)?;
             let billing = c.billing.as_ref();
             WebhookEffect::CustomerProfile(

@@ -1,6 +1,11 @@
 //! Youzan (有赞云) push: `Event-Sign` = lowercase hex MD5 of client_id + raw body +
 //! client_secret (an older scheme signs the URL-decoded `msg` instead); the business object
 //! is URL-encoded JSON in `msg`; Youzan wants `{"code":0,"msg":"success"}` back.
+//!
+//! Under the older scheme the envelope — its `type` included — is not signed, only `msg`. So
+//! there a trade's state is read from the signed trade itself (`order_info.status`,
+//! `pay_time`) and the `type` must agree with it: a paid trade's message re-posted as
+//! `trade_TradeClose` closes nothing.
 
 use md5::{Digest, Md5};
 use schemars::JsonSchema;
@@ -8,8 +13,8 @@ use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
 use super::{
-    external_id, invalid_payload, IdValue, ParseContext, PlatformLineItem, ProfileFields,
-    WebhookEffect,
+    external_id, invalid_payload, topic_mismatch, IdValue, ParseContext, PlatformLineItem,
+    ProfileFields, WebhookEffect,
 };
 use crate::domain::money::DecimalText;
 use crate::domain::time::parse_local;
@@ -39,13 +44,23 @@ fn md5_hex(parts: &[&[u8]]) -> String {
     hex::encode(hasher.finalize())
 }
 
+/// What a push's signature covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signed {
+    /// The whole body: the envelope's `type` is signed.
+    Body,
+    /// Only the decoded `msg` (the older scheme).
+    MsgOnly,
+}
+
 /// Checks `Event-Sign` (over the body, or the older scheme over the decoded `msg`) in
-/// constant time and that the push is for this shop's app; returns the parsed envelope.
+/// constant time and that the push is for this shop's app; returns the parsed envelope and
+/// what the signature covered.
 pub fn verify(
     creds: &YouzanCredentials,
     body: &[u8],
     sign: Option<&str>,
-) -> Result<Envelope, Error> {
+) -> Result<(Envelope, Signed), Error> {
     let sign = sign
         .map(|s| s.trim().to_ascii_lowercase())
         .ok_or_else(Error::bad_signature)?;
@@ -70,10 +85,10 @@ pub fn verify(
         )
     });
     let right_app = envelope.client_id.as_deref() == Some(creds.client_id.as_str());
-    if (body_signed || msg_signed) && right_app {
-        Ok(envelope)
-    } else {
-        Err(Error::bad_signature())
+    match (body_signed, msg_signed, right_app) {
+        (true, _, true) => Ok((envelope, Signed::Body)),
+        (false, true, true) => Ok((envelope, Signed::MsgOnly)),
+        _ => Err(Error::bad_signature()),
     }
 }
 
@@ -118,9 +133,46 @@ struct FullOrderInfo {
 #[derive(Deserialize, JsonSchema)]
 struct OrderInfo {
     tid: String,
+    /// The trade's state when pushed: `WAIT_BUYER_PAY`, `WAIT_SELLER_SEND_GOODS`,
+    /// `WAIT_BUYER_CONFIRM_GOODS`, `TRADE_SUCCESS`, `TRADE_CLOSE`…
+    status: Option<String>,
     created: Option<String>,
     pay_time: Option<String>,
     update_time: Option<String>,
+}
+
+impl OrderInfo {
+    fn is_closed(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.starts_with("TRADE_CLOSE"))
+    }
+
+    fn is_paid(&self) -> bool {
+        let paid_status = matches!(
+            self.status.as_deref(),
+            Some(
+                "WAIT_SELLER_SEND_GOODS"
+                    | "WAIT_BUYER_CONFIRM_GOODS"
+                    | "TRADE_BUYER_SIGNED"
+                    | "TRADE_SUCCESS"
+                    | "TRADE_PAID"
+                    | "WAIT_GROUP"
+            )
+        );
+        paid_status || self.pay_time.as_deref().is_some_and(|t| !t.trim().is_empty())
+    }
+}
+
+/// Under the older scheme, whether the unsigned `type` agrees with the signed trade.
+fn type_agrees(kind: &str, info: &OrderInfo) -> bool {
+    match kind {
+        "trade_TradeClose" => info.is_closed(),
+        "trade_TradePaid" | "trade_TradeBuyerPay" | "trade_TradeSuccess" => {
+            info.is_paid() && !info.is_closed()
+        }
+        _ => !info.is_closed(),
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -173,8 +225,20 @@ fn local(
         .transpose()
 }
 
-fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, Error> {
+fn trade_event(
+    kind: &str,
+    msg: &str,
+    signed: Signed,
+    ctx: &ParseContext,
+) -> Result<OrderEvent, Error> {
     let trade: TradeMessage = parse_json(msg.as_bytes())?;
+    if signed == Signed::MsgOnly && !type_agrees(kind, &trade.full_order_info.order_info) {
+        let status = trade.full_order_info.order_info.status.as_deref();
+        return Err(topic_mismatch(
+            kind,
+            &format!("a trade whose signed status is {}", status.unwrap_or("not given")),
+        ));
+    }
     let discount_codes: Vec<String> = trade
         .order_promotion
         .iter()
@@ -185,17 +249,24 @@ fn trade_event(kind: &str, msg: &str, ctx: &ParseContext) -> Result<OrderEvent, 
     let info = trade.full_order_info;
     let created = local("created", &info.order_info.created, ctx)?;
     let updated = local("update_time", &info.order_info.update_time, ctx)?;
-    let paid = matches!(
-        kind,
-        "trade_TradePaid" | "trade_TradeSuccess" | "trade_TradeBuyerPay"
-    );
+    // A signed type says what happened; without one, the signed trade does.
+    let (paid, closed) = match signed {
+        Signed::Body => (
+            matches!(
+                kind,
+                "trade_TradePaid" | "trade_TradeSuccess" | "trade_TradeBuyerPay"
+            ),
+            kind == "trade_TradeClose",
+        ),
+        Signed::MsgOnly => (info.order_info.is_paid(), info.order_info.is_closed()),
+    };
     let paid_at = local("pay_time", &info.order_info.pay_time, ctx)?
         .filter(|_| paid)
         .or(if paid { updated.or(created) } else { None });
     let facts = OrderFacts {
         placed_at: created,
         paid_at,
-        cancelled_at: (kind == "trade_TradeClose").then(|| updated.unwrap_or(ctx.now)),
+        cancelled_at: closed.then(|| updated.unwrap_or(ctx.now)),
         fully_refunded: false,
         refunds: Vec::new(),
     };
@@ -277,8 +348,12 @@ fn amount(field: &str, d: &DecimalText, currency: Currency) -> Result<i64, Error
         .map_err(|e| invalid_payload(format!("{field}: {e}")))
 }
 
-/// Translates a verified Youzan push.
-pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, Error> {
+/// Translates a verified Youzan push (`signed`: what its signature covered).
+pub fn parse(
+    envelope: &Envelope,
+    signed: Signed,
+    ctx: &ParseContext,
+) -> Result<WebhookEffect, Error> {
     let kind = envelope.kind.as_deref().unwrap_or_default();
     let msg = || {
         envelope
@@ -292,7 +367,9 @@ pub fn parse(envelope: &Envelope, ctx: &ParseContext) -> Result<WebhookEffect, E
         | "trade_TradePaid"
         | "trade_TradeBuyerPay"
         | "trade_TradeSuccess"
-        | "trade_TradeClose" => WebhookEffect::Order(Box::new(trade_event(kind, &msg()?, ctx)?)),
+        | "trade_TradeClose" => {
+            WebhookEffect::Order(Box::new(trade_event(kind, &msg()?, signed, ctx)?))
+        }
         "trade_refund_RefundSuccess" => {
             let refund: RefundMessage = parse_json(msg()?.as_bytes())?;
             let currency = Currency::cny();

@@ -108,9 +108,15 @@ pub fn bad_input_gets_a_clear_json_error_and_writes_nothing(app: &dyn Client) {
         ),
         (
             "missing field",
-            signed(b"{\"name\": \"#1\"}"),
+            signed(br#"{"id": 1, "financial_status": "paid", "line_items": [{"title": "x"}]}"#),
             422,
             "invalid_field",
+        ),
+        (
+            "not an order",
+            signed(b"{\"name\": \"#1\"}"),
+            422,
+            "topic_mismatch",
         ),
         (
             "inexact money",

@@ -878,11 +878,11 @@ pub fn welcome_and_tag_coupons_are_issued_once(app: &dyn Client) {
         .as_str()
         .expect("a welcome coupon")
         .to_string();
-    assert_eq!(
-        lead("+8613700000001")["welcome_coupon"],
-        code,
-        "the same person gets the same coupon"
-    );
+    // The same number again: no second coupon, and it is not shown to whoever typed it.
+    let again = lead("+8613700000001");
+    assert_eq!(again["returning"], true, "{again}");
+    assert_eq!(again["welcome_coupon"], Value::Null, "{again}");
+    assert_eq!(again["coupon"], "kept", "{again}");
     assert_ne!(lead("+8613700000002")["welcome_coupon"], code);
     // The hosted form's thank-you page shows the coupon to the person who signed up.
     let mut form = request(

@@ -21,7 +21,7 @@ pub fn a_signed_shopify_order_creates_the_customer(app: &dyn Client) {
     assert_eq!(status, 200, "{customer}");
     assert_eq!(customer["orders"]["order_count"], 1);
     assert_eq!(customer["orders"]["spend"]["CNY"], 10990);
-    assert_eq!(customer["phone"], "+86138****5678");
+    assert_eq!(customer["phone"], "138****5678");
     assert_eq!(customer["email"], "m***@example.com");
     assert_eq!(customer["consent"]["marketing"], true);
     assert_eq!(customer["platform_ids"][0]["platform"], "shopify");
@@ -205,14 +205,7 @@ pub fn youzan_messages_are_decoded_acknowledged_and_verified(app: &dyn Client) {
 pub fn youzan_older_scheme_signing_the_decoded_msg_is_accepted(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let msg = youzan_trade("E1", Some("13812345678"), None, "10.00", &[TEA]);
-    let mut req = youzan_request(&shop.id, "trade_TradePaid", "E1", &msg, YOUZAN_SECRET);
-    use md5::{Digest, Md5};
-    let mut md5 = Md5::new();
-    md5.update(YOUZAN_CLIENT_ID.as_bytes());
-    md5.update(msg.to_string().as_bytes());
-    md5.update(YOUZAN_SECRET.as_bytes());
-    req.headers_mut()
-        .insert("event-sign", hex::encode(md5.finalize()).parse().unwrap());
+    let req = youzan_msg_signed_request(&shop.id, "trade_TradePaid", "E1", &msg, YOUZAN_SECRET);
     assert_eq!(app.call(req).0, 200);
     assert_eq!(order_count_of_mei(app, &shop), 1);
 }

@@ -10,6 +10,7 @@ use crate::client::Client;
 use crate::platforms::*;
 
 mod api_contract;
+mod attacks;
 mod coupons;
 mod ingest;
 mod lead_capture;
@@ -22,6 +23,7 @@ mod shops;
 mod tagging;
 
 pub use api_contract::*;
+pub use attacks::*;
 pub use coupons::*;
 pub use ingest::*;
 pub use lead_capture::*;
@@ -78,6 +80,17 @@ macro_rules! each_scenario {
             a_channels_funnel_follows_its_leads_orders,
             deleted_channels_disappear_and_their_codes_retire,
             scans_count_on_the_shops_day_after_a_time_zone_change,
+            // The attack suite (issue 21): each an attack that once went through.
+            a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it,
+            a_signed_webhook_re_posted_under_another_topic_changes_nothing,
+            a_re_posted_delivery_id_cannot_hide_a_genuine_delivery,
+            a_key_without_scopes_cannot_redirect_messages_or_unmask_numbers,
+            delivery_urls_never_reach_metadata_and_a_hanging_receiver_is_cut_off,
+            a_shop_caps_the_codes_strangers_can_make_it_send,
+            a_shop_redaction_erases_every_customer_however_many,
+            rotating_the_owner_key_revokes_every_other_key,
+            head_requests_look_at_a_code_without_counting,
+            weak_secrets_and_unasked_fields_are_refused,
         );
     };
 }
