@@ -132,6 +132,19 @@ impl Client for TestApp {
                 .expect("the test clock header holds an RFC 3339 instant"),
             None => self.now(),
         };
+        // As Spin does: every request says the URL it was made to.
+        if !req.headers().contains_key("spin-full-url") {
+            let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
+            let full_url = format!("http://127.0.0.1:3000{path}");
+            req.headers_mut()
+                .insert("spin-full-url", full_url.parse().expect("a URL header"));
+        }
+        // In-process callers play the network and may say who the client is; otherwise
+        // this machine, as for the wasm host.
+        if !req.headers().contains_key("spin-client-addr") {
+            req.headers_mut()
+                .insert("spin-client-addr", "127.0.0.1:50000".parse().expect("an address"));
+        }
         let component = self
             .manifest
             .component_for(req.uri().path())

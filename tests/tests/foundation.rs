@@ -431,3 +431,116 @@ fn a_data_request_survives_a_failure_at_any_write() {
         assert_eq!(items[0]["request_id"], "4242");
     }
 }
+
+// ------------------------------------------------------------------ deployments (issue 21)
+
+/// A `TestApp` posing as a deployment reached from another machine.
+struct FromAnotherMachine<'a>(&'a TestApp);
+
+impl Client for FromAnotherMachine<'_> {
+    fn send(&self, req: http::Request<Vec<u8>>) -> siyu_tests::client::Reply {
+        self.0
+            .send(scenarios::from_address(req, "192.0.2.44:51000"))
+    }
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.0.dump_shop(shop_id)
+    }
+    fn now(&self) -> jiff::Timestamp {
+        self.0.now()
+    }
+}
+
+#[test]
+fn published_development_secrets_serve_only_this_machine() {
+    let mut app = TestApp::new();
+    app.secrets = siyu::web::Secrets::new(
+        Some(siyu::web::DEV_OPERATOR_TOKEN.into()),
+        Some(siyu::web::DEV_PEPPER.into()),
+        Some(siyu::web::DEV_SCHEDULER_TOKEN.into()),
+    );
+    scenarios::published_development_secrets_serve_only_this_machine(
+        &app,
+        &FromAnotherMachine(&app),
+    );
+}
+
+/// As the production manifests set it up behind one proxy.
+fn hardened() -> TestApp {
+    let mut app = TestApp::new();
+    app.deployment = siyu::web::Deployment {
+        client_addressing: siyu::web::ClientAddressing::from_variables(
+            Some("X-Forwarded-For"),
+            Some("1"),
+        ),
+        allow_private_delivery: false,
+    };
+    app
+}
+
+#[test]
+fn private_delivery_urls_are_refused_where_not_allowed() {
+    scenarios::private_delivery_urls_are_refused_where_not_allowed(&hardened());
+}
+
+#[test]
+fn behind_a_trusted_proxy_each_shopper_has_their_own_bucket() {
+    scenarios::behind_a_trusted_proxy_each_shopper_has_their_own_bucket(&hardened());
+}
+
+#[test]
+fn one_shops_broken_receiver_does_not_hold_up_the_others() {
+    scenarios::one_shops_broken_receiver_does_not_hold_up_the_others(&TestApp::new());
+}
+
+/// A request cut off after the receiver took a message (the step still says `sending`): the
+/// step is not sent again while its lease runs, then sent again with the same `message_id`,
+/// by which the receiver can tell it already has it.
+#[test]
+fn a_step_left_sending_by_a_cut_off_request_is_sent_again_after_its_lease() {
+    let mut found = 0;
+    for fail_at in 0..24 {
+        let app = TestApp::new();
+        let receiver = siyu_tests::receiver::Receiver::start();
+        let shop = scenarios::shop_due_now(&app, &receiver);
+        let customer = scenarios::buyers(&app, &shop, 0, 1).remove(0);
+        let start = app.now();
+        app.store.fail_after_writes(Some(fail_at));
+        let cut_off = app.send(dispatch_request(&shop));
+        app.store.fail_after_writes(None);
+        let state = || {
+            let (_, list) = app.get(
+                &format!("/api/customers/{customer}/reminders"),
+                &shop.api_key,
+            );
+            list["items"][0]["steps"][0]["state"].clone()
+        };
+        if receiver.received().len() != 1 || state() != "sending" {
+            continue;
+        }
+        found += 1;
+        assert_eq!(cut_off.status, 503, "fail_at {fail_at}");
+        let first = receiver.received()[0].json()["message_id"].clone();
+        app.set_now(start + jiff::SignedDuration::from_secs(30));
+        assert_eq!(app.send(dispatch_request(&shop)).status, 200);
+        assert_eq!(receiver.received().len(), 1, "within the lease");
+        app.set_now(start + jiff::SignedDuration::from_secs(61));
+        assert_eq!(app.send(dispatch_request(&shop)).status, 200);
+        let received = receiver.received();
+        assert_eq!(received.len(), 2, "fail_at {fail_at}: after the lease");
+        assert_eq!(received[1].json()["message_id"], first);
+        assert_eq!(state(), "sent");
+    }
+    assert!(found > 0, "no write left a step sending after its delivery");
+}
+
+fn dispatch_request(shop: &siyu_tests::app::TestShop) -> http::Request<Vec<u8>> {
+    let mut req = siyu_tests::app::request(
+        http::Method::POST,
+        &format!("/api/reminders/dispatch?shop={}", shop.id),
+        Some(siyu_tests::app::SCHEDULER_TOKEN),
+        vec![],
+    );
+    req.headers_mut()
+        .insert("host", "siyu.example.com".parse().unwrap());
+    req
+}

@@ -231,6 +231,7 @@ pub fn dispatch(
             if sender.receiver_failures >= FAILURES_PER_SHOP
                 || Instant::now() >= delivery.deadline
             {
+                report.shops_deferred = 1;
                 break;
             }
             slot += 1;

@@ -437,4 +437,39 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn published_development_secrets_serve_loopback_only() {
+        let dev = Secrets::new(
+            Some(DEV_OPERATOR_TOKEN.into()),
+            Some(DEV_PEPPER.into()),
+            Some(DEV_SCHEDULER_TOKEN.into()),
+        );
+        assert!(dev.uses_dev_values());
+        let local = dev.for_client(true);
+        assert!(local.is_operator(DEV_OPERATOR_TOKEN));
+        assert!(local.is_scheduler(DEV_SCHEDULER_TOKEN));
+        assert!(local.pepper().is_ok());
+
+        let remote = dev.for_client(false);
+        assert!(!remote.is_operator(DEV_OPERATOR_TOKEN));
+        assert!(!remote.is_scheduler(DEV_SCHEDULER_TOKEN));
+        let refused = remote.pepper().unwrap_err();
+        assert!(format!("{refused:?}").contains("published development value"));
+        assert!(remote.token_note("operator_token").contains("only from this machine"));
+
+        // A deployment's own secrets serve every client, and say nothing.
+        let own = Secrets::new(
+            Some("op-7f3a9c1e5b2d4f60".into()),
+            Some("pepper-0b9e8d7c6a5f4e3d".into()),
+            None,
+        );
+        let remote = own.for_client(false);
+        assert!(!own.uses_dev_values());
+        assert!(remote.is_operator("op-7f3a9c1e5b2d4f60"));
+        assert!(remote.pepper().is_ok());
+        assert_eq!(remote.token_note("operator_token"), "");
+        // An unset scheduler token authorises nobody, not even an empty bearer.
+        assert!(!remote.is_scheduler(""));
+    }
 }

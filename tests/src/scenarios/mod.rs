@@ -11,6 +11,7 @@ use crate::platforms::*;
 
 mod api_contract;
 mod attacks;
+mod deployments;
 mod coupons;
 mod ingest;
 mod lead_capture;
@@ -24,6 +25,7 @@ mod tagging;
 
 pub use api_contract::*;
 pub use attacks::*;
+pub use deployments::*;
 pub use coupons::*;
 pub use ingest::*;
 pub use lead_capture::*;
