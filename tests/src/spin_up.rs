@@ -124,6 +124,34 @@ impl SpinUp {
         redis: Option<Arc<RedisServer>>,
         runtime_config: Option<&std::path::Path>,
     ) -> Self {
+        let launch = Launch {
+            runtime_config: runtime_config.map(PathBuf::from),
+            ..Launch::default()
+        };
+        Self::launch(flavour, manifest, redis, &launch).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Builds the flavour and starts it set up as `launch` says; Spin's output if it exits.
+    pub fn start_as(
+        flavour: Flavour,
+        redis: Option<Arc<RedisServer>>,
+        launch: &Launch,
+    ) -> Result<Self, String> {
+        build(flavour);
+        Self::launch(
+            flavour,
+            &workspace_root().join(flavour.manifest()),
+            redis,
+            launch,
+        )
+    }
+
+    fn launch(
+        flavour: Flavour,
+        manifest: &std::path::Path,
+        redis: Option<Arc<RedisServer>>,
+        launch: &Launch,
+    ) -> Result<Self, String> {
         let port = processes::free_port();
         let state_dir = workspace_root().join("target/spin-up").join(format!(
             "{}-{}-{port}",
@@ -134,28 +162,41 @@ impl SpinUp {
         std::fs::create_dir_all(&state_dir).expect("state dir");
         let log = state_dir.join("spin-up.log");
         let out = std::fs::File::create(&log).expect("spin log file");
+        let listen = if launch.every_interface {
+            "0.0.0.0"
+        } else {
+            "127.0.0.1"
+        };
         let mut command = Command::new(spin_program());
         command
             .arg("up")
             .arg("-f")
             .arg(manifest)
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("{listen}:{port}")])
             .arg("--state-dir")
             .arg(&state_dir)
             .current_dir(workspace_root())
-            .env("SPIN_VARIABLE_OPERATOR_TOKEN", OPERATOR_TOKEN)
-            .env("SPIN_VARIABLE_PII_PEPPER", PEPPER)
-            .env("SPIN_VARIABLE_SCHEDULER_TOKEN", SCHEDULER_TOKEN)
             .env("SPIN_VARIABLE_DELIVERY_HOSTS", "http://127.0.0.1:*")
+            // The tests' receivers listen on loopback; the production manifests refuse it.
+            .env("SPIN_VARIABLE_ALLOW_PRIVATE_DELIVERY", "true")
             .env("SPIN_VARIABLE_REPORT_STORE_OPS", "true")
             .stdin(Stdio::null())
             .stdout(out.try_clone().expect("log file"))
             .stderr(out);
+        if !launch.without_secrets {
+            command
+                .env("SPIN_VARIABLE_OPERATOR_TOKEN", OPERATOR_TOKEN)
+                .env("SPIN_VARIABLE_PII_PEPPER", PEPPER)
+                .env("SPIN_VARIABLE_SCHEDULER_TOKEN", SCHEDULER_TOKEN);
+        }
+        for (name, value) in &launch.variables {
+            command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
         if let Some(redis) = &redis {
             command.env("SPIN_VARIABLE_REDIS_URL", redis.url());
             command.env("SPIN_VARIABLE_REDIS_HOST", redis.host());
         }
-        if let Some(config) = runtime_config {
+        if let Some(config) = &launch.runtime_config {
             command.arg("--runtime-config-file").arg(config);
         }
         assert!(
@@ -173,18 +214,18 @@ impl SpinUp {
                 break;
             }
             if let Ok(Some(status)) = child.try_wait() {
-                panic!(
+                return Err(format!(
                     "spin up -f {} exited ({status}):\n{}",
                     flavour.manifest(),
                     processes::tail(&log, 40)
-                );
+                ));
             }
             if Instant::now() > deadline {
-                panic!(
+                return Err(format!(
                     "spin up -f {} did not start serving:\n{}",
                     flavour.manifest(),
                     processes::tail(&log, 40)
-                );
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -194,13 +235,23 @@ impl SpinUp {
             .max_redirects(0)
             .build()
             .into();
-        Self {
+        Ok(Self {
             flavour,
             base: format!("http://127.0.0.1:{port}"),
             state_dir,
             log,
             redis: redis_for_dump,
             agent,
+        })
+    }
+
+    /// This deployment as a client on another machine reaches it: at `host` (an address of
+    /// this machine's that is not loopback; the app must listen on every interface).
+    pub fn reached_at(&self, host: &str) -> ReachedAt<'_> {
+        let port = self.base.rsplit(':').next().unwrap_or_default();
+        ReachedAt {
+            app: self,
+            base: format!("http://{host}:{port}"),
         }
     }
 
@@ -285,41 +336,7 @@ impl SpinUp {
 
 impl Client for SpinUp {
     fn send(&self, req: http::Request<Vec<u8>>) -> Reply {
-        assert!(
-            !req.headers().contains_key(crate::host::TEST_CLOCK_HEADER),
-            "this scenario moves the clock, which real Spin cannot: run it in-process and in the wasm host only"
-        );
-        let (parts, body) = req.into_parts();
-        let url = format!(
-            "{}{}",
-            self.base,
-            parts
-                .uri
-                .path_and_query()
-                .map(|p| p.as_str())
-                .unwrap_or("/")
-        );
-        let mut builder = http::Request::builder().method(parts.method).uri(url);
-        for (name, value) in &parts.headers {
-            builder = builder.header(name, value);
-        }
-        let request = builder.body(body).expect("a request");
-        let response = self
-            .agent
-            .run(request)
-            .unwrap_or_else(|e| panic!("spin up did not answer: {e}\n{}", self.diagnostics()));
-        let (parts, mut body) = response.into_parts();
-        let body = body
-            .with_config()
-            .limit(64 << 20)
-            .read_to_vec()
-            .expect("reading the body");
-        Reply {
-            status: parts.status.as_u16(),
-            writes: reported_writes(&parts.headers),
-            headers: parts.headers,
-            body,
-        }
+        self.send_to(&self.base, req)
     }
 
     fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
@@ -356,6 +373,102 @@ impl Client for SpinUp {
         }
         out
     }
+}
+
+impl SpinUp {
+    fn send_to(&self, base: &str, req: http::Request<Vec<u8>>) -> Reply {
+        assert!(
+            !req.headers().contains_key(crate::host::TEST_CLOCK_HEADER),
+            "this scenario moves the clock, which real Spin cannot: run it in-process and in the wasm host only"
+        );
+        let (parts, body) = req.into_parts();
+        let url = format!(
+            "{}{}",
+            base,
+            parts
+                .uri
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/")
+        );
+        let mut builder = http::Request::builder().method(parts.method).uri(url);
+        for (name, value) in &parts.headers {
+            builder = builder.header(name, value);
+        }
+        let request = builder.body(body).expect("a request");
+        let response = self
+            .agent
+            .run(request)
+            .unwrap_or_else(|e| panic!("spin up did not answer: {e}\n{}", self.diagnostics()));
+        let (parts, mut body) = response.into_parts();
+        let body = body
+            .with_config()
+            .limit(64 << 20)
+            .read_to_vec()
+            .expect("reading the body");
+        Reply {
+            status: parts.status.as_u16(),
+            writes: reported_writes(&parts.headers),
+            headers: parts.headers,
+            body,
+        }
+    }
+}
+
+/// A `spin up` reached through another of this machine's addresses (see `SpinUp::reached_at`):
+/// the app sees a client that is not loopback.
+pub struct ReachedAt<'a> {
+    app: &'a SpinUp,
+    base: String,
+}
+
+impl Client for ReachedAt<'_> {
+    fn send(&self, req: http::Request<Vec<u8>>) -> Reply {
+        self.app.send_to(&self.base, req)
+    }
+
+    fn dump_shop(&self, shop_id: &str) -> Vec<(String, String)> {
+        self.app.dump_shop(shop_id)
+    }
+
+    fn now(&self) -> Timestamp {
+        Timestamp::now()
+    }
+
+    fn client_address_is_real(&self) -> bool {
+        true
+    }
+
+    fn clock_is_real(&self) -> bool {
+        true
+    }
+
+    fn diagnostics(&self) -> String {
+        self.app.diagnostics()
+    }
+}
+
+/// How a `spin up` is set up besides its manifest and store.
+#[derive(Debug, Default, Clone)]
+pub struct Launch {
+    /// Listen on every interface (0.0.0.0), not on loopback only.
+    pub every_interface: bool,
+    /// Leave the secrets unset: the manifest's defaults serve, if it has any.
+    pub without_secrets: bool,
+    /// Further app variables (`SPIN_VARIABLE_*`), by name, set after the tests' own.
+    pub variables: Vec<(&'static str, String)>,
+    /// A Spin runtime config file.
+    pub runtime_config: Option<PathBuf>,
+}
+
+/// An address of this machine that is not loopback (the one its default route leaves from),
+/// or None on a machine without one.
+pub fn non_loopback_address() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Connecting a UDP socket sends nothing: it only picks the route and so the address.
+    socket.connect("192.0.2.1:9").ok()?;
+    let address = socket.local_addr().ok()?.ip();
+    (!address.is_loopback() && !address.is_unspecified()).then_some(address)
 }
 
 /// One `spin up` per flavour per test process, shared by its tests (each works in its own

@@ -193,3 +193,121 @@ fn each_flavour_imports_only_what_its_hosts_provide() {
         );
     }
 }
+
+/// Deployments set up their own way (issue 21), each a `spin up` of its own: the shared ones
+/// would let a dispatch of every shop reach the other tests' shops.
+mod deployments {
+    use super::*;
+    use siyu_tests::redis_server::RedisServer;
+    use siyu_tests::spin_up::{non_loopback_address, Launch, SpinUp};
+    use std::sync::Arc;
+
+    /// The flavour started as `launch` says (None: the Redis flavour without Redis).
+    fn start(flavour: Flavour, launch: &Launch) -> Option<Result<SpinUp, String>> {
+        let redis = match flavour {
+            Flavour::Redis if !siyu_tests::redis_server::available() => return None,
+            Flavour::Redis => Some(Arc::new(RedisServer::start())),
+            _ => None,
+        };
+        Some(SpinUp::start_as(flavour, redis, launch))
+    }
+
+    /// spin.toml with its published development secrets, listening on every interface,
+    /// reached from this machine and through its non-loopback address.
+    #[test]
+    fn published_development_secrets_serve_only_this_machine() {
+        let Some(address) = non_loopback_address() else {
+            eprintln!("skipped: this machine has no address but loopback to come from");
+            return;
+        };
+        let launch = Launch {
+            every_interface: true,
+            without_secrets: true,
+            ..Launch::default()
+        };
+        let app = start(Flavour::KeyValue, &launch).unwrap().unwrap();
+        let remote = app.reached_at(&address.to_string());
+        scenarios::published_development_secrets_serve_only_this_machine(&app, &remote);
+        assert!(
+            app.component_stderr()
+                .contains("published development secrets"),
+            "the log warns of the published secrets"
+        );
+    }
+
+    /// The production manifests declare the secrets required, without defaults: Spin will
+    /// not start them with any secret unset.
+    #[test]
+    fn production_manifests_refuse_to_start_without_their_secrets() {
+        for flavour in [Flavour::Redis, Flavour::Sqlite] {
+            let launch = Launch {
+                without_secrets: true,
+                ..Launch::default()
+            };
+            let Some(started) = start(flavour, &launch) else {
+                continue;
+            };
+            let Err(refused) = started else {
+                panic!("{} started without its secrets", flavour.manifest());
+            };
+            for secret in ["operator_token", "pii_pepper", "scheduler_token"] {
+                assert!(refused.contains(secret), "{refused}");
+            }
+        }
+    }
+
+    /// As the production manifests are by default, behind one proxy setting X-Forwarded-For.
+    fn hardened(flavour: Flavour) {
+        let launch = Launch {
+            variables: vec![
+                ("allow_private_delivery", "false".into()),
+                ("trusted_client_header", "x-forwarded-for".into()),
+                ("trusted_proxy_hops", "1".into()),
+            ],
+            ..Launch::default()
+        };
+        let Some(app) = start(flavour, &launch) else {
+            return;
+        };
+        let app = app.unwrap();
+        scenarios::private_delivery_urls_are_refused_where_not_allowed(&app);
+        scenarios::behind_a_trusted_proxy_each_shopper_has_their_own_bucket(&app);
+    }
+
+    fn dispatch_isolation(flavour: Flavour) {
+        let Some(app) = start(flavour, &Launch::default()) else {
+            return;
+        };
+        scenarios::one_shops_broken_receiver_does_not_hold_up_the_others(&app.unwrap());
+    }
+
+    #[test]
+    fn hardened_key_value() {
+        hardened(Flavour::KeyValue);
+    }
+
+    #[test]
+    fn hardened_redis() {
+        hardened(Flavour::Redis);
+    }
+
+    #[test]
+    fn hardened_cloud() {
+        hardened(Flavour::Sqlite);
+    }
+
+    #[test]
+    fn dispatch_isolation_key_value() {
+        dispatch_isolation(Flavour::KeyValue);
+    }
+
+    #[test]
+    fn dispatch_isolation_redis() {
+        dispatch_isolation(Flavour::Redis);
+    }
+
+    #[test]
+    fn dispatch_isolation_cloud() {
+        dispatch_isolation(Flavour::Sqlite);
+    }
+}
