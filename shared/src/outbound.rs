@@ -67,9 +67,9 @@ impl DeliveryUrl {
         let reach = reach_of_host(host)?;
         match reach {
             Reach::Public if https => Ok(Self(url.to_string())),
-            Reach::Public => Err(
-                "delivery_url must be https: messages carry phone numbers and emails".into(),
-            ),
+            Reach::Public => {
+                Err("delivery_url must be https: messages carry phone numbers and emails".into())
+            }
             Reach::Private if allow_private => Ok(Self(url.to_string())),
             Reach::Private => Err(format!(
                 "delivery_url names {host}, a loopback or private address or name of this \

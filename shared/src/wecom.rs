@@ -79,7 +79,6 @@ impl WecomCredentials {
             Err(Error::bad_signature())
         }
     }
-
 }
 
 /// How far a callback's (signed) timestamp may be from the server's clock: a captured
@@ -88,7 +87,8 @@ pub const MAX_SKEW: jiff::SignedDuration = jiff::SignedDuration::from_secs(300);
 
 /// Refuses a callback whose signed timestamp is more than `MAX_SKEW` from `now`.
 pub fn check_fresh(timestamp: &str, now: jiff::Timestamp) -> Result<(), Error> {
-    let sent = crate::domain::time::parse_unix_seconds(timestamp).ok_or_else(Error::bad_signature)?;
+    let sent =
+        crate::domain::time::parse_unix_seconds(timestamp).ok_or_else(Error::bad_signature)?;
     if now.duration_since(sent).abs() > MAX_SKEW {
         return Err(Error::Unauthenticated {
             code: crate::error::ErrorCode::StaleTimestamp,

@@ -142,8 +142,10 @@ impl Client for TestApp {
         // In-process callers play the network and may say who the client is; otherwise
         // this machine, as for the wasm host.
         if !req.headers().contains_key("spin-client-addr") {
-            req.headers_mut()
-                .insert("spin-client-addr", "127.0.0.1:50000".parse().expect("an address"));
+            req.headers_mut().insert(
+                "spin-client-addr",
+                "127.0.0.1:50000".parse().expect("an address"),
+            );
         }
         let component = self
             .manifest

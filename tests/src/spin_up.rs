@@ -190,7 +190,10 @@ impl SpinUp {
                 .env("SPIN_VARIABLE_SCHEDULER_TOKEN", SCHEDULER_TOKEN);
         }
         for (name, value) in &launch.variables {
-            command.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+            command.env(
+                format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
+                value,
+            );
         }
         if let Some(redis) = &redis {
             command.env("SPIN_VARIABLE_REDIS_URL", redis.url());

@@ -192,7 +192,10 @@ struct Delivery {
 fn delivery_id(kind: &str, id: &str, body: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let digest = hex::encode(&Sha256::digest(body)[..8]);
-    format!("{kind}:{}:{digest}", id.chars().take(100).collect::<String>())
+    format!(
+        "{kind}:{}:{digest}",
+        id.chars().take(100).collect::<String>()
+    )
 }
 
 fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<Delivery, ApiError> {
@@ -227,14 +230,22 @@ fn shopify_delivery(req: &Request, shop: &Shop, ctx: &ParseContext) -> Result<De
 #[serde(rename_all = "snake_case", tag = "effect")]
 enum Applied {
     Order(OrderOutcome),
-    Customer { customer_id: Option<CustomerId> },
-    Erased { customer_id: Option<CustomerId> },
-    DataRequestRecorded { customer_id: Option<CustomerId> },
+    Customer {
+        customer_id: Option<CustomerId>,
+    },
+    Erased {
+        customer_id: Option<CustomerId>,
+    },
+    DataRequestRecorded {
+        customer_id: Option<CustomerId>,
+    },
     ShopClosed {
         /// Where the erasure of its customers stands (the scheduler finishes it).
         redaction: crate::flows::erasure::RedactionProgress,
     },
-    Ignored { reason: &'static str },
+    Ignored {
+        reason: &'static str,
+    },
 }
 
 fn apply(

@@ -14,8 +14,7 @@ use crate::channels::notice::Notice;
 use crate::channels::page::{ChannelPage, FieldRule};
 use crate::channels::{Channel, ScanTarget};
 use crate::customers::{
-    Capture, Claim, Consent, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch,
-    Standing,
+    Capture, Claim, Consent, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch, Standing,
 };
 use crate::domain::ids::ExternalId;
 use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};

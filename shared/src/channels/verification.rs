@@ -327,7 +327,16 @@ mod tests {
     #[test]
     fn a_code_is_six_digits_right_once_and_again_until_it_expires() {
         let store = MemoryStore::default();
-        let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "1.2.3.4", at(0)).unwrap();
+        let sent = issue(
+            &store,
+            PEPPER,
+            &shop(),
+            &LIMITS,
+            &phone(1),
+            "1.2.3.4",
+            at(0),
+        )
+        .unwrap();
         assert_eq!(sent.code.len(), 6);
         assert!(sent.code.bytes().all(|b| b.is_ascii_digit()));
         assert_eq!(sent.expires_at, at(300));
@@ -382,11 +391,29 @@ mod tests {
         assert_eq!(sixth.code(), ErrorCode::RateLimited);
         // That refusal counted nowhere: address "b" still has all ten codes of its hour.
         for n in 0..CODES_PER_ADDRESS_PER_HOUR {
-            issue(&store, PEPPER, &shop(), &LIMITS, &phone(50 + n as u32), "b", at(400)).unwrap();
+            issue(
+                &store,
+                PEPPER,
+                &shop(),
+                &LIMITS,
+                &phone(50 + n as u32),
+                "b",
+                at(400),
+            )
+            .unwrap();
         }
         // Address "c" asks for ten numbers; the eleventh is refused, other addresses are not.
         for n in 0..CODES_PER_ADDRESS_PER_HOUR {
-            issue(&store, PEPPER, &shop(), &LIMITS, &phone(10 + n as u32), "c", at(0)).unwrap();
+            issue(
+                &store,
+                PEPPER,
+                &shop(),
+                &LIMITS,
+                &phone(10 + n as u32),
+                "c",
+                at(0),
+            )
+            .unwrap();
         }
         let over = issue(&store, PEPPER, &shop(), &LIMITS, &phone(30), "c", at(1)).unwrap_err();
         assert_eq!(over.code(), ErrorCode::RateLimited);

@@ -111,7 +111,9 @@ pub fn redact_shop(
     let mut record = redaction::start(store, shop, now)?;
     let mut erased_now = 0;
     while record.finished_at.is_none() {
-        let left = budget.customers.map_or(u64::MAX, |max| max - erased_now.min(max));
+        let left = budget
+            .customers
+            .map_or(u64::MAX, |max| max - erased_now.min(max));
         if left == 0 {
             break;
         }

@@ -58,7 +58,9 @@ pub fn capture(
         Some(code) if standing != Standing::Unproven => Some((code, CouponPlace::Shown)),
         Some(code) => {
             let place = match delivery {
-                Some(delivery) => send_coupon(store, delivery, shop, channel, &customer, &code, now)?,
+                Some(delivery) => {
+                    send_coupon(store, delivery, shop, channel, &customer, &code, now)?
+                }
                 None => CouponPlace::Kept,
             };
             Some((code, place))
@@ -205,7 +207,13 @@ fn send_coupon(
         unsubscribe_url: format!("{}/r/u/{token}", delivery.origin),
     };
     let body = serde_json::to_vec(&message).map_err(|e| Error::internal(format!("coupon: {e}")))?;
-    let sent = post_signed(delivery.courier.outbound, &target, &message.message_id, &body, now);
+    let sent = post_signed(
+        delivery.courier.outbound,
+        &target,
+        &message.message_id,
+        &body,
+        now,
+    );
     if !matches!(sent, Ok(status) if (200..300).contains(&status)) {
         // Not taken: kept on the record, and tried again on the next submission.
         return Ok(CouponPlace::Kept);

@@ -228,8 +228,7 @@ pub fn dispatch(
         let mut blocked = false;
         let mut slot = pos.after;
         while slot < len && report.examined < limit {
-            if sender.receiver_failures >= FAILURES_PER_SHOP
-                || Instant::now() >= delivery.deadline
+            if sender.receiver_failures >= FAILURES_PER_SHOP || Instant::now() >= delivery.deadline
             {
                 report.shops_deferred = 1;
                 break;

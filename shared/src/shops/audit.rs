@@ -39,11 +39,20 @@ pub enum AuditedChange {
     /// A new secret signs messages.
     DeliverySecretRotated,
     /// Platform credentials were set or replaced (which ones).
-    CredentialsChanged { fields: Vec<String> },
+    CredentialsChanged {
+        fields: Vec<String>,
+    },
     /// The owner key was replaced, and these further keys revoked with it.
-    OwnerKeyRotated { revoked_keys: Vec<String> },
-    KeyCreated { key: String, scopes: Vec<KeyScope> },
-    KeyRevoked { key: String },
+    OwnerKeyRotated {
+        revoked_keys: Vec<String>,
+    },
+    KeyCreated {
+        key: String,
+        scopes: Vec<KeyScope>,
+    },
+    KeyRevoked {
+        key: String,
+    },
 }
 
 /// Appends an entry to the shop's log.

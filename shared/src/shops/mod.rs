@@ -337,7 +337,9 @@ fn check_credentials(input: CredentialsInput) -> Result<CheckedCredentials, Erro
     }
     if let Some(youzan) = input.youzan {
         if youzan.client_id.trim().is_empty() || youzan.client_id.len() > 512 {
-            return Err(Error::invalid("youzan.client_id must be 1 to 512 characters"));
+            return Err(Error::invalid(
+                "youzan.client_id must be 1 to 512 characters",
+            ));
         }
         validate_secret("youzan.client_secret", &youzan.client_secret)?;
         checked.youzan = Some(youzan);

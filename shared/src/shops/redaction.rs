@@ -56,29 +56,29 @@ pub fn advance(
     erased: u64,
     now: Timestamp,
 ) -> Result<Redaction, Error> {
-    update_json(store, &keys::redaction(shop), |current: Option<Redaction>| {
-        let Some(mut r) = current else {
-            return Err(Error::internal("a redaction advanced before it started"));
-        };
-        if r.finished_at.is_some() || r.cursor > cursor {
-            return Ok(Change::Keep(r));
-        }
-        r.erased += erased;
-        match next {
-            Some(next) => r.cursor = r.cursor.max(next),
-            None => r.finished_at = Some(now),
-        }
-        Ok(Change::Write(r.clone(), r))
-    })
+    update_json(
+        store,
+        &keys::redaction(shop),
+        |current: Option<Redaction>| {
+            let Some(mut r) = current else {
+                return Err(Error::internal("a redaction advanced before it started"));
+            };
+            if r.finished_at.is_some() || r.cursor > cursor {
+                return Ok(Change::Keep(r));
+            }
+            r.erased += erased;
+            match next {
+                Some(next) => r.cursor = r.cursor.max(next),
+                None => r.finished_at = Some(now),
+            }
+            Ok(Change::Write(r.clone(), r))
+        },
+    )
 }
 
 /// The shops listed for redaction, from slot `after` on, at most `limit`, with the slot each
 /// was found at.
-pub fn listed(
-    store: &dyn Store,
-    after: i64,
-    limit: usize,
-) -> Result<Vec<(i64, ShopId)>, Error> {
+pub fn listed(store: &dyn Store, after: i64, limit: usize) -> Result<Vec<(i64, ShopId)>, Error> {
     let total = store.counter(keys::REDACTIONS_COUNTER)?;
     let mut found = Vec::new();
     let mut slot = after.max(0);

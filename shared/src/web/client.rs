@@ -124,7 +124,9 @@ mod tests {
     }
 
     fn client_of(addressing: &ClientAddressing, headers: &[(&str, &str)]) -> Option<String> {
-        addressing.client(&request(headers)).map(|c| c.0.to_string())
+        addressing
+            .client(&request(headers))
+            .map(|c| c.0.to_string())
     }
 
     #[test]
@@ -189,10 +191,16 @@ mod tests {
         let mapped = ClientAddress("::ffff:198.51.100.7".parse().unwrap());
         assert_eq!(mapped.bucket(), "198.51.100.7");
         for loopback in ["127.0.0.1", "127.1.2.3", "::1", "::ffff:127.0.0.1"] {
-            assert!(ClientAddress(loopback.parse().unwrap()).is_loopback(), "{loopback}");
+            assert!(
+                ClientAddress(loopback.parse().unwrap()).is_loopback(),
+                "{loopback}"
+            );
         }
         for other in ["10.0.0.1", "192.0.2.2", "fd00::2", "0.0.0.0"] {
-            assert!(!ClientAddress(other.parse().unwrap()).is_loopback(), "{other}");
+            assert!(
+                !ClientAddress(other.parse().unwrap()).is_loopback(),
+                "{other}"
+            );
         }
     }
 }

@@ -73,9 +73,17 @@ impl Secrets {
             return secrets;
         }
         for (value, dev, name) in [
-            (&mut secrets.operator_token, DEV_OPERATOR_TOKEN, "operator_token"),
+            (
+                &mut secrets.operator_token,
+                DEV_OPERATOR_TOKEN,
+                "operator_token",
+            ),
             (&mut secrets.pii_pepper, DEV_PEPPER, "pii_pepper"),
-            (&mut secrets.scheduler_token, DEV_SCHEDULER_TOKEN, "scheduler_token"),
+            (
+                &mut secrets.scheduler_token,
+                DEV_SCHEDULER_TOKEN,
+                "scheduler_token",
+            ),
         ] {
             if value.as_deref() == Some(dev) {
                 *value = None;
@@ -120,7 +128,9 @@ impl Secrets {
 }
 fn same_token(expected: Option<&str>, presented: &str) -> bool {
     match expected {
-        Some(token) if !token.is_empty() => bool::from(token.as_bytes().ct_eq(presented.as_bytes())),
+        Some(token) if !token.is_empty() => {
+            bool::from(token.as_bytes().ct_eq(presented.as_bytes()))
+        }
         _ => false,
     }
 }
@@ -456,7 +466,9 @@ mod tests {
         assert!(!remote.is_scheduler(DEV_SCHEDULER_TOKEN));
         let refused = remote.pepper().unwrap_err();
         assert!(format!("{refused:?}").contains("published development value"));
-        assert!(remote.token_note("operator_token").contains("only from this machine"));
+        assert!(remote
+            .token_note("operator_token")
+            .contains("only from this machine"));
 
         // A deployment's own secrets serve every client, and say nothing.
         let own = Secrets::new(

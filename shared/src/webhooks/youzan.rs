@@ -160,7 +160,11 @@ impl OrderInfo {
                     | "WAIT_GROUP"
             )
         );
-        paid_status || self.pay_time.as_deref().is_some_and(|t| !t.trim().is_empty())
+        paid_status
+            || self
+                .pay_time
+                .as_deref()
+                .is_some_and(|t| !t.trim().is_empty())
     }
 }
 
@@ -236,7 +240,10 @@ fn trade_event(
         let status = trade.full_order_info.order_info.status.as_deref();
         return Err(topic_mismatch(
             kind,
-            &format!("a trade whose signed status is {}", status.unwrap_or("not given")),
+            &format!(
+                "a trade whose signed status is {}",
+                status.unwrap_or("not given")
+            ),
         ));
     }
     let discount_codes: Vec<String> = trade

@@ -66,7 +66,10 @@ pub fn a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it(app: &
         "10.21.0.1:1",
     );
     assert_eq!(signed_up.status, 201, "{}", signed_up.json());
-    let mei_id = signed_up.json()["customer_id"].as_str().unwrap().to_string();
+    let mei_id = signed_up.json()["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let mei_coupon = signed_up.json()["welcome_coupon"]
         .as_str()
         .unwrap()
@@ -74,7 +77,10 @@ pub fn a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it(app: &
     // Mei unsubscribes from the link in a message.
     let (_, plans) = app.get(&format!("/api/customers/{mei_id}/reminders"), &shop.api_key);
     let link = plans["unsubscribe_path"].as_str().unwrap();
-    assert_eq!(app.send(request(Method::POST, link, None, vec![])).status, 200);
+    assert_eq!(
+        app.send(request(Method::POST, link, None, vec![])).status,
+        200
+    );
 
     // The attack, as JSON and through the hosted form.
     let json_attack = submit_lead(
@@ -116,7 +122,10 @@ pub fn a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it(app: &
         (&json!(false), &json!("unsubscribe")),
         "her unsubscribe stands"
     );
-    let by_email = app.get("/api/customers?email=attacker%40evil.example", &shop.api_key);
+    let by_email = app.get(
+        "/api/customers?email=attacker%40evil.example",
+        &shop.api_key,
+    );
     assert_eq!(by_email.0, 404, "the attacker's email was linked to Mei");
     assert!(
         receiver
@@ -151,14 +160,21 @@ pub fn a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it(app: &
     assert_eq!(mei["phone"], "138****5678");
     assert_eq!(mei["phone_verified_at"], Value::Null, "{mei}");
     let (_, theirs) = customer_by_phone(app, &shop, mallory);
-    assert_eq!(theirs["email"], Value::Null, "Mei's email was copied: {theirs}");
+    assert_eq!(
+        theirs["email"],
+        Value::Null,
+        "Mei's email was copied: {theirs}"
+    );
     let (_, by_email) = app.get("/api/customers?email=mei%40example.com", &shop.api_key);
     assert_eq!(by_email["id"], json!(mei_id));
 
     // A real returning customer (a Shopify buyer who accepts marketing) who proves nothing:
     // their coupon goes to the contact details on record, once, and the page says so.
     let order = shopify_order(9001, &mei_buyer_two(), "paid", "59.90", &[TEA]);
-    assert_eq!(send_shopify(app, &shop, "orders/create", &order, "o-1").0, 200);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-1").0,
+        200
+    );
     let returning = submit_lead(
         app,
         code,
@@ -209,7 +225,10 @@ fn mei_buyer_two() -> Buyer {
 pub fn a_signed_webhook_re_posted_under_another_topic_changes_nothing(app: &dyn Client) {
     let shop = app.shop_with_all_platforms();
     let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
-    assert_eq!(send_shopify(app, &shop, "orders/create", &order, "o-1").0, 200);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-1").0,
+        200
+    );
     let shopify = |topic: &str, body: &Value, id: &str| {
         app.send(shopify_request(&shop.id, topic, body, SHOPIFY_SECRET, id))
     };
@@ -235,7 +254,10 @@ pub fn a_signed_webhook_re_posted_under_another_topic_changes_nothing(app: &dyn 
     let customer = customer_by_phone(app, &shop, PHONE).1;
     assert_eq!(customer["orders"]["order_count"], 1);
     assert_eq!(customer["erased_at"], Value::Null);
-    assert_eq!(app.get("/api/data-requests", &shop.api_key).1["items"], json!([]));
+    assert_eq!(
+        app.get("/api/data-requests", &shop.api_key).1["items"],
+        json!([])
+    );
 
     // A public app signs every shop with one secret: a genuine privacy delivery for another
     // shop, or a delivery whose header names another shop, does nothing here.
@@ -273,7 +295,11 @@ pub fn a_signed_webhook_re_posted_under_another_topic_changes_nothing(app: &dyn 
     );
     for topic in ["order.deleted", "customer.updated"] {
         let replayed = app.send(woo_request(&shop.id, topic, &woo, WOO_SECRET));
-        assert_eq!(refusal(&replayed), (422, json!("topic_mismatch")), "{topic}");
+        assert_eq!(
+            refusal(&replayed),
+            (422, json!("topic_mismatch")),
+            "{topic}"
+        );
     }
     assert_eq!(order_count_of_mei(app, &shop), 2);
 
@@ -339,7 +365,11 @@ pub fn a_re_posted_delivery_id_cannot_hide_a_genuine_delivery(app: &dyn Client) 
     cancelled["updated_at"] = json!("2026-11-21T02:00:00Z");
     let (status, ack) = send(&cancelled, "A-1-cancelled");
     assert_eq!(status, 200, "{ack}");
-    assert_eq!(order_count_of_mei(app, &shop), 0, "the cancellation was dropped: {ack}");
+    assert_eq!(
+        order_count_of_mei(app, &shop),
+        0,
+        "the cancellation was dropped: {ack}"
+    );
 }
 
 // ------------------------------------------------------------------ 4. scopes
@@ -378,7 +408,10 @@ pub fn a_key_without_scopes_cannot_redirect_messages_or_unmask_numbers(app: &dyn
         &limited,
         json!({"credentials": {"shopify_secrets": ["attacker-chosen-secret-0001"]}}),
     ));
-    assert_eq!((refusal(&swap), swap.writes), ((403, json!("forbidden")), 0));
+    assert_eq!(
+        (refusal(&swap), swap.writes),
+        ((403, json!("forbidden")), 0)
+    );
     // Its everyday work goes on: the same URL with other settings, the shop's name.
     assert_eq!(settings(&limited, &receiver.url).status, 200);
     let (status, _) = app.call(with_key(
@@ -433,7 +466,10 @@ pub fn a_key_without_scopes_cannot_redirect_messages_or_unmask_numbers(app: &dyn
 
     // Numbers are masked as Chinese apps show them, and look-ups are counted per key.
     let order = shopify_order(9001, &mei(), "paid", "59.90", &[TEA]);
-    assert_eq!(send_shopify(app, &shop, "orders/create", &order, "o-1").0, 200);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-1").0,
+        200
+    );
     let (_, prober) = new_key(app, &shop, "Prober", &[]);
     let lookup = |n: u32| {
         app.send(request(
@@ -554,8 +590,10 @@ pub fn a_shop_caps_the_codes_strangers_can_make_it_send(app: &dyn Client) {
         );
         req.headers_mut()
             .insert("spin-client-addr", "10.24.0.1:1".parse().unwrap());
-        req.headers_mut()
-            .insert("x-forwarded-for", format!("198.51.100.{n}").parse().unwrap());
+        req.headers_mut().insert(
+            "x-forwarded-for",
+            format!("198.51.100.{n}").parse().unwrap(),
+        );
         let asked = app.send(req);
         let expected = if n < per_address { 200 } else { 429 };
         assert_eq!(asked.status, expected, "code {n}: {}", asked.json());
@@ -580,19 +618,27 @@ pub fn a_shop_redaction_erases_every_customer_however_many(app: &dyn Client) {
     let progress = &ack["result"]["redaction"];
     assert_eq!(progress["done"], false, "{ack}");
     assert!(progress["erased_now"].as_u64().unwrap() <= 100, "{ack}");
-    assert_eq!(app.get("/api/shop", &shop.api_key).0, 401, "the shop is closed");
+    assert_eq!(
+        app.get("/api/shop", &shop.api_key).0,
+        401,
+        "the shop is closed"
+    );
 
     // The scheduler finishes it (a redelivery would too).
     let erased = |app: &dyn Client| {
         let dump = app.dump_shop(&shop.id);
-        let (records_prefix, index_prefix) = (format!("s/{}/c/", shop.id), format!("s/{}/i/", shop.id));
+        let (records_prefix, index_prefix) =
+            (format!("s/{}/c/", shop.id), format!("s/{}/i/", shop.id));
         let records: Vec<Value> = dump
             .iter()
             .filter(|(k, _)| k.starts_with(&records_prefix))
             .filter_map(|(_, v)| serde_json::from_str(v).ok())
             .collect();
         let left = records.iter().filter(|c| c["erased_at"].is_null()).count();
-        let identities = dump.iter().filter(|(k, _)| k.starts_with(&index_prefix)).count();
+        let identities = dump
+            .iter()
+            .filter(|(k, _)| k.starts_with(&index_prefix))
+            .count();
         (records.len(), left, identities)
     };
     for _ in 0..20 {
@@ -643,7 +689,11 @@ pub fn rotating_the_owner_key_revokes_every_other_key(app: &dyn Client) {
     assert_eq!(status, 200, "{rotated}");
     assert_eq!(rotated["revoked_keys"], json!([kept_id]));
     let owner = rotated["api_key"].as_str().unwrap().to_string();
-    assert_eq!(app.get("/api/shop", &shop.api_key).0, 401, "the old owner key");
+    assert_eq!(
+        app.get("/api/shop", &shop.api_key).0,
+        401,
+        "the old owner key"
+    );
     assert_eq!(app.get("/api/shop", &mine).0, 401, "the key made with it");
     assert_eq!(app.get("/api/shop", &owner).0, 200);
     // Keeping the others is a choice the operator states.
@@ -695,7 +745,10 @@ pub fn head_requests_look_at_a_code_without_counting(app: &dyn Client) {
         &format!("/api/channels/{}/stats", card["id"].as_str().unwrap()),
         &shop.api_key,
     );
-    assert_eq!((&stats["scans"], &stats["unique_scanners"]), (&json!(1), &json!(1)));
+    assert_eq!(
+        (&stats["scans"], &stats["unique_scanners"]),
+        (&json!(1), &json!(1))
+    );
 }
 
 /// "I give the shop a one-character webhook secret, or send a form field the form never

@@ -99,7 +99,10 @@ pub fn published_development_secrets_serve_only_this_machine(
         &json!({"phone": PHONE, "consent": true}),
     ));
     assert_eq!(signed_up.status, 201, "{}", signed_up.json());
-    let customer = signed_up.json()["customer_id"].as_str().unwrap().to_string();
+    let customer = signed_up.json()["customer_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let stranger = remote.send(json_request(
         &format!("/q/{code}/lead"),
         &json!({"phone": "+8613900005555", "consent": true}),
@@ -289,8 +292,16 @@ pub fn one_shops_broken_receiver_does_not_hold_up_the_others(app: &dyn Client) {
     assert_eq!(good.received().len(), 6, "{report}");
     assert_eq!(report["shops_deferred"], 2, "{report}");
     // A failing receiver is tried a few times a call, not once per due message.
-    assert!(failing.received().len() <= 3, "{}", failing.received().len());
-    assert!(hanging.received().len() <= 3, "{}", hanging.received().len());
+    assert!(
+        failing.received().len() <= 3,
+        "{}",
+        failing.received().len()
+    );
+    assert!(
+        hanging.received().len() <= 3,
+        "{}",
+        hanging.received().len()
+    );
     assert_eq!(report["caught_up"], false, "{report}");
 
     // The next call: the good shop's messages are not sent again; the hanging shop, answering

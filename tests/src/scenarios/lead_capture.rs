@@ -693,9 +693,10 @@ pub fn wecom_contacts_added_through_a_channel_become_its_leads(app: &dyn Client)
     let replayed = app.send(wecom_callback_at(&shop.id, &encrypted, &encrypted, &stale));
     assert_eq!((replayed.status, replayed.writes), (401, 0));
     assert_eq!(replayed.json()["error"]["code"], "stale_timestamp");
-    let oracle: String = form_urlencoded::Serializer::new(wecom_query(&unix_now(), "n2", &encrypted))
-        .append_pair("echostr", &encrypted)
-        .finish();
+    let oracle: String =
+        form_urlencoded::Serializer::new(wecom_query(&unix_now(), "n2", &encrypted))
+            .append_pair("echostr", &encrypted)
+            .finish();
     let read_back = app.send(request(
         Method::GET,
         &format!("/wecom/{}?{oracle}", shop.id),

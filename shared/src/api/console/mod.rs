@@ -239,7 +239,7 @@ mod tests {
             }
         }
         // Keys made from what the API answers: every value it can give has its words.
-        let families: [(&str, Vec<String>); 9] = [
+        let families: [(&str, Vec<String>); 11] = [
             ("page.rule", variants::<crate::channels::page::FieldRule>()),
             (
                 "page.field",
@@ -259,6 +259,20 @@ mod tests {
             (
                 "campaigns",
                 vec!["generated".into(), "pool".into(), "shared".into()],
+            ),
+            ("scope", variants::<crate::shops::KeyScope>()),
+            (
+                "audit",
+                [
+                    "delivery_url_changed",
+                    "delivery_secret_rotated",
+                    "credentials_changed",
+                    "owner_key_rotated",
+                    "key_created",
+                    "key_revoked",
+                ]
+                .map(String::from)
+                .to_vec(),
             ),
         ];
         for (prefix, values) in families {

@@ -46,6 +46,7 @@ export async function render(view) {
     input({ name, type: 'password', autocomplete: 'off', placeholder: t('settings.leaveEmpty') }));
   const credentialsForm = h('form', { class: 'card', id: 'credentials-form' },
     secret('shopify', t('settings.shopify'), `${c.shopify_secrets}`),
+    field(`${t('settings.shopifyDomain')} (${c.shopify_shop_domain || t('settings.notSet')})`, input({ name: 'shopify_domain', autocomplete: 'off', placeholder: 'tea-house.myshopify.com' })),
     secret('woocommerce', t('settings.woocommerce'), isSet(c.woocommerce_secret)),
     field(`${t('settings.youzanId')} (${c.youzan ? c.youzan.client_id : t('settings.notSet')})`, input({ name: 'youzan_id', autocomplete: 'off' })),
     secret('youzan_secret', t('settings.youzanSecret'), isSet(c.youzan)),
@@ -60,6 +61,7 @@ export async function render(view) {
     // Only what was typed is sent: an empty field keeps what is stored.
     const credentials = {};
     if (v.shopify) credentials.shopify_secrets = list(v.shopify);
+    if (v.shopify_domain) credentials.shopify_shop_domain = v.shopify_domain.trim();
     if (v.woocommerce) credentials.woocommerce_secret = v.woocommerce;
     if (v.youzan_id || v.youzan_secret) credentials.youzan = { client_id: v.youzan_id, client_secret: v.youzan_secret };
     if (v.generic) credentials.generic_secret = v.generic;
@@ -77,7 +79,8 @@ export async function render(view) {
     h('h2', null, t('settings.branding')), brandingForm,
     h('h2', null, t('settings.webhooks')), webhooks,
     h('h2', null, t('settings.credentials')), credentialsForm,
-    h('h2', null, t('settings.keys')), view.owner ? await keys(view) : h('p', { class: 'empty' }, t('settings.ownerOnly')));
+    h('h2', null, t('settings.keys')), view.owner ? await keys(view) : h('p', { class: 'empty' }, t('settings.ownerOnly')),
+    h('h2', null, t('settings.audit')), view.owner ? await audit(view) : h('p', { class: 'empty' }, t('settings.ownerOnly')));
 }
 
 async function keys(view) {
@@ -86,18 +89,18 @@ async function keys(view) {
     const { items } = await getJson('/api/shop/keys');
     const form = h('form', { class: 'inline', id: 'new-key' },
       field(t('settings.keyName'), input({ name: 'name', required: true })),
-      checkbox(t('settings.exportScope'), { name: 'export' }),
+      ...SCOPES.map((scope) => checkbox(t(`scope.${scope}`), { name: scope })),
       h('button', { type: 'submit' }, t('settings.newKey')));
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
       const v = formValues(form);
-      const key = await view.attempt(() => sendJson('POST', '/api/shop/keys', { name: v.name, scopes: v.export ? ['export_contacts'] : [] }));
+      const key = await view.attempt(() => sendJson('POST', '/api/shop/keys', { name: v.name, scopes: SCOPES.filter((scope) => v[scope]) }));
       if (key) await draw(key);
     });
     replace(section, 
       made ? h('div', { class: 'notice ok', role: 'status' }, h('p', null, t('settings.keyShown')), h('code', { class: 'secret' }, made.api_key)) : '',
       items.length ? plainTable([t('common.name'), t('settings.scopes'), t('common.created'), ''], items.map((key) => [
-        key.name, key.scopes.join(', ') || '—', dateTime(key.created_at, view.shop.time_zone),
+        key.name, key.scopes.map((scope) => t(`scope.${scope}`)).join('、') || '—', dateTime(key.created_at, view.shop.time_zone),
         h('button', {
           type: 'button', class: 'link',
           onclick: async () => {
@@ -108,4 +111,26 @@ async function keys(view) {
   };
   await draw();
   return section;
+}
+
+// What a further key may be allowed (the API's key scopes); the owner key has them all.
+const SCOPES = ['export_contacts', 'manage_delivery', 'manage_credentials'];
+
+// Who changed where the shop's personal data goes, newest first (the last 50).
+async function audit(view) {
+  const { items } = await getJson('/api/shop/audit?limit=50');
+  const what = (entry) => {
+    switch (entry.action) {
+      case 'delivery_url_changed': return t('audit.delivery_url_changed', { from: entry.from_host || '—', to: entry.to_host || '—' });
+      case 'credentials_changed': return t('audit.credentials_changed', { fields: entry.fields.join(', ') });
+      case 'owner_key_rotated': return t('audit.owner_key_rotated', { count: entry.revoked_keys.length });
+      case 'key_created': return t('audit.key_created', { key: entry.key });
+      case 'key_revoked': return t('audit.key_revoked', { key: entry.key });
+      default: return t(`audit.${entry.action}`);
+    }
+  };
+  return items.length
+    ? plainTable([t('common.created'), t('audit.by'), t('audit.change')], items.map((entry) => [
+      dateTime(entry.at, view.shop.time_zone), entry.by, what(entry)]))
+    : h('p', { class: 'empty' }, t('common.none'));
 }
