@@ -95,6 +95,7 @@ fn fill(app: &WasmApp, shop: &siyu::domain::ShopId, from: u64, to: u64) -> Vec<S
         calling_code: "86",
         zone: &zone,
         now: jiff::Timestamp::now(),
+        shopify_shop_domain: None,
     };
     let mut ids = Vec::new();
     for customer in from..to {
@@ -200,6 +201,7 @@ fn reminder_shop(
         calling_code: "86",
         zone: &zone,
         now,
+        shopify_shop_domain: None,
     };
     for i in 0..count {
         let day = first_day

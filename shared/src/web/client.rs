@@ -41,12 +41,12 @@ impl ClientAddressing {
 
     /// The client's address, or None when neither the proxy's header nor Spin names one.
     pub fn client(&self, req: &Request) -> Option<ClientAddress> {
-        self.from_proxy(req)
+        self.proxys_word(req)
             .or_else(|| header(req, SPIN_CLIENT_ADDR).and_then(parse_address))
             .map(ClientAddress)
     }
 
-    fn from_proxy(&self, req: &Request) -> Option<IpAddr> {
+    fn proxys_word(&self, req: &Request) -> Option<IpAddr> {
         let name = self.header.as_deref()?;
         let values: Vec<&str> = req
             .headers()
