@@ -544,3 +544,41 @@ fn dispatch_request(shop: &siyu_tests::app::TestShop) -> http::Request<Vec<u8>> 
         .insert("host", "siyu.example.com".parse().unwrap());
     req
 }
+
+/// spin.toml's development secrets are the published values the app refuses off loopback,
+/// and the production manifests have no value for any secret and refuse private delivery.
+#[test]
+fn only_spin_toml_has_published_secrets_and_the_app_knows_them() {
+    let variables = |file: &str| -> toml::Table {
+        let text = std::fs::read_to_string(siyu_tests::routes::workspace_root().join(file))
+            .expect("manifest");
+        let manifest: toml::Table = text.parse().expect("TOML");
+        manifest["variables"].as_table().expect("variables").clone()
+    };
+    let dev = variables("spin.toml");
+    for (name, published) in [
+        ("operator_token", siyu::web::DEV_OPERATOR_TOKEN),
+        ("pii_pepper", siyu::web::DEV_PEPPER),
+        ("scheduler_token", siyu::web::DEV_SCHEDULER_TOKEN),
+    ] {
+        assert_eq!(dev[name]["default"].as_str(), Some(published), "{name}");
+        for file in ["spin.redis.toml", "spin.cloud.toml"] {
+            let production = variables(file);
+            assert_eq!(production[name].get("default"), None, "{file} {name}");
+            assert_eq!(
+                production[name]["required"].as_bool(),
+                Some(true),
+                "{file} {name}"
+            );
+            assert_eq!(
+                production["allow_private_delivery"]["default"].as_str(),
+                Some("false"),
+                "{file}"
+            );
+        }
+    }
+    assert_eq!(
+        dev["allow_private_delivery"]["default"].as_str(),
+        Some("true")
+    );
+}
