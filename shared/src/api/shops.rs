@@ -276,7 +276,18 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             let shop = &caller.shop;
             let update: ShopUpdate = json_body(req)?;
             let credential_fields = update.credentials.as_ref().map(|c| c.fields());
+            let limits = update.limits;
             let checked = shops::check_update(update)?;
+            if let Some(limits) = limits {
+                // The ceiling on codes is what texts strangers can make the shop pay for.
+                caller.require(KeyScope::ManageDelivery)?;
+                if limits != shop.limits {
+                    let change = AuditedChange::LimitsChanged {
+                        phone_codes_per_hour: limits.phone_codes_per_hour,
+                    };
+                    audit::record(env.store, &shop.id, &caller.key_id, change, env.now)?;
+                }
+            }
             if let Some(fields) = credential_fields {
                 // Credentials verify the shop's webhooks: whoever sets them can forge any
                 // delivery, a shop's closure included.

@@ -308,7 +308,8 @@ impl ValidLead {
                 Identity::PlatformCustomer(..) => patch.platform_customer = None,
             }
         }
-        let mut changed = customer.apply_profile(&patch, source, owned_hashes);
+        // New or proven: the lead speaks for the person.
+        let mut changed = customer.apply_profile(&patch, source, owned_hashes, true);
         for (key, value) in &self.attributes {
             if customer.attributes.get(key) != Some(value) {
                 customer.attributes.insert(key.clone(), value.clone());

@@ -63,6 +63,11 @@ pub struct Customer {
     pub profile_observed_at: Option<Timestamp>,
     #[serde(default)]
     pub platform_ids: Vec<PlatformCustomerId>,
+    /// Platform accounts that joined only by naming this person's phone or email: their
+    /// orders count here, but what they say about the person only fills gaps (anyone can
+    /// type someone else's number at checkout).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unvouched_platform_ids: Vec<PlatformCustomerId>,
     #[serde(default)]
     pub consent: Consent,
     /// The notice the person last accepted on a sign-up form, word for word.
@@ -279,6 +284,7 @@ impl Customer {
             last_name: None,
             profile_observed_at: None,
             platform_ids: Vec::new(),
+            unvouched_platform_ids: Vec::new(),
             consent: Consent::default(),
             notice: None,
             phone_verified_at: None,

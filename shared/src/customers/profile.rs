@@ -9,7 +9,17 @@ use super::{Consent, Customer, ProfilePatch, PLATFORM_IDS_KEPT};
 
 impl Customer {
     /// Merges what an event says about the person. Erased customers take no personal data.
-    pub fn apply_profile(&mut self, patch: &ProfilePatch, source: &str, hashes: &[String]) -> bool {
+    ///
+    /// `vouched`: the caller established that the patch speaks for this person (a lead that
+    /// proved the matched identifier); otherwise the patch's own platform account must be one
+    /// the customer already has, or the record must know nothing yet.
+    pub fn apply_profile(
+        &mut self,
+        patch: &ProfilePatch,
+        source: &str,
+        hashes: &[String],
+        vouched: bool,
+    ) -> bool {
         if self.erased_at.is_some() {
             return false;
         }
@@ -18,7 +28,17 @@ impl Customer {
             (Some(new), Some(old)) => new >= old,
             _ => true,
         };
-        if newer {
+        // Who may replace what is known: the platform account the customer already has (the
+        // platform vouches for its owner), or anyone while nothing is known yet. A guest
+        // checkout or a new account that merely matched a phone or email fills gaps only:
+        // anyone can type someone else's number at checkout.
+        let knows_nothing =
+            before.platform_ids.is_empty() && before.phone.is_none() && before.email.is_none();
+        let own_account = patch.platform_customer.as_ref().is_some_and(|pid| {
+            before.platform_ids.contains(pid) && !before.unvouched_platform_ids.contains(pid)
+        });
+        let speaks_for_them = vouched || own_account || knows_nothing;
+        if newer && speaks_for_them {
             if patch.phone.is_some() {
                 self.phone = patch.phone.clone();
             }
@@ -34,23 +54,51 @@ impl Customer {
             if let Some(at) = patch.observed_at {
                 self.profile_observed_at = Some(at);
             }
-            if let Some(marketing) = patch.accepts_marketing {
-                self.consent = Consent {
-                    marketing: Some(marketing),
-                    source: Some(source.to_string()),
-                    updated_at: patch.observed_at.or(self.consent.updated_at),
+            // A withdrawal recorded after this event was observed stands: a re-posted older
+            // body does not undo an unsubscribe.
+            let withdrawn_since = self.consent.marketing == Some(false)
+                && match (self.consent.updated_at, patch.observed_at) {
+                    (Some(withdrawn), Some(observed)) => withdrawn > observed,
+                    (Some(_), None) => true,
+                    (None, _) => false,
                 };
+            if let Some(marketing) = patch.accepts_marketing {
+                if !(marketing && withdrawn_since) {
+                    self.consent = Consent {
+                        marketing: Some(marketing),
+                        source: Some(source.to_string()),
+                        updated_at: patch.observed_at.or(self.consent.updated_at),
+                    };
+                }
             }
             if let (Some(tags), Some(pid)) = (&patch.platform_tags, &patch.platform_customer) {
                 self.import_platform_tags(pid.platform, tags, patch.observed_at);
             }
-        } else if self.phone.is_none() || self.email.is_none() {
-            // An older event may still fill a gap.
+        } else {
+            // An older event, or one that does not speak for this person, may still fill a gap.
             if self.phone.is_none() {
                 self.phone = patch.phone.clone();
             }
             if self.email.is_none() {
                 self.email = patch.email.clone();
+            }
+            // Names and consent only from the newest word.
+            if newer {
+                if self.first_name.is_none() {
+                    self.first_name = patch.first_name.clone();
+                }
+                if self.last_name.is_none() {
+                    self.last_name = patch.last_name.clone();
+                }
+                if self.consent.marketing.is_none() {
+                    if let Some(marketing) = patch.accepts_marketing {
+                        self.consent = Consent {
+                            marketing: Some(marketing),
+                            source: Some(source.to_string()),
+                            updated_at: patch.observed_at,
+                        };
+                    }
+                }
             }
         }
         if let Some(pid) = &patch.platform_customer {
@@ -59,6 +107,11 @@ impl Customer {
                 if self.platform_ids.len() > PLATFORM_IDS_KEPT {
                     self.platform_ids.remove(0);
                 }
+                if !speaks_for_them {
+                    self.unvouched_platform_ids.push(pid.clone());
+                }
+                let kept = &self.platform_ids;
+                self.unvouched_platform_ids.retain(|p| kept.contains(p));
             }
         }
         if self.phone != before.phone {

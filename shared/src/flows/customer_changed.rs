@@ -107,7 +107,7 @@ pub fn upsert_profile(
     };
     let evaluator = Evaluator::load(store, shop, now)?;
     update(store, shop, &evaluator, &id, now, |c| {
-        c.apply_profile(patch, source.as_str(), &resolution.owned_hashes)
+        c.apply_profile(patch, source.as_str(), &resolution.owned_hashes, false)
     })?;
     Ok(Some(id))
 }

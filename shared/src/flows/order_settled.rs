@@ -158,7 +158,12 @@ impl Settlement<'_> {
                 changed |= c.apply_intent(intent, zone);
             }
             if let Some(patch) = profile {
-                changed |= c.apply_profile(patch, self.event.platform.as_str(), self.owned_hashes);
+                changed |= c.apply_profile(
+                    patch,
+                    self.event.platform.as_str(),
+                    self.owned_hashes,
+                    false,
+                );
             }
             changed
         })?;

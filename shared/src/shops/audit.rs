@@ -38,6 +38,10 @@ pub enum AuditedChange {
     },
     /// A new secret signs messages.
     DeliverySecretRotated,
+    /// The shop's ceiling on verification codes sent changed.
+    LimitsChanged {
+        phone_codes_per_hour: u32,
+    },
     /// Platform credentials were set or replaced (which ones).
     CredentialsChanged {
         fields: Vec<String>,

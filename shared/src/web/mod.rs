@@ -187,6 +187,16 @@ pub struct RequestLog {
 
 pub type Handler = fn(&Request, &Env, &mut RequestLog) -> Result<Response, ApiError>;
 
+/// Headers a proxy, load balancer or tunnel adds to what it forwards.
+const FORWARDING_HEADERS: [&str; 6] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-real-ip",
+    "cf-connecting-ip",
+    "true-client-ip",
+    "x-forwarded-host",
+];
+
 /// Runs a handler: refuses oversized bodies, maps errors to JSON, writes one log line.
 pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
     let started = Instant::now();
@@ -194,8 +204,13 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
         route: "unmatched",
         shop: None,
     };
-    // Published development secrets work only for this machine's own requests.
-    let loopback = env.client(req).is_some_and(ClientAddress::is_loopback);
+    // Published development secrets work only for this machine's own requests; one that a
+    // proxy or tunnel on this machine forwarded (it says so in a forwarding header) comes
+    // from elsewhere, though its connection is loopback.
+    let loopback = env.client(req).is_some_and(ClientAddress::is_loopback)
+        && !FORWARDING_HEADERS
+            .iter()
+            .any(|h| req.headers().contains_key(*h));
     let secrets = env.secrets.for_client(loopback);
     let env = &Env {
         secrets: &secrets,

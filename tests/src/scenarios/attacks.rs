@@ -216,6 +216,92 @@ fn mei_buyer_two() -> Buyer {
     }
 }
 
+/// "I check out as a guest in Mei's shop with her phone number, my email and the marketing
+/// box ticked (cash on delivery: it costs me nothing): Siyu folds my order into her record and
+/// her reminders come to me. Or I re-post her last signed customers/update, from before she
+/// unsubscribed, to subscribe her again."
+pub fn a_checkout_with_someone_elses_number_does_not_rewrite_them(app: &dyn Client) {
+    let shop = app.shop_with_all_platforms();
+    let profile = json!({
+        "id": 5001, "email": "mei@example.com", "phone": PHONE,
+        "first_name": "Mei", "last_name": "Lin", "updated_at": "2026-11-19T10:00:00+08:00",
+        "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"},
+    });
+    assert_eq!(
+        send_shopify(app, &shop, "customers/create", &profile, "c-1").0,
+        200
+    );
+    let (_, mei) = customer_by_phone(app, &shop, PHONE);
+    let mei_id = mei["id"].as_str().unwrap().to_string();
+    let (_, plans) = app.get(&format!("/api/customers/{mei_id}/reminders"), &shop.api_key);
+    let link = plans["unsubscribe_path"].as_str().unwrap();
+    assert_eq!(
+        app.send(request(Method::POST, link, None, vec![])).status,
+        200
+    );
+
+    let mallory = Buyer {
+        platform_id: None,
+        email: Some("mallory@evil.example"),
+        phone: Some(PHONE),
+    };
+    let mut guest = shopify_order(9101, &mallory, "pending", "0.00", &[TEA]);
+    guest["customer"] = Value::Null;
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &guest, "o-g").0,
+        200
+    );
+    assert_eq!(
+        send_shopify(app, &shop, "customers/update", &profile, "c-replayed").0,
+        200
+    );
+    let (_, after) = customer_by_phone(app, &shop, PHONE);
+    assert_eq!(after["id"], json!(mei_id));
+    assert_eq!(after["email"], "m***@example.com", "{after}");
+    assert_eq!(after["first_name"], "Mei");
+    assert_eq!(after["consent"]["marketing"], false, "{after}");
+    // A new account of mine with her number joins her orders, never her details.
+    let account = Buyer {
+        platform_id: Some(6666),
+        email: Some("mallory@evil.example"),
+        phone: Some(PHONE),
+    };
+    let order = shopify_order(9102, &account, "paid", "1.00", &[TEA]);
+    assert_eq!(
+        send_shopify(app, &shop, "orders/create", &order, "o-a").0,
+        200
+    );
+    let mine = json!({
+        "id": 6666, "email": "mallory@evil.example", "phone": PHONE,
+        "first_name": "Mallory", "updated_at": "2026-12-29T10:00:00+08:00",
+        "email_marketing_consent": {"state": "subscribed", "opt_in_level": "single_opt_in"},
+    });
+    assert_eq!(
+        send_shopify(app, &shop, "customers/update", &mine, "c-m").0,
+        200
+    );
+    let (_, after) = customer_by_phone(app, &shop, PHONE);
+    assert_eq!(after["email"], "m***@example.com", "{after}");
+    assert_eq!(after["first_name"], "Mei");
+    assert_eq!(after["consent"]["marketing"], false, "{after}");
+    assert_eq!(
+        after["orders"]["order_count"], 1,
+        "her orders count: {after}"
+    );
+
+    // Her own account speaks for her: a newer update from it changes her email.
+    let mut moved = profile.clone();
+    moved["email"] = json!("mei.lin@example.org");
+    moved["updated_at"] = json!("2026-12-30T10:00:00+08:00");
+    moved["email_marketing_consent"] = json!({"state": "unsubscribed"});
+    assert_eq!(
+        send_shopify(app, &shop, "customers/update", &moved, "c-2").0,
+        200
+    );
+    let (_, moved) = customer_by_phone(app, &shop, PHONE);
+    assert_eq!(moved["email"], "m***@example.org", "{moved}");
+}
+
 // ------------------------------------------------------------------ 2. webhook topics
 
 /// "I captured one signed Shopify order delivery. Re-posted with `X-Shopify-Topic:
@@ -410,6 +496,17 @@ pub fn a_key_without_scopes_cannot_redirect_messages_or_unmask_numbers(app: &dyn
     ));
     assert_eq!(
         (refusal(&swap), swap.writes),
+        ((403, json!("forbidden")), 0)
+    );
+    // Nor may it lift the shop's ceiling on the texts strangers can make it pay for.
+    let lift = app.send(with_key(
+        Method::PATCH,
+        "/api/shop",
+        &limited,
+        json!({"limits": {"phone_codes_per_hour": 100_000}}),
+    ));
+    assert_eq!(
+        (refusal(&lift), lift.writes),
         ((403, json!("forbidden")), 0)
     );
     // Its everyday work goes on: the same URL with other settings, the shop's name.

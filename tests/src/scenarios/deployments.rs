@@ -58,6 +58,20 @@ pub fn published_development_secrets_serve_only_this_machine(
         "{}",
         refused.json()
     );
+    // A proxy or tunnel on this machine forwards other machines' requests over loopback.
+    let mut tunnelled = request(
+        Method::POST,
+        "/api/shops",
+        Some(DEV_OPERATOR_TOKEN),
+        shop_body("Tea House").to_string().into_bytes(),
+    );
+    tunnelled
+        .headers_mut()
+        .insert("x-forwarded-for", "127.0.0.1".parse().unwrap());
+    assert_eq!(
+        refusal(&local.send(tunnelled)),
+        (401, json!("unauthorized"))
+    );
     let created = create(local);
     assert_eq!(created.status, 201, "{}", created.json());
     let shop = TestShop {

@@ -104,6 +104,7 @@ macro_rules! each_clock_tolerant_scenario {
     ($runner:ident) => {
         $runner!(
             a_stranger_who_knows_a_customers_number_cannot_take_over_or_see_it,
+            a_checkout_with_someone_elses_number_does_not_rewrite_them,
             attributes_are_validated,
             campaigns_are_validated_and_each_discount_type_priced,
             csv_export_opens_in_a_spreadsheet,

@@ -266,6 +266,7 @@ mod tests {
                 [
                     "delivery_url_changed",
                     "delivery_secret_rotated",
+                    "limits_changed",
                     "credentials_changed",
                     "owner_key_rotated",
                     "key_created",

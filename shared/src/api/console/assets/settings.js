@@ -123,6 +123,7 @@ async function audit(view) {
     switch (entry.action) {
       case 'delivery_url_changed': return t('audit.delivery_url_changed', { from: entry.from_host || '—', to: entry.to_host || '—' });
       case 'credentials_changed': return t('audit.credentials_changed', { fields: entry.fields.join(', ') });
+      case 'limits_changed': return t('audit.limits_changed', { count: entry.phone_codes_per_hour });
       case 'owner_key_rotated': return t('audit.owner_key_rotated', { count: entry.revoked_keys.length });
       case 'key_created': return t('audit.key_created', { key: entry.key });
       case 'key_revoked': return t('audit.key_revoked', { key: entry.key });
