@@ -44,6 +44,9 @@ pub const SENDING_LEASE: SignedDuration = SignedDuration::from_secs(60);
 /// the next call (its messages wait for their retries; the other shops go on).
 const FAILURES_PER_SHOP: usize = 3;
 
+/// The most of one dispatch-all call one shop may take before it is deferred to the next.
+const SHOP_SHARE: std::time::Duration = std::time::Duration::from_secs(8);
+
 /// Where a shop's dispatch stands: the hour list and the slots done in it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 struct Cursor {
@@ -153,7 +156,13 @@ pub fn dispatch_all(
             continue;
         };
         total.shops += 1;
-        match dispatch(store, delivery, &shop, limit, now) {
+        // Each shop gets a share of the call: a receiver that is slow without failing
+        // (answering just inside the timeout) cannot take the others' time.
+        let share = Delivery {
+            deadline: delivery.deadline.min(Instant::now() + SHOP_SHARE),
+            ..*delivery
+        };
+        match dispatch(store, &share, &shop, limit, now) {
             Ok(r) => total.add(&r),
             Err(_) => {
                 // Its queue stays where it was: the next call tries again.
