@@ -84,7 +84,7 @@ pub static OPERATIONS: &[Operation] = &[
         #[cfg(feature = "openapi")]
         describe: |d| {
             d.paging(AUDIT_PAGE);
-            d.reply::<super::Page<AuditEntry>>(200, "A page of the log, oldest first.");
+            d.reply::<super::Page<AuditEntry>>(200, "A page of the log, newest first.");
         },
     },
     Operation {

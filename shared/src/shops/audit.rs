@@ -1,9 +1,10 @@
 //! A shop's security log: every change to where personal data goes (the delivery URL and
 //! its signing secret), to how the shop's webhooks are verified (platform credentials) and to
 //! who may call the API (keys) is recorded with who made it and when, and the owner key can
-//! read it (`GET /api/shop/audit`). An entry is written before the change it records, once
-//! the change is allowed and valid, so a crash between the two leaves a record of an attempt,
-//! never a change without a record.
+//! read it (`GET /api/shop/audit`, newest first). A change of delivery or credentials is
+//! recorded before it is made, once it is allowed and valid, so a crash between the two leaves
+//! a record of an attempt, never such a change without a record; a key is recorded right
+//! after it is made or revoked (a made key's id does not exist before).
 
 use jiff::Timestamp;
 use schemars::JsonSchema;
@@ -14,7 +15,7 @@ use crate::applog;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::keys;
-use crate::store::Store;
+use crate::store::{get_json, Store};
 
 /// One change, as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -76,16 +77,28 @@ pub fn record(
     Ok(())
 }
 
-/// A page of the log, oldest first, and where the next starts.
+/// A page of the log, newest first: the entries in slots before `before` (0: from the
+/// newest), and the cursor of the next, older page (None at the oldest). Newest first because
+/// the owner reads it to see what changed lately.
 pub fn page(
     store: &dyn Store,
     shop: &ShopId,
-    after: i64,
+    before: i64,
     limit: usize,
 ) -> Result<(Vec<AuditEntry>, Option<i64>), Error> {
-    let page = applog::page::<AuditEntry>(store, shop, keys::lists::AUDIT, after, limit)?;
-    Ok((
-        page.entries.into_iter().map(|(_, e)| e).collect(),
-        page.next,
-    ))
+    let total = applog::len(store, shop, keys::lists::AUDIT)?;
+    let mut slot = if before <= 0 {
+        total + 1
+    } else {
+        before.min(total + 1)
+    };
+    let mut entries = Vec::new();
+    while slot > 1 && entries.len() < limit {
+        slot -= 1;
+        // A slot whose write never happened (a crash after the increment) is skipped.
+        if let Some(entry) = get_json(store, &keys::list_slot(shop, keys::lists::AUDIT, slot))? {
+            entries.push(entry);
+        }
+    }
+    Ok((entries, (slot > 1).then_some(slot)))
 }

@@ -537,13 +537,26 @@ pub fn a_key_without_scopes_cannot_redirect_messages_or_unmask_numbers(app: &dyn
         actions,
         [
             "delivery_url_changed",
+            "key_created",
+            "key_created",
             "delivery_secret_rotated",
-            "key_created",
-            "key_created",
             "delivery_url_changed"
-        ]
+        ],
+        "newest first"
     );
-    let last = &log["items"][4];
+    // Paged two at a time, the same entries in the same order.
+    let mut paged = Vec::new();
+    let mut cursor = json!(0);
+    while !cursor.is_null() {
+        let (_, page) = app.get(
+            &format!("/api/shop/audit?limit=2&cursor={cursor}"),
+            &shop.api_key,
+        );
+        paged.extend(page["items"].as_array().unwrap().clone());
+        cursor = page["next_cursor"].clone();
+    }
+    assert_eq!(paged, log["items"].as_array().unwrap().clone());
+    let last = &log["items"][0];
     assert_eq!(
         (&last["by"], &last["from_host"], &last["to_host"]),
         (
