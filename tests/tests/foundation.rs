@@ -583,25 +583,7 @@ fn only_spin_toml_has_published_secrets_and_the_app_knows_them() {
     );
 }
 
-/// A receiver that answers every message, slowly (inside the timeout), gets its share of a
-/// dispatch call and no more; the other shop's messages go out in the same call.
 #[test]
 fn a_slow_receiver_takes_only_its_share_of_a_dispatch() {
-    use siyu_tests::receiver::Receiver;
-    let app = TestApp::new();
-    let slow = Receiver::start();
-    slow.hold_answers(Some(std::time::Duration::from_secs(2)));
-    let good = Receiver::start();
-    let slow_shop = scenarios::shop_due_now(&app, &slow);
-    let good_shop = scenarios::shop_due_now(&app, &good);
-    scenarios::buyers(&app, &slow_shop, 0, 8);
-    scenarios::buyers(&app, &good_shop, 100, 3);
-    let report = scenarios::dispatch_all(&app);
-    assert_eq!(good.received().len(), 3, "{report}");
-    assert_eq!(report["shops_deferred"], 1, "{report}");
-    let taken = slow.received().len();
-    assert!(
-        (3..=5).contains(&taken),
-        "{taken} slow deliveries: {report}"
-    );
+    scenarios::a_slow_receiver_takes_only_its_share_of_a_dispatch(&TestApp::new());
 }

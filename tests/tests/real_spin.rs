@@ -274,11 +274,17 @@ mod deployments {
         scenarios::behind_a_trusted_proxy_each_shopper_has_their_own_bucket(&app);
     }
 
+    /// Each on an instance of its own: a dispatch of every shop reaches every shop it holds.
     fn dispatch_isolation(flavour: Flavour) {
-        let Some(app) = start(flavour, &Launch::default()) else {
-            return;
-        };
-        scenarios::one_shops_broken_receiver_does_not_hold_up_the_others(&app.unwrap());
+        for scenario in [
+            scenarios::one_shops_broken_receiver_does_not_hold_up_the_others,
+            scenarios::a_slow_receiver_takes_only_its_share_of_a_dispatch,
+        ] {
+            let Some(app) = start(flavour, &Launch::default()) else {
+                return;
+            };
+            scenario(&app.unwrap());
+        }
     }
 
     #[test]

@@ -325,3 +325,24 @@ pub fn one_shops_broken_receiver_does_not_hold_up_the_others(app: &dyn Client) {
     assert_eq!(good.received().len(), 6, "{next}");
     assert!(hanging.received().len() > 3, "{next}");
 }
+
+/// "My receiver answers every message, just inside the timeout: the scheduler's dispatch of
+/// every shop spends its time on mine." It gets its share of the call and no more; the other
+/// shop's messages go out in the same call. `app` holds no other shop.
+pub fn a_slow_receiver_takes_only_its_share_of_a_dispatch(app: &dyn Client) {
+    let slow = Receiver::start();
+    slow.hold_answers(Some(std::time::Duration::from_secs(2)));
+    let good = Receiver::start();
+    let slow_shop = shop_due_now(app, &slow);
+    let good_shop = shop_due_now(app, &good);
+    buyers(app, &slow_shop, 0, 8);
+    buyers(app, &good_shop, 100, 3);
+    let report = dispatch_all(app);
+    assert_eq!(good.received().len(), 3, "{report}");
+    assert_eq!(report["shops_deferred"], 1, "{report}");
+    let taken = slow.received().len();
+    assert!(
+        (3..=5).contains(&taken),
+        "{taken} slow deliveries: {report}"
+    );
+}
