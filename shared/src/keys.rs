@@ -60,25 +60,67 @@ pub fn channel_leads_day(shop: &ShopId, channel: &ChannelId, day: jiff::civil::D
     format!("s/{shop}/ch/{channel}/leads/{day}")
 }
 
-/// Lead submissions of one client (keyed hash) to one code this minute.
-pub fn rate_limit(code: &str, client_hash: &str) -> String {
-    format!("rl/{code}/{client_hash}")
+/// The `rate_limit` records of lead submissions of one client (keyed hash) to one code
+/// (the window is appended).
+pub fn rate_limit(shop: &ShopId, code: &str, client_hash: &str) -> String {
+    format!("s/{shop}/rl/{code}/{client_hash}")
 }
 
-/// The phone verification code last sent to a number (keyed hash) for a shop's sign-ups.
-pub fn phone_challenge(shop: &ShopId, phone_hash: &str) -> String {
-    format!("s/{shop}/pv/{phone_hash}")
+/// The phone verification code sent to a number (keyed hash) for a shop's sign-ups in one
+/// hour (Unix hours): a past hour's record is never written again, so it expires safely.
+pub fn phone_challenge(shop: &ShopId, phone_hash: &str, hour: i64) -> String {
+    format!("s/{shop}/pv/{phone_hash}/{hour}")
 }
 
-/// The `rate_limit` record of codes a shop sent this hour to one number or to one client
-/// address (`who`: a keyed hash with its kind prefix).
+/// The `rate_limit` records of codes a shop sent to one number or to one client address
+/// (`who`: a keyed hash with its kind prefix).
 pub fn phone_code_count(shop: &ShopId, who: &str) -> String {
     format!("s/{shop}/pvc/{who}")
 }
 
-/// The `rate_limit` record of one API key's customer look-ups this hour.
+/// The `rate_limit` records of one API key's customer look-ups.
 pub fn lookup_count(shop: &ShopId, key_id: &str) -> String {
     format!("s/{shop}/lk/{key_id}")
+}
+
+/// Records that expire in one hour (Unix hours): a counter and one slot per key to delete.
+pub fn expiry_counter(shop: &ShopId, hour: i64) -> String {
+    format!("s/{shop}/ex/{hour}/n")
+}
+
+pub fn expiry_slot(shop: &ShopId, hour: i64, slot: i64) -> String {
+    format!("s/{shop}/ex/{hour}/{slot}")
+}
+
+/// Where the sweep of a shop's expired records stands.
+pub fn expiry_cursor(shop: &ShopId) -> String {
+    format!("s/{shop}/ex/cursor")
+}
+
+/// Every shop, in creation order: the scheduler's list (a counter and one slot per shop).
+pub const SHOPS_COUNTER: &str = "shops/n";
+
+pub fn shops_slot(slot: i64) -> String {
+    format!("shops/{slot}")
+}
+
+/// Where the next scheduler call starts in the list of shops (fairness across calls).
+pub const JOBS_NEXT: &str = "jobs/next";
+/// The last scheduler calls: when, how long, what they left (`jobs::status`).
+pub const JOBS_STATUS: &str = "jobs/status";
+/// Who holds the redaction job now (a lease).
+pub const JOBS_REDACTIONS_LEASE: &str = "jobs/redactions/lease";
+/// When the next background slice is due and who runs it (`jobs::background`).
+pub const JOBS_BACKGROUND: &str = "jobs/background";
+
+/// Who is running a shop's periodic work now (a lease).
+pub fn shop_jobs_lease(shop: &ShopId) -> String {
+    format!("s/{shop}/jobs/lease")
+}
+
+/// How a shop's periodic work last went, per job.
+pub fn shop_jobs_status(shop: &ShopId) -> String {
+    format!("s/{shop}/jobs/status")
 }
 
 /// Whether a customer is in a segment, and the slot of the segment's list that lists them.

@@ -21,7 +21,10 @@ const LAYERS: &[(&str, u32)] = &[
     ("applog", 5),
     // Signed deliveries and limits by keyed hash need crypto.
     ("outbound", 5),
-    ("rate_limit", 5),
+    ("rate_limit", 6),
+    // Records deleted once unneeded, and who does periodic work now.
+    ("expiry", 5),
+    ("lease", 5),
     // Records: what is stored about shops and people, and the pure rules over it.
     ("shops", 10),
     ("rfm", 11),
@@ -35,6 +38,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("reminders", 20),
     // The one place a feature's change sets off another's.
     ("flows", 30),
+    // Periodic work of every shop: what the scheduler's call and the background slice run.
+    ("jobs", 35),
     // Adapters: shop platforms' payloads into domain events.
     ("webhooks", 40),
     // Edge: HTTP.

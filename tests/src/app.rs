@@ -69,6 +69,7 @@ pub fn handler_of(component: &str) -> Handler {
         "tagging" => siyu::api::tagging::handle,
         "coupons" => siyu::api::coupons::handle,
         "reminders" => siyu::api::reminders::handle,
+        "jobs" => siyu::api::jobs::handle,
         "console" => siyu::api::console::handle,
         other => panic!("spin.toml names component {other:?} that the tests do not know"),
     }
@@ -110,6 +111,7 @@ impl TestApp {
             deployment: Deployment {
                 client_addressing: ClientAddressing::default(),
                 allow_private_delivery: true,
+                ..Deployment::default()
             },
             outbound: HttpOutbound::default(),
             manifest: Manifest::load(),
@@ -159,7 +161,7 @@ impl Client for TestApp {
             deployment: &self.deployment,
         };
         let before = self.store.op_counts().writes;
-        let response = serve(&req, &env, handler_of(component));
+        let response = serve(&req, &env, component, handler_of(component));
         let (parts, body) = response.into_parts();
         Reply {
             status: parts.status.as_u16(),

@@ -3,6 +3,7 @@
 //! formats and signed the way each platform signs.
 
 pub mod app;
+pub mod bench;
 pub mod client;
 pub mod conformance;
 pub mod contract;

@@ -189,6 +189,9 @@ impl SpinUp {
                 .env("SPIN_VARIABLE_PII_PEPPER", PEPPER)
                 .env("SPIN_VARIABLE_SCHEDULER_TOKEN", SCHEDULER_TOKEN);
         }
+        if !launch.self_scheduling {
+            command.env("SPIN_VARIABLE_SELF_SCHEDULE", "false");
+        }
         for (name, value) in &launch.variables {
             command.env(
                 format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()),
@@ -462,6 +465,10 @@ pub struct Launch {
     pub variables: Vec<(&'static str, String)>,
     /// A Spin runtime config file.
     pub runtime_config: Option<PathBuf>,
+    /// Leave `self_schedule` as the manifest has it (spin.toml: on). Otherwise it is off:
+    /// most tests count what their own scheduler calls did, and a background slice would
+    /// do some of it first.
+    pub self_scheduling: bool,
 }
 
 /// An address of this machine that is not loopback (the one its default route leaves from),

@@ -20,6 +20,12 @@ pub fn host() -> &'static SharedHost {
     HOST.get_or_init(|| SharedHost::start(None))
 }
 
+/// A host of its own, for a test that must see no other test's shops (the scheduler's call
+/// reaches every shop of its store).
+pub fn own_host() -> SharedHost {
+    SharedHost::start(None)
+}
+
 /// A second host whose every compare-and-swap pauses 20 ms between `current` and the swap,
 /// so requests racing on one key overlap every time (see `WasmAppOptions::cas_pause`).
 pub fn pausing_host() -> &'static SharedHost {
@@ -40,6 +46,9 @@ impl SharedHost {
                 ("pii_pepper".to_string(), PEPPER.to_string()),
                 ("scheduler_token".to_string(), SCHEDULER_TOKEN.to_string()),
                 ("report_store_ops".to_string(), "true".to_string()),
+                // Scenarios count what their own scheduler calls did: no background slices
+                // (real `spin up` tests them, tests/real_spin.rs).
+                ("self_schedule".to_string(), "false".to_string()),
                 // Deliveries go to receivers the tests run on loopback.
                 (
                     "delivery_hosts".to_string(),

@@ -10,7 +10,9 @@ use siyu_tests::app::request;
 use siyu_tests::client::Client;
 use siyu_tests::platforms::{generic_order, generic_request};
 use siyu_tests::qr_decode::decode_png;
-use siyu_tests::spin_up::{Flavour, SpinUp};
+use siyu_tests::receiver::Receiver;
+use siyu_tests::scenarios;
+use siyu_tests::spin_up::{Flavour, Launch, SpinUp};
 use siyu_tests::webdriver::{chromedriver, webdriver, Browser, Driver};
 
 const PHONE: &str = "13812345678";
@@ -446,4 +448,44 @@ fn the_console_works_in_firefox() {
     driver.click("#language");
     driver.wait_for_text("#funnel", "Unique scanners");
     driver.screenshot("console/firefox", "overview-english-phone");
+}
+
+/// A merchant whose reminders are not going out is told, in the console, why and what to do:
+/// first because nothing has dispatched them for a long time (the scheduler is not running),
+/// then, once it runs, because their receiver refuses every delivery. On an instance of its
+/// own: the scheduler's call reaches every shop of the store.
+#[test]
+fn the_console_warns_when_reminders_are_late_or_deliveries_fail() {
+    let Some(chromedriver) = chromedriver() else {
+        return;
+    };
+    let app =
+        SpinUp::start_as(Flavour::KeyValue, None, &Launch::default()).expect("spin.toml runs");
+    let receiver = Receiver::start();
+    receiver.answer_with(&[503; 50]);
+    let shop = scenarios::shop_due_now(&app, &receiver);
+    scenarios::buyers(&app, &shop, 0, 3);
+    let console = format!("{}/console/", app.base);
+    let driver = Driver::start(&chromedriver, 1280, 800);
+    driver.open(&console);
+    sign_in(&driver, &shop.api_key);
+    let late = driver.wait_for_text("#health-reminders_late", "复购提醒已延迟");
+    assert!(late.contains("POST /api/jobs/run"), "{late}");
+    driver.screenshot("console", "banner-reminders-late-desktop");
+
+    scenarios::run_jobs(&app);
+    driver.open(&format!("{console}#/reminders"));
+    driver.wait_for_text("#health-delivery_failing", "投递一直失败");
+    assert_eq!(
+        driver.script(
+            "return document.querySelectorAll('#health-reminders_late').length",
+            json!([])
+        ),
+        json!(0),
+        "the scheduler ran: nothing is late any more"
+    );
+    driver.resize(390, 844);
+    driver.screenshot("console", "banner-delivery-failing-phone");
+    driver.click("#language");
+    driver.wait_for_text("#health-delivery_failing", "Check the delivery URL");
 }

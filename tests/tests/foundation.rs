@@ -473,6 +473,7 @@ fn hardened() -> TestApp {
             Some("1"),
         ),
         allow_private_delivery: false,
+        ..siyu::web::Deployment::default()
     };
     app
 }
@@ -586,4 +587,29 @@ fn only_spin_toml_has_published_secrets_and_the_app_knows_them() {
 #[test]
 fn a_slow_receiver_takes_only_its_share_of_a_dispatch() {
     scenarios::a_slow_receiver_takes_only_its_share_of_a_dispatch(&TestApp::new());
+}
+
+// ------------------------------------------------------------------ the scheduler (issue 22)
+
+/// Each on an app of its own: a scheduler call reaches every shop of its store.
+#[test]
+fn one_scheduler_call_runs_every_shops_due_work() {
+    scenarios::one_scheduler_call_runs_every_shops_due_work(&TestApp::new());
+}
+
+#[test]
+fn a_backlog_larger_than_one_call_goes_out_over_calls_without_starving_others() {
+    scenarios::a_backlog_larger_than_one_call_goes_out_over_calls_without_starving_others(
+        &TestApp::new(),
+    );
+}
+
+#[test]
+fn two_scheduler_calls_at_once_never_do_the_same_work_twice() {
+    scenarios::two_scheduler_calls_at_once_never_do_the_same_work_twice(&TestApp::new());
+}
+
+#[test]
+fn expired_limits_and_codes_are_swept_by_the_scheduler() {
+    scenarios::expired_limits_and_codes_are_swept_by_the_scheduler(&TestApp::new());
 }

@@ -316,4 +316,117 @@ mod deployments {
     fn dispatch_isolation_cloud() {
         dispatch_isolation(Flavour::Sqlite);
     }
+
+    /// The scheduler's scenarios, each on an instance of its own: its call reaches every
+    /// shop of the store.
+    fn scheduler(flavour: Flavour) {
+        for scenario in [
+            scenarios::one_scheduler_call_runs_every_shops_due_work,
+            scenarios::a_backlog_larger_than_one_call_goes_out_over_calls_without_starving_others,
+            scenarios::two_scheduler_calls_at_once_never_do_the_same_work_twice,
+        ] {
+            let Some(app) = start(flavour, &Launch::default()) else {
+                return;
+            };
+            scenario(&app.unwrap());
+        }
+    }
+
+    #[test]
+    fn scheduler_key_value() {
+        scheduler(Flavour::KeyValue);
+    }
+
+    #[test]
+    fn scheduler_redis() {
+        scheduler(Flavour::Redis);
+    }
+
+    #[test]
+    fn scheduler_cloud() {
+        scheduler(Flavour::Sqlite);
+    }
+
+    /// "I ran `spin build --up` and nothing else": ordinary requests deliver a due reminder
+    /// and run the tagging pass, with no scheduler calling. spin.toml as it ships (its
+    /// `self_schedule` default); the other stores with the variable turned on.
+    fn schedules_itself(flavour: Flavour) {
+        let mut launch = Launch {
+            self_scheduling: true,
+            ..Launch::default()
+        };
+        if flavour != Flavour::KeyValue {
+            launch.variables.push(("self_schedule", "true".into()));
+        }
+        let Some(app) = start(flavour, &launch) else {
+            return;
+        };
+        let app = app.unwrap();
+        scenarios::a_due_reminder_goes_out_with_no_scheduler_calling(&app);
+    }
+
+    #[test]
+    fn schedules_itself_key_value() {
+        schedules_itself(Flavour::KeyValue);
+    }
+
+    #[test]
+    fn schedules_itself_redis() {
+        schedules_itself(Flavour::Redis);
+    }
+
+    #[test]
+    fn schedules_itself_cloud() {
+        schedules_itself(Flavour::Sqlite);
+    }
+
+    /// deploy/scheduler-cronjob.yaml's container command, as Kubernetes runs it (the token
+    /// filled in from the Secret, the Service's address replaced by this instance's), runs
+    /// every shop's jobs: the set-up README gives for SpinKube works as written.
+    #[test]
+    fn the_spinkube_cronjob_runs_the_jobs() {
+        let text = std::fs::read_to_string(
+            siyu_tests::routes::workspace_root().join("deploy/scheduler-cronjob.yaml"),
+        )
+        .expect("deploy/scheduler-cronjob.yaml");
+        assert!(text.contains("schedule: \"* * * * *\""), "every minute");
+        let args_line = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("args:"))
+            .expect("the container's args");
+        let args: Vec<String> =
+            serde_json::from_str(args_line.trim()).expect("args as a flow list");
+        let app = start(Flavour::KeyValue, &Launch::default())
+            .unwrap()
+            .unwrap();
+        let args: Vec<String> = args
+            .into_iter()
+            .map(|a| {
+                a.replace("$(SCHEDULER_TOKEN)", siyu_tests::app::SCHEDULER_TOKEN)
+                    .replace("http://siyu/", &format!("{}/", app.base))
+            })
+            .collect();
+        let out = std::process::Command::new("curl")
+            .args(&args)
+            .output()
+            .expect("curl runs (apt install curl)");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(report["caught_up"], true, "{report}");
+        // With a wrong token the Job fails, and says why.
+        let wrong: Vec<String> = args
+            .iter()
+            .map(|a| a.replace(siyu_tests::app::SCHEDULER_TOKEN, "wrong"))
+            .collect();
+        let out = std::process::Command::new("curl")
+            .args(&wrong)
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stdout).contains("unauthorized"));
+    }
 }

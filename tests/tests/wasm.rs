@@ -29,6 +29,17 @@ macro_rules! through_wasm {
 siyu_tests::each_clock_tolerant_scenario!(through_wasm);
 siyu_tests::each_clocked_scenario!(through_wasm);
 
+/// The scheduler's scenarios, in one host of their own (its call reaches every shop of the
+/// store), one after another.
+#[test]
+fn the_scheduler_runs_every_shops_work_once_in_a_host_of_its_own() {
+    let own = siyu_tests::wasm::own_host();
+    scenarios::two_scheduler_calls_at_once_never_do_the_same_work_twice(&own);
+    scenarios::a_backlog_larger_than_one_call_goes_out_over_calls_without_starving_others(&own);
+    scenarios::one_scheduler_call_runs_every_shops_due_work(&own);
+    scenarios::expired_limits_and_codes_are_swept_by_the_scheduler(&own);
+}
+
 #[test]
 fn paging_through_ten_thousand_tagged_customers_lists_each_once_in_sqlite() {
     scenarios::paging_through_ten_thousand_members_returns_each_once(host(), 10_000);
@@ -64,7 +75,9 @@ fn every_component_imports_only_what_spin_3_provides() {
         [
             "coupons",
             "customers",
+            "fallback",
             "ingest",
+            "jobs",
             "lead-capture",
             "reminders",
             "scan",

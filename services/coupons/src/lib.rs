@@ -1,8 +1,9 @@
 //! The `coupons` Spin component; all logic lives in `siyu::api::coupons`.
 
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    siyu_spin_glue::run(req, siyu::api::coupons::handle)
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    siyu_spin_glue::serve(req, out, "coupons", siyu::api::coupons::handle).await
 }

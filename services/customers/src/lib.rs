@@ -1,8 +1,9 @@
 //! The `customers` Spin component; all logic lives in `siyu::api::customers`.
 
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    siyu_spin_glue::run(req, siyu::api::customers::handle)
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    siyu_spin_glue::serve(req, out, "customers", siyu::api::customers::handle).await
 }

@@ -1,8 +1,9 @@
 //! The `fallback` Spin component; all logic lives in `siyu::api::fallback`.
 
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    siyu_spin_glue::run(req, siyu::api::fallback::handle)
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    siyu_spin_glue::serve(req, out, "fallback", siyu::api::fallback::handle).await
 }

@@ -1,8 +1,9 @@
 //! The `scan` Spin component; all logic lives in `siyu::api::scan`.
 
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    siyu_spin_glue::run(req, siyu::api::scan::handle)
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    siyu_spin_glue::serve(req, out, "scan", siyu::api::scan::handle).await
 }

@@ -16,8 +16,12 @@ pub mod redis;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+use siyu::error::ErrorCode;
 use siyu::store::{CountingStore, StoreError};
-use siyu::web::{serve, ClientAddressing, Deployment, Env, Handler, Request, Response, Secrets};
+use siyu::web::{serve as serve_request, ApiError, ClientAddressing, Deployment, Env, Handler};
+use siyu::web::{Request, Response, Secrets};
+use spin_sdk::http::conversions::TryFromIncomingRequest;
+use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
 
 fn backend<E: std::fmt::Debug>(err: E) -> StoreError {
     StoreError::Backend(format!("{err:?}"))
@@ -39,36 +43,154 @@ pub fn open_store() -> sqlite::SqliteStore {
     sqlite::SqliteStore::default()
 }
 
+/// Which store this build keeps data in, as `/healthz` names it.
+#[cfg(feature = "kv")]
+const STORE_KIND: &str = "spin-kv";
+#[cfg(feature = "redis")]
+const STORE_KIND: &str = "redis";
+#[cfg(feature = "sqlite")]
+const STORE_KIND: &str = "sqlite";
+
 fn variable(name: &str) -> Option<String> {
     spin_sdk::variables::get(name)
         .ok()
         .filter(|v| !v.is_empty())
 }
 
-/// The whole body of a Siyu component.
-pub fn run(req: Request, handler: Handler) -> Response {
-    let secrets = Secrets::new(
-        variable("operator_token"),
-        variable("pii_pepper"),
-        variable("scheduler_token"),
-    );
-    let deployment = Deployment {
+/// The deployment as its Spin variables describe it.
+fn deployment() -> Deployment {
+    Deployment {
         client_addressing: ClientAddressing::from_variables(
             variable("trusted_client_header").as_deref(),
             variable("trusted_proxy_hops").as_deref(),
         ),
         allow_private_delivery: variable("allow_private_delivery").as_deref() == Some("true"),
+        store_kind: STORE_KIND,
+        public_url: variable("public_url"),
+        jobs_budget: Deployment::jobs_budget_from(variable("jobs_budget_seconds").as_deref()),
+        self_schedule: variable("self_schedule").as_deref() == Some("true"),
+    }
+}
+
+/// The whole body of a Siyu component: reads the request, answers it through `handler`,
+/// and then — the client has its answer — runs a slice of the periodic work if this
+/// deployment schedules itself (`self_schedule`) and one is due.
+pub async fn serve(
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    component: &'static str,
+    handler: Handler,
+) {
+    let Some(req) = read_request(incoming).await else {
+        send(out, unreadable()).await;
+        return;
     };
+    let (secrets, deployment) = (secrets(), deployment());
     let backend = open_store();
-    let store = CountingStore::new(&backend);
+    let response = respond(&req, &backend, &secrets, &deployment, component, handler);
+    send(out, response).await;
+    if deployment.self_schedule {
+        background_slice(&req, &backend, &secrets, &deployment);
+    }
+}
+
+/// As `serve`, for a component without a store (the console's files): no store is opened,
+/// no slice runs, and neither is linked in.
+pub async fn serve_without_store(
+    incoming: IncomingRequest,
+    out: ResponseOutparam,
+    component: &'static str,
+    handler: Handler,
+) {
+    let Some(req) = read_request(incoming).await else {
+        send(out, unreadable()).await;
+        return;
+    };
+    let response = respond(
+        &req,
+        &NoStore,
+        &secrets(),
+        &deployment(),
+        component,
+        handler,
+    );
+    send(out, response).await;
+}
+
+async fn read_request(incoming: IncomingRequest) -> Option<Request> {
+    http::Request::<Vec<u8>>::try_from_incoming_request(incoming)
+        .await
+        .ok()
+}
+
+fn unreadable() -> Response {
+    let error = ApiError::new(
+        400,
+        ErrorCode::InvalidEncoding,
+        "the request body could not be read",
+    );
+    siyu::web::error_response(&error)
+}
+
+fn secrets() -> Secrets {
+    Secrets::new(
+        variable("operator_token"),
+        variable("pii_pepper"),
+        variable("scheduler_token"),
+    )
+}
+
+/// The store of a component that has none (the console): every operation fails, and no
+/// store interface is linked in.
+struct NoStore;
+
+impl siyu::store::Store for NoStore {
+    fn get(&self, _: &str) -> siyu::store::StoreResult<Option<Vec<u8>>> {
+        Err(no_store())
+    }
+    fn set(&self, _: &str, _: &[u8]) -> siyu::store::StoreResult<()> {
+        Err(no_store())
+    }
+    fn delete(&self, _: &str) -> siyu::store::StoreResult<()> {
+        Err(no_store())
+    }
+    fn increment(&self, _: &str, _: i64) -> siyu::store::StoreResult<i64> {
+        Err(no_store())
+    }
+    fn counter(&self, _: &str) -> siyu::store::StoreResult<i64> {
+        Err(no_store())
+    }
+    fn compare_and_swap(
+        &self,
+        _: &str,
+        _: Option<&[u8]>,
+        _: &[u8],
+    ) -> siyu::store::StoreResult<bool> {
+        Err(no_store())
+    }
+}
+
+fn no_store() -> StoreError {
+    StoreError::Backend("this component has no store".into())
+}
+
+fn respond(
+    req: &Request,
+    backend: &dyn siyu::store::Store,
+    secrets: &Secrets,
+    deployment: &Deployment,
+    component: &'static str,
+    handler: Handler,
+) -> Response {
+    let store = CountingStore::new(backend);
     let env = Env {
         store: &store,
-        secrets: &secrets,
+        secrets,
         now: jiff::Timestamp::now(),
         outbound: &SpinOutbound,
-        deployment: &deployment,
+        deployment,
     };
-    let mut response = serve(&req, &env, handler);
+    let mut response = serve_request(req, &env, component, handler);
     // For tests and operators measuring a deployment: what the request cost the store.
     if variable("report_store_ops").as_deref() == Some("true") {
         let ops = store.op_counts();
@@ -78,6 +200,58 @@ pub fn run(req: Request, handler: Handler) -> Response {
         }
     }
     response
+}
+
+/// Hands the answer to Spin and finishes its body: the client has it from here on.
+async fn send(out: ResponseOutparam, response: Response) {
+    let (parts, body) = response.into_parts();
+    let headers: Vec<(String, Vec<u8>)> = parts
+        .headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+        .collect();
+    let Ok(fields) = Fields::from_list(&headers) else {
+        return;
+    };
+    let outgoing = OutgoingResponse::new(fields);
+    if outgoing.set_status_code(parts.status.as_u16()).is_err() {
+        return;
+    }
+    if let Err(e) = out.set_with_body(outgoing, body).await {
+        eprintln!(
+            "{}",
+            serde_json::json!({"error": "response_not_sent", "detail": format!("{e:?}")})
+        );
+    }
+}
+
+/// The periodic work, on a deployment without a scheduler: a bounded slice when one is due
+/// (`siyu::jobs::background`), with the secrets as configured (no client is asking).
+fn background_slice(
+    req: &Request,
+    backend: &dyn siyu::store::Store,
+    secrets: &Secrets,
+    deployment: &Deployment,
+) {
+    let (Ok(pepper), Ok(origin)) = (secrets.pepper(), deployment.links_origin(req)) else {
+        return;
+    };
+    let scheduler = siyu::jobs::Scheduler {
+        store: backend,
+        outbound: &SpinOutbound,
+        pepper,
+        origin: &origin,
+        allow_private: deployment.allow_private_delivery,
+        budget: siyu::jobs::background::BUDGET,
+        now: jiff::Timestamp::now(),
+        source: siyu::jobs::status::RunSource::Background,
+    };
+    if let Err(e) = siyu::jobs::background::run_if_due(&scheduler) {
+        eprintln!(
+            "{}",
+            serde_json::json!({"scheduler": "background", "error": e.code().as_str()})
+        );
+    }
 }
 
 /// Response header with the store operations a request made, when `report_store_ops` is on.

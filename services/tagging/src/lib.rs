@@ -1,8 +1,9 @@
 //! The `tagging` Spin component; all logic lives in `siyu::api::tagging`.
 
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
 #[http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    siyu_spin_glue::run(req, siyu::api::tagging::handle)
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    siyu_spin_glue::serve(req, out, "tagging", siyu::api::tagging::handle).await
 }

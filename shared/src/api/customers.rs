@@ -268,8 +268,8 @@ fn within_lookup_limit(env: &Env, caller: &Caller) -> Result<(), ApiError> {
         LOOKUPS_PER_HOUR
     };
     let key = keys::lookup_count(&caller.shop.id, &caller.key_id);
-    let hour = env.now.as_second().div_euclid(3600);
-    if crate::rate_limit::admit(env.store, &key, hour, limit)? {
+    let hour = crate::rate_limit::Window::hour(env.now);
+    if crate::rate_limit::admit(env.store, &caller.shop.id, &key, hour, limit)? {
         Ok(())
     } else {
         Err(ApiError::from(Error::refused(

@@ -82,7 +82,7 @@ fn submit_lead(
     let mut lead = submission.validate(&shop, &channel, env.now)?;
     let pepper = env.secrets.pepper()?;
     let client = env.client_bucket(req);
-    if !leads::within_rate_limit(env.store, pepper, code, &client, env.now)? {
+    if !leads::within_rate_limit(env.store, pepper, &shop.id, code, &client, env.now)? {
         return Err(ApiError::new(
             429,
             ErrorCode::RateLimited,

@@ -12,6 +12,7 @@ pub mod customers;
 #[cfg(feature = "openapi")]
 pub mod fallback;
 pub mod ingest;
+pub mod jobs;
 pub mod lead_capture;
 mod lead_form;
 #[cfg(feature = "openapi")]
@@ -84,6 +85,11 @@ pub static COMPONENTS: &[Component] = &[
         name: "reminders",
         description: "Repurchase reminders: settings, dispatch, stats, unsubscribe links.",
         operations: reminders::OPERATIONS,
+    },
+    Component {
+        name: "jobs",
+        description: "The scheduler's call for every shop's periodic work, the deployment's status, the health check.",
+        operations: jobs::OPERATIONS,
     },
     Component {
         name: "console",

@@ -12,6 +12,7 @@ use std::time::Duration;
 use crate::domain::ShopId;
 use crate::error::Error;
 use crate::flows::erasure::{self, RedactionProgress, RedactionReport};
+use crate::jobs::status::{shop_status, ShopStatus};
 use crate::shops::audit::{self, AuditEntry, AuditedChange};
 use crate::shops::{self, CreatedShop, KeyScope, KeyView, NewKey, NewShop, ShopUpdate, ShopView};
 use crate::web::ApiError;
@@ -23,6 +24,19 @@ const REDACTION_TIME: Duration = Duration::from_secs(10);
 const AUDIT_PAGE: Limit = Limit::new(50, 200);
 
 pub static OPERATIONS: &[Operation] = &[
+    Operation {
+        method: Method::GET,
+        path: "/api/shop/status",
+        summary: "How the shop's periodic work goes: late reminders, failing deliveries",
+        access: Access::ShopKey,
+        #[cfg(feature = "openapi")]
+        describe: |d| {
+            d.reply::<ShopStatus>(
+                200,
+                "Each job's last run, the reminders waiting, and notices for the merchant.",
+            );
+        },
+    },
     Operation {
         method: Method::POST,
         path: "/api/shops",
@@ -230,6 +244,10 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                     next_cursor,
                 },
             ))
+        }
+        ("GET", "/api/shop/status") => {
+            let status = shop_status(env.store, &call.shop()?.id, env.now)?;
+            Ok(json_response(200, &status))
         }
         ("POST", "/api/redactions/run") => {
             let report = erasure::continue_redactions(env.store, REDACTION_TIME, env.now)?;

@@ -17,7 +17,9 @@ use crate::customers::{
     Capture, Claim, Consent, Customer, NoticeAccepted, PlatformCustomerId, ProfilePatch, Standing,
 };
 use crate::domain::ids::ExternalId;
-use crate::domain::{ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform};
+use crate::domain::{
+    ChannelId, CouponCode, CustomerId, EmailAddress, PhoneNumber, Platform, ShopId,
+};
 use crate::error::{Error, ErrorCode};
 use crate::keys;
 use crate::pii::Identity;
@@ -466,15 +468,17 @@ struct LeadDay {
 pub fn within_rate_limit(
     store: &dyn Store,
     pepper: &[u8],
+    shop: &ShopId,
     code: &str,
     client: &str,
     now: Timestamp,
 ) -> Result<bool, Error> {
-    let key = keys::rate_limit(code, &rate_limit::client_hash(pepper, client));
+    let key = keys::rate_limit(shop, code, &rate_limit::client_hash(pepper, client));
     rate_limit::admit(
         store,
+        shop,
         &key,
-        now.as_second().div_euclid(60),
+        rate_limit::Window::minute(now),
         RATE_LIMIT_PER_MINUTE,
     )
 }

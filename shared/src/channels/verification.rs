@@ -4,10 +4,12 @@
 //! client address (10 an hour), per shop.
 //!
 //! Storage, O(1) keys: the number's last code (`keys::phone_challenge`, by the number's keyed
-//! hash) holds only a keyed hash of the code, its expiry and its wrong tries, changed by
-//! compare-and-swap so that concurrent tries are each counted once; the hourly counts per
-//! number and per address are `rate_limit` records (`keys::phone_code_count`). Sending is
-//! `flows::phone_verification`'s.
+//! hash and the hour it was sent) holds only a keyed hash of the code, its expiry and its
+//! wrong tries, changed by compare-and-swap so that concurrent tries are each counted once.
+//! The last code is this hour's record, or else the previous hour's (a code lives 5
+//! minutes); older records are never written again and the scheduler's sweep deletes them
+//! (`expiry`). The hourly counts per number and per address are `rate_limit` records
+//! (`keys::phone_code_count`). Sending is `flows::phone_verification`'s.
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -19,9 +21,10 @@ use crate::crypto::hmac_sha256;
 use crate::domain::ids::{random_from, random_id};
 use crate::domain::{PhoneNumber, ShopId};
 use crate::error::{Error, ErrorCode};
+use crate::expiry;
 use crate::keys;
 use crate::pii::Identity;
-use crate::rate_limit::{admit, client_hash, is_full};
+use crate::rate_limit::{admit, client_hash, is_full, Window};
 use crate::store::{get_json, update_json, Change, Store};
 
 /// How long a code works.
@@ -63,6 +66,8 @@ struct PhoneChallenge {
 pub struct CodeToSend {
     /// Names this code (the delivered message's id is made from it).
     pub challenge: String,
+    /// The Unix hour it was sent in: where its record is.
+    pub hour: i64,
     pub code: String,
     pub expires_at: Timestamp,
     pub resend_after: Timestamp,
@@ -110,6 +115,23 @@ pub fn check_lead(
     Ok(PhoneCheck::Verified)
 }
 
+/// The number's last code and the key it is under: this hour's, or else the previous hour's.
+fn last_challenge(
+    store: &dyn Store,
+    shop: &ShopId,
+    number: &str,
+    now: Timestamp,
+) -> Result<Option<(String, PhoneChallenge)>, Error> {
+    let hour = now.as_second().div_euclid(3600);
+    for h in [hour, hour - 1] {
+        let key = keys::phone_challenge(shop, number, h);
+        if let Some(challenge) = get_json::<PhoneChallenge>(store, &key)? {
+            return Ok(Some((key, challenge)));
+        }
+    }
+    Ok(None)
+}
+
 fn number_hash(pepper: &[u8], phone: &PhoneNumber) -> String {
     Identity::Phone(phone.clone()).hash(pepper)
 }
@@ -138,14 +160,15 @@ pub fn issue(
     now: Timestamp,
 ) -> Result<CodeToSend, Error> {
     let number = number_hash(pepper, phone);
-    let key = keys::phone_challenge(shop, &number);
+    let hour = now.as_second().div_euclid(3600);
+    let key = keys::phone_challenge(shop, &number, hour);
     // The wait is checked before the counters so that a too-early press costs nothing; the
     // write below checks it again against a concurrent request.
-    if let Some(current) = get_json::<PhoneChallenge>(store, &key)? {
+    if let Some((_, current)) = last_challenge(store, shop, &number, now)? {
         wait_before_resend(&current, now)?;
     }
     // Every limit is read before any counts, so a refused request counts nowhere.
-    let hour = now.as_second().div_euclid(3600);
+    let window = Window::hour(now);
     let limits = [
         (
             keys::phone_code_count(shop, "shop"),
@@ -164,12 +187,12 @@ pub fn issue(
         ),
     ];
     for (counter, limit, refusal) in &limits {
-        if is_full(store, counter, hour, *limit)? {
+        if is_full(store, counter, window, *limit)? {
             return Err(Error::refused(ErrorCode::RateLimited, *refusal));
         }
     }
     for (counter, limit, refusal) in &limits {
-        if !admit(store, counter, hour, *limit)? {
+        if !admit(store, shop, counter, window, *limit)? {
             return Err(Error::refused(ErrorCode::RateLimited, *refusal));
         }
     }
@@ -184,13 +207,19 @@ pub fn issue(
         verified_at: None,
         withdrawn: false,
     };
-    update_json(store, &key, |current: Option<PhoneChallenge>| {
+    let created = update_json(store, &key, |current: Option<PhoneChallenge>| {
         if let Some(current) = &current {
             wait_before_resend(current, now)?;
         }
-        Ok::<_, Error>(Change::Write(challenge.clone(), ()))
+        Ok::<_, Error>(Change::Write(challenge.clone(), current.is_none()))
     })?;
+    if created {
+        // Past its hour, the next one and the code's life, nobody reads or writes it again.
+        let unused_after = (hour + 2) * 3600 + CODE_VALID.as_secs() + expiry::GRACE_SECONDS;
+        expiry::enlist(store, shop, &key, unused_after)?;
+    }
     Ok(CodeToSend {
+        hour,
         code,
         expires_at: challenge.expires_at,
         resend_after: now + RESEND_AFTER,
@@ -216,12 +245,12 @@ pub fn withdraw(
     pepper: &[u8],
     shop: &ShopId,
     phone: &PhoneNumber,
-    challenge: &str,
+    sent: &CodeToSend,
 ) -> Result<(), Error> {
-    let key = keys::phone_challenge(shop, &number_hash(pepper, phone));
+    let key = keys::phone_challenge(shop, &number_hash(pepper, phone), sent.hour);
     update_json(store, &key, |current: Option<PhoneChallenge>| {
         Ok::<_, Error>(match current {
-            Some(mut c) if c.id == challenge && !c.withdrawn => {
+            Some(mut c) if c.id == sent.challenge && !c.withdrawn => {
                 c.withdrawn = true;
                 Change::Write(c, ())
             }
@@ -253,7 +282,11 @@ pub fn confirm(
             "the code is the 6 digits sent to your phone",
         ));
     }
-    let key = keys::phone_challenge(shop, &number_hash(pepper, phone));
+    let number = number_hash(pepper, phone);
+    let key = match last_challenge(store, shop, &number, now)? {
+        Some((key, _)) => key,
+        None => keys::phone_challenge(shop, &number, now.as_second().div_euclid(3600)),
+    };
     let outcome = update_json(store, &key, |current: Option<PhoneChallenge>| {
         let Some(mut challenge) = current.filter(|c| !c.withdrawn) else {
             return Err(Error::invalid_as(
@@ -444,7 +477,7 @@ mod tests {
     fn a_withdrawn_code_neither_works_nor_makes_the_number_wait() {
         let store = MemoryStore::default();
         let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(0)).unwrap();
-        withdraw(&store, PEPPER, &shop(), &phone(1), &sent.challenge).unwrap();
+        withdraw(&store, PEPPER, &shop(), &phone(1), &sent).unwrap();
         let err = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(1)).unwrap_err();
         assert_eq!(err.code(), ErrorCode::PhoneUnverified);
         let again = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(2)).unwrap();

@@ -83,13 +83,13 @@ pub fn send_code(
             "【{display}】验证码 {}，{minutes} 分钟内有效，仅用于本次登记。如非本人操作，请忽略。",
             code.code
         ),
-        code: code.code,
+        code: code.code.clone(),
         expires_at: code.expires_at,
     };
     let body = serde_json::to_vec(&message).map_err(|e| Error::internal(format!("code: {e}")))?;
     let delivered = post_signed(courier.outbound, &target, &message.message_id, &body, now);
     if !matches!(delivered, Ok(status) if (200..300).contains(&status)) {
-        verification::withdraw(store, pepper, &shop.id, phone, &code.challenge)?;
+        verification::withdraw(store, pepper, &shop.id, phone, &code)?;
         return Err(Error::refused(
             ErrorCode::DeliveryUnavailable,
             "the code could not be sent; please try again shortly",

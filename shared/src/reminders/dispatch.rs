@@ -175,7 +175,8 @@ pub fn dispatch_all(
 }
 
 impl DispatchReport {
-    fn add(&mut self, r: &DispatchReport) {
+    /// Adds another shop's figures (`shops` is the caller's to count).
+    pub fn add(&mut self, r: &DispatchReport) {
         self.shops_deferred += r.shops_deferred;
         self.examined += r.examined;
         self.messages += r.messages;
@@ -186,6 +187,49 @@ impl DispatchReport {
         self.failed += r.failed;
         self.caught_up &= r.caught_up;
     }
+}
+
+/// What a shop's queue holds that the dispatch has not passed yet, up to this hour.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ReminderBacklog {
+    /// Queued entries waiting (a few may be due later this hour, or cancelled since).
+    pub waiting: u64,
+    /// When the first of them is due: the backlog's age, if it is in the past.
+    pub oldest_due_at: Option<Timestamp>,
+}
+
+/// Hours the backlog reads: a week behind is late enough to say so.
+const BACKLOG_HOURS: i64 = 24 * 7;
+
+/// The shop's reminder backlog, read from its queue: one counter per hour from the dispatch
+/// cursor to now (at most a week of them) and the first waiting entry.
+pub fn backlog(store: &dyn Store, shop: &ShopId, now: Timestamp) -> Result<ReminderBacklog, Error> {
+    let mut backlog = ReminderBacklog::default();
+    let Some(cursor) = get_json::<Cursor>(store, &keys::reminder_cursor(shop))? else {
+        return Ok(backlog);
+    };
+    let now_hour = now.as_second().div_euclid(3600);
+    let mut after = cursor.after;
+    let mut hour = cursor.hour;
+    while hour <= now_hour && hour < cursor.hour + BACKLOG_HOURS {
+        let len = store.counter(&keys::reminder_queue_counter(shop, hour))?;
+        if len > after {
+            backlog.waiting += (len - after) as u64;
+            if backlog.oldest_due_at.is_none() {
+                let first: Option<QueuedStep> =
+                    get_json(store, &keys::reminder_queue_slot(shop, hour, after + 1))?;
+                let hour_start = Timestamp::from_second(hour * 3600).unwrap_or(now);
+                backlog.oldest_due_at = Some(first.and_then(|e| e.due).unwrap_or(hour_start));
+            }
+        }
+        hour += 1;
+        after = 0;
+    }
+    if hour <= now_hour && backlog.oldest_due_at.is_none() {
+        // Further behind than it reads: as old as the cursor's hour.
+        backlog.oldest_due_at = Timestamp::from_second(cursor.hour * 3600).ok();
+    }
+    Ok(backlog)
 }
 
 /// Dispatches one shop: at most `limit` queued entries looked at.

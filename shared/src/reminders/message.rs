@@ -278,6 +278,7 @@ impl Sender<'_> {
             product: product_key(&schedule.product),
             version,
             step,
+            due: None,
         };
         let attempts = schedule.steps[step].attempts + 1;
         if outcome.sent {

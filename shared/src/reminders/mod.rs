@@ -16,7 +16,9 @@ mod settings;
 mod stats;
 mod tokens;
 
-pub use dispatch::{dispatch, dispatch_all, Delivery, DispatchReport, FollowUpCoupons};
+pub use dispatch::{
+    backlog, dispatch, dispatch_all, Delivery, DispatchReport, FollowUpCoupons, ReminderBacklog,
+};
 pub use message::{MessageCoupon, MessageCustomer};
 pub use stats::{stats, ReminderStats};
 

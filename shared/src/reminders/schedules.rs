@@ -93,6 +93,9 @@ pub struct QueuedStep {
     pub product: String,
     pub version: u64,
     pub step: usize,
+    /// When it is due (set when queued; older entries lack it): for the backlog's age.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
 }
 
 /// A product's id in keys: a hash of its product, variant and SKU ids.
@@ -170,6 +173,7 @@ fn plan_item(
             product: pkey.clone(),
             version,
             step,
+            due: None,
         };
         queue(store, shop, p.at, now, &entry)?;
     }
@@ -382,7 +386,13 @@ pub(crate) fn queue(
     dispatch::register(store, shop, now)?;
     let hour = at.max(now).as_second().div_euclid(3600);
     let slot = store.increment(&keys::reminder_queue_counter(shop, hour), 1)?;
-    crate::store::put_json(store, &keys::reminder_queue_slot(shop, hour, slot), entry)?;
+    // When it was planned for: a step planned in the past (an order that arrived late) is
+    // already as late as its plan says.
+    let entry = QueuedStep {
+        due: Some(at),
+        ..entry.clone()
+    };
+    crate::store::put_json(store, &keys::reminder_queue_slot(shop, hour, slot), &entry)?;
     Ok(())
 }
 

@@ -23,7 +23,7 @@ use crate::domain::time::time_zone;
 use crate::domain::{Currency, ShopId};
 use crate::error::Error;
 use crate::keys;
-use crate::store::{create_json, get_json, update_json, Change, Store};
+use crate::store::{create_json, get_json, put_json, update_json, Change, Store};
 use crate::wecom::WecomCredentials;
 
 /// A shop as stored. Secrets are kept because webhook signatures must be recomputed;
@@ -396,6 +396,10 @@ pub fn create_shop(
         .clone();
 
     let id = ShopId::random();
+    // Listed for the scheduler first: a crash before the shop is written lists an id with no
+    // shop (skipped), never a shop the scheduler does not know.
+    let slot = store.increment(keys::SHOPS_COUNTER, 1)?;
+    put_json(store, &keys::shops_slot(slot), &id)?;
     let (api_key, api_key_sha256) = new_api_key(&id);
     let shop = Shop {
         id: id.clone(),

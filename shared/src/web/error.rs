@@ -20,7 +20,7 @@ pub struct ApiError {
     pub detail: Option<String>,
 }
 
-/// Every error answer's body: `{"error": {"code": …, "message": …}}`.
+/// Every error answer's body: `{"error": {"code": …, "message": …, "request_id": …}}`.
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
@@ -31,6 +31,10 @@ pub struct ErrorDetail {
     pub code: ErrorCode,
     /// For people; may change between releases. Programs read `code`.
     pub message: String,
+    /// The request's id, also in the `x-request-id` header and the access log: quote it
+    /// when asking the operator about this answer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 impl From<Error> for ApiError {

@@ -116,6 +116,20 @@ impl Secrets {
         same_token(self.scheduler_token.as_deref(), presented)
     }
 
+    /// The key a cron that can only send a plain GET (`spin aka cron`) presents in the query
+    /// of `GET /api/jobs/run`: derived from the scheduler token, so the token itself is never
+    /// in a URL, and good for nothing but running the due work.
+    pub fn scheduler_cron_key(&self) -> Option<String> {
+        let token = self.scheduler_token.as_deref().filter(|t| !t.is_empty())?;
+        let mac = crate::crypto::hmac_sha256(token.as_bytes(), &[b"siyu-jobs-cron"]);
+        Some(hex::encode(&mac[..16]))
+    }
+
+    /// Constant-time check of the cron key.
+    pub fn is_scheduler_cron_key(&self, presented: &str) -> bool {
+        same_token(self.scheduler_cron_key().as_deref(), presented)
+    }
+
     /// Constant-time check of an operator bearer token.
     pub fn is_operator(&self, presented: &str) -> bool {
         same_token(self.operator_token.as_deref(), presented)
@@ -137,12 +151,56 @@ fn same_token(expected: Option<&str>, presented: &str) -> bool {
 
 /// How this deployment is set up, from Spin variables: where clients' addresses come from
 /// and where deliveries may go.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Deployment {
     pub client_addressing: ClientAddressing,
     /// Delivery URLs may name loopback and private addresses (a local SMS gateway, tests);
     /// `allow_private_delivery`, on in spin.toml, off in the production manifests.
     pub allow_private_delivery: bool,
+    /// Which store this build keeps data in (`/healthz` says): `spin-kv`, `redis`, `sqlite`.
+    pub store_kind: &'static str,
+    /// `public_url`: where links in messages point when the scheduler calls from inside the
+    /// cluster; None: the address the request came to.
+    pub public_url: Option<String>,
+    /// `jobs_budget_seconds`: how long one scheduler call may start new work.
+    pub jobs_budget: std::time::Duration,
+    /// `self_schedule`: ordinary requests run the periodic work (`jobs::background`).
+    pub self_schedule: bool,
+}
+
+/// What `jobs_budget_seconds` is when unset: inside the 30 s Fermyon Cloud and Akamai
+/// Functions allow a request, with a delivery's timeout and the answer after it.
+pub const DEFAULT_JOBS_BUDGET: std::time::Duration = std::time::Duration::from_secs(20);
+
+impl Default for Deployment {
+    fn default() -> Self {
+        Deployment {
+            client_addressing: ClientAddressing::default(),
+            allow_private_delivery: false,
+            store_kind: "memory",
+            public_url: None,
+            jobs_budget: DEFAULT_JOBS_BUDGET,
+            self_schedule: false,
+        }
+    }
+}
+
+impl Deployment {
+    /// The links' origin: `public_url` when set, else the address the request came to.
+    pub fn links_origin(&self, req: &Request) -> Result<String, ApiError> {
+        match &self.public_url {
+            Some(url) => Ok(url.trim_end_matches('/').to_string()),
+            None => public_origin(req),
+        }
+    }
+
+    /// `jobs_budget_seconds` read: between 1 and 600 seconds, else the default.
+    pub fn jobs_budget_from(variable: Option<&str>) -> std::time::Duration {
+        variable
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|s| (1..=600).contains(s))
+            .map_or(DEFAULT_JOBS_BUDGET, std::time::Duration::from_secs)
+    }
 }
 
 /// Everything a handler may use besides the request.
@@ -185,6 +243,9 @@ pub struct RequestLog {
     pub shop: Option<String>,
 }
 
+/// The header every answer names its request by (also in error bodies and the access log).
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
 pub type Handler = fn(&Request, &Env, &mut RequestLog) -> Result<Response, ApiError>;
 
 /// Headers a proxy, load balancer or tunnel adds to what it forwards.
@@ -198,8 +259,9 @@ const FORWARDING_HEADERS: [&str; 6] = [
 ];
 
 /// Runs a handler: refuses oversized bodies, maps errors to JSON, writes one log line.
-pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
+pub fn serve(req: &Request, env: &Env, component: &str, handler: Handler) -> Response {
     let started = Instant::now();
+    let request_id = crate::domain::ids::random_id(16);
     let mut log = RequestLog {
         route: "unmatched",
         shop: None,
@@ -221,41 +283,54 @@ pub fn serve(req: &Request, env: &Env, handler: Handler) -> Response {
     } else {
         handler(req, env, &mut log)
     };
-    let (response, error) = match result {
+    let (mut response, error) = match result {
         Ok(response) => (response, None),
-        Err(err) => (error_response(&err), Some(err)),
+        Err(err) => (error_response_for(&err, Some(&request_id)), Some(err)),
     };
+    if let Ok(value) = http::HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    }
     let status = response.status().as_u16();
     let dev_secrets = env.secrets.uses_dev_values();
-    eprintln!(
-        "{}",
-        access_log_line(req, &log, status, error.as_ref(), started, dev_secrets)
-    );
+    let line = AccessLine {
+        component,
+        request_id: &request_id,
+        status,
+        error: error.as_ref(),
+        started,
+        dev_secrets,
+    };
+    eprintln!("{}", access_log_line(req, &log, &line));
     response
+}
+
+/// What the access log says of a request besides its route and shop.
+struct AccessLine<'a> {
+    component: &'a str,
+    request_id: &'a str,
+    status: u16,
+    error: Option<&'a ApiError>,
+    started: Instant,
+    dev_secrets: bool,
 }
 
 /// One JSON line per request: the route pattern, never the raw path, query, headers or body,
 /// which may hold secrets or personal data.
-fn access_log_line(
-    req: &Request,
-    log: &RequestLog,
-    status: u16,
-    error: Option<&ApiError>,
-    started: Instant,
-    dev_secrets: bool,
-) -> String {
+fn access_log_line(req: &Request, log: &RequestLog, a: &AccessLine) -> String {
     let mut line = serde_json::json!({
+        "component": a.component,
+        "request_id": a.request_id,
         "method": req.method().as_str(),
         "route": log.route,
         "shop": log.shop,
-        "status": status,
-        "error": error.map(|e| e.code.as_str()),
-        "duration_us": started.elapsed().as_micros() as u64,
+        "status": a.status,
+        "error": a.error.map(|e| e.code.as_str()),
+        "duration_us": a.started.elapsed().as_micros() as u64,
     });
-    if let Some(detail) = error.and_then(|e| e.detail.as_deref()) {
+    if let Some(detail) = a.error.and_then(|e| e.detail.as_deref()) {
         line["detail"] = detail.into();
     }
-    if dev_secrets {
+    if a.dev_secrets {
         line["warning"] = "published development secrets in use: local development only".into();
     }
     line.to_string()
@@ -308,10 +383,16 @@ pub fn text_response(status: u16, text: String) -> Response {
 }
 
 pub fn error_response(err: &ApiError) -> Response {
+    error_response_for(err, None)
+}
+
+/// The error's answer, naming the request it answers.
+fn error_response_for(err: &ApiError, request_id: Option<&str>) -> Response {
     let body = ErrorBody {
         error: ErrorDetail {
             code: err.code,
             message: err.message.clone(),
+            request_id: request_id.map(str::to_string),
         },
     };
     let mut response = json_response(err.status, &body);
@@ -429,14 +510,26 @@ mod tests {
             shop: Some("shp_abc".into()),
         };
         let failed = ApiError::from(crate::error::Error::internal("order record vanished"));
-        let failed_line = access_log_line(&req, &log, 500, Some(&failed), Instant::now(), false);
+        let mut access = AccessLine {
+            component: "customers",
+            request_id: "r1",
+            status: 500,
+            error: Some(&failed),
+            started: Instant::now(),
+            dev_secrets: false,
+        };
+        let failed_line = access_log_line(&req, &log, &access);
         let parsed: serde_json::Value = serde_json::from_str(&failed_line).unwrap();
         assert_eq!(parsed["error"], "internal");
         assert_eq!(parsed["detail"], "order record vanished");
-        let line = access_log_line(&req, &log, 200, None, Instant::now(), false);
+        access.status = 200;
+        access.error = None;
+        let line = access_log_line(&req, &log, &access);
         let parsed: serde_json::Value = serde_json::from_str(&line).unwrap();
         assert_eq!(parsed["route"], "/api/customers");
         assert_eq!(parsed["status"], 200);
+        assert_eq!(parsed["component"], "customers");
+        assert_eq!(parsed["request_id"], "r1");
         for secret in ["8613812345678", "secret", "mei@example.com", "phone"] {
             assert!(!line.contains(secret), "{line}");
         }

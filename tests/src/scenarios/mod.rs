@@ -19,6 +19,7 @@ mod phone_verification;
 mod privacy;
 mod races;
 mod reminders;
+mod scheduler;
 mod shopper_pages;
 mod shops;
 mod tagging;
@@ -33,6 +34,7 @@ pub use phone_verification::*;
 pub use privacy::*;
 pub use races::*;
 pub use reminders::*;
+pub use scheduler::*;
 pub use shopper_pages::*;
 pub use shops::*;
 pub use tagging::*;
@@ -92,6 +94,7 @@ macro_rules! each_scenario {
             rotating_the_owner_key_revokes_every_other_key,
             head_requests_look_at_a_code_without_counting,
             weak_secrets_and_unasked_fields_are_refused,
+            health_says_the_store_answers,
         );
     };
 }

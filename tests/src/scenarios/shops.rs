@@ -140,11 +140,12 @@ pub fn one_shop_never_sees_or_changes_another_shops_data(app: &dyn Client) {
     // A key whose shop part is B's but whose secret is A's.
     let forged = format!("siyu_{}_{}", b.id, a.api_key.rsplit('_').next().unwrap());
     assert_eq!(app.get("/api/shop", &forged).0, 401);
-    // Shop B holds its settings and its key's look-up count, nothing of shop A's.
+    // Shop B holds its settings and its key's look-up count (listed for expiry), nothing
+    // of shop A's.
     assert!(
         app.dump_shop(&b.id)
             .iter()
-            .all(|(k, _)| k.ends_with("/shop") || k.contains("/lk/")),
+            .all(|(k, _)| k.ends_with("/shop") || k.contains("/lk/") || k.contains("/ex/")),
         "shop B holds data it never received"
     );
 }

@@ -3,8 +3,8 @@
 // shows its error instead of going blank.
 
 import { h, replace } from './dom.js';
-import { t, language, setLanguage } from './i18n.js';
-import { session, call, ApiFailure, whenSignedOut } from './api.js';
+import { t, language, setLanguage, number, dateTime } from './i18n.js';
+import { session, call, getJson, ApiFailure, whenSignedOut } from './api.js';
 import * as overview from './overview.js';
 import * as channels from './channels.js';
 import * as customers from './customers.js';
@@ -128,10 +128,35 @@ function frame(current) {
       h('span', { class: 'shop', title: shop.id }, shop.name),
       languageSwitch(), signOut),
     h('nav', { 'aria-label': t('nav.label') }, links),
+    h('div', { id: 'health', role: 'status' }),
     h('div', { id: 'notice', hidden: true }),
     main);
+  showHealth();
   return main;
 }
+
+/** Banners for what is wrong with the shop's periodic work (late reminders, a receiver that
+ * keeps failing), with what to do; read again every minute while the console is open. */
+async function showHealth() {
+  const box = document.getElementById('health');
+  if (!box || !session.key()) return;
+  let status;
+  try {
+    status = await getJson('/api/shop/status');
+  } catch {
+    return;
+  }
+  const zone = session.shop().time_zone;
+  const banners = status.notices.map((notice) => h('p', {
+    class: 'notice error banner', id: `health-${notice.code}`,
+  }, t(`health.${notice.code}`, {
+    minutes: number(status.oldest_due_minutes),
+    since: dateTime(notice.since, zone),
+  })));
+  replace(box, ...banners);
+}
+
+setInterval(showHealth, 60_000);
 
 async function render() {
   document.documentElement.lang = language();

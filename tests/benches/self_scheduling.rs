@@ -1,0 +1,103 @@
+//! What local self-scheduling costs a webhook: signed Shopify order ingest of repeat customers
+//! at concurrency 32 under real `spin up`, with `self_schedule` off and on, once per store.
+//! With it on, the background slices have real work while `wrk` runs: another shop has 300
+//! reminders due, delivered to a receiver that takes 20 ms a message, and the slices come
+//! every 30 s, so a run of 30 s or more holds at least one.
+//!
+//! Run: `cargo bench -p siyu-tests --bench self_scheduling` (add `-- --quick` for 10 s runs).
+//! Needs `spin`, `wrk` and, for the Redis store, `redis-server`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use http::Method;
+use siyu_tests::app::{request, OPERATOR_TOKEN};
+use siyu_tests::bench::{ingest_script, run_wrk, seed_repeat_customers, CONCURRENCY};
+use siyu_tests::client::Client;
+use siyu_tests::platforms::shop_body;
+use siyu_tests::processes::on_path;
+use siyu_tests::receiver::Receiver;
+use siyu_tests::redis_server::{self, RedisServer};
+use siyu_tests::routes::workspace_root;
+use siyu_tests::scenarios::{buyers, shop_due_now};
+use siyu_tests::spin_up::{build, Flavour, Launch, SpinUp};
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let seconds = if quick { 10 } else { 40 };
+    let wrk = on_path("wrk").unwrap_or_else(|| {
+        eprintln!("wrk is not installed (Debian/Ubuntu: apt-get install wrk)");
+        std::process::exit(2);
+    });
+    let out_dir = workspace_root().join("target/spin-up/bench");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut report = String::new();
+    writeln!(
+        report,
+        "| store | self_schedule | req/s | p50 ms | p99 ms | p50 × off | p99 × off | reminders the slices delivered |\n|---|---|---|---|---|---|---|---|"
+    )
+    .unwrap();
+    for flavour in Flavour::ALL {
+        if flavour == Flavour::Redis && !redis_server::available() {
+            continue;
+        }
+        build(flavour);
+        let mut off = None;
+        for on in [false, true] {
+            let redis = (flavour == Flavour::Redis).then(|| Arc::new(RedisServer::start()));
+            let launch = Launch {
+                self_scheduling: on,
+                variables: vec![("self_schedule", on.to_string())],
+                ..Launch::default()
+            };
+            let app = SpinUp::start_as(flavour, redis, &launch).unwrap_or_else(|e| panic!("{e}"));
+            let receiver = Receiver::start();
+            receiver.hold_answers(Some(std::time::Duration::from_millis(20)));
+            let due = shop_due_now(&app, &receiver);
+            buyers(&app, &due, 0, 300);
+            let created = app.call(request(
+                Method::POST,
+                "/api/shops",
+                Some(OPERATOR_TOKEN),
+                shop_body("Bench").to_string().into_bytes(),
+            ));
+            let shop_id = created.1["shop"]["id"].as_str().unwrap().to_string();
+            seed_repeat_customers(&app, &shop_id);
+            let script = ingest_script(
+                &out_dir,
+                &format!("{}-sched-{on}", flavour.name()),
+                &shop_id,
+                seconds,
+            );
+            let path = format!("/webhooks/shopify/{shop_id}");
+            let m = run_wrk(&wrk, &app.base, &path, Some(&script), seconds)
+                .unwrap_or_else(|e| panic!("{}: {e}\n{}", flavour.manifest(), app.log_tail()));
+            let delivered = receiver.received().len();
+            eprintln!(
+                "{} self_schedule={on}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {delivered} delivered",
+                flavour.manifest(),
+                m.rps,
+                m.p50_ms,
+                m.p99_ms
+            );
+            let (p50_ratio, p99_ratio) = match &off {
+                Some((p50, p99)) => (m.p50_ms / p50, m.p99_ms / p99),
+                None => (1.0, 1.0),
+            };
+            writeln!(
+                report,
+                "| {} | {on} | {:.0} | {:.2} | {:.2} | {p50_ratio:.2} | {p99_ratio:.2} | {delivered} |",
+                flavour.manifest(),
+                m.rps,
+                m.p50_ms,
+                m.p99_ms
+            )
+            .unwrap();
+            if !on {
+                off = Some((m.p50_ms, m.p99_ms));
+            }
+        }
+    }
+    println!("\nSigned order ingest under real `spin up`, concurrency {CONCURRENCY}, {seconds} s each, self_schedule off and on:\n");
+    println!("{report}");
+}
