@@ -125,7 +125,8 @@ mod tests {
         assert!(admit(&store, &shop, &limited, Window::minute(now), 3).unwrap());
         assert!(admit(&store, &shop, &limited, Window::minute(now), 3).unwrap());
         let later = now + jiff::SignedDuration::from_hours(3);
-        let swept = expiry::sweep(&store, &shop, later.as_second(), 100).unwrap();
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let swept = expiry::sweep(&store, &shop, later.as_second(), 100, far).unwrap();
         assert_eq!(swept.deleted, 1, "listed once, when created");
         assert!(!is_full(&store, &limited, Window::minute(now), 1).unwrap());
     }

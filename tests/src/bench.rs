@@ -55,7 +55,8 @@ pub fn ingest_script(out_dir: &Path, name: &str, shop_id: &str, seconds: u32) ->
         &script,
         INGEST_LUA
             .replace("ORDERS_FILE", &orders.display().to_string())
-            .replace("WEBHOOK_PATH", &format!("/webhooks/shopify/{shop_id}")),
+            .replace("WEBHOOK_PATH", &format!("/webhooks/shopify/{shop_id}"))
+            .replace("SHOP_DOMAIN", crate::platforms::SHOPIFY_DOMAIN),
     )
     .unwrap();
     script
@@ -83,6 +84,7 @@ function init(args)
         ["X-Shopify-Topic"] = "orders/create",
         ["X-Shopify-Hmac-Sha256"] = signature,
         ["X-Shopify-Webhook-Id"] = delivery,
+        ["X-Shopify-Shop-Domain"] = "SHOP_DOMAIN",
       }, body)
     end
     n = n + 1

@@ -226,14 +226,19 @@ async fn send(out: ResponseOutparam, response: Response) {
 }
 
 /// The periodic work, on a deployment without a scheduler: a bounded slice when one is due
-/// (`siyu::jobs::background`), with the secrets as configured (no client is asking).
+/// (`siyu::jobs::background`). Only where links in messages have a trustworthy origin:
+/// `public_url`, or a request made to this machine's own address.
 fn background_slice(
     req: &Request,
     backend: &dyn siyu::store::Store,
     secrets: &Secrets,
     deployment: &Deployment,
 ) {
-    let (Ok(pepper), Ok(origin)) = (secrets.pepper(), deployment.links_origin(req)) else {
+    // The secrets the request that sets it off may use: published development ones only
+    // for this machine's own requests.
+    let secrets = deployment.secrets_for(secrets, req);
+    let (Ok(pepper), Some(origin)) = (secrets.pepper(), deployment.background_links_origin(req))
+    else {
         return;
     };
     let scheduler = siyu::jobs::Scheduler {

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::jobs::status::{self, RunSource, SchedulerStatus, ShopStatus};
 use crate::jobs::{self, JobsReport, Scheduler};
 use crate::web::ApiError;
-use crate::web::{json_response, query_param, Env, Request, RequestLog, Response};
+use crate::web::{json_response, query_param, with_header, Env, Request, RequestLog, Response};
 
 pub static OPERATIONS: &[Operation] = &[
     Operation {
@@ -95,6 +95,11 @@ pub struct DeploymentStatus {
     pub shop: Option<ShopStatus>,
 }
 
+/// Answers about now, and runs of work: never kept by a cache or CDN on the way.
+fn no_store(response: Response) -> Response {
+    with_header(response, "cache-control", "no-store")
+}
+
 pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response, ApiError> {
     let call = accept(req, env, log, OPERATIONS)?;
     match call.operation() {
@@ -109,7 +114,17 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 }
             }
             let pepper = env.secrets.pepper()?;
-            let origin = env.deployment.links_origin(req)?;
+            // A key in a URL may leak (a platform's logs): whoever holds it must not choose
+            // where links in customers' messages point, so the GET needs `public_url`.
+            let origin = if method == "GET" {
+                env.deployment.background_links_origin(req).ok_or_else(|| {
+                    ApiError::from(Error::misconfigured(
+                        "the public_url variable (the cron's GET builds links only from it)",
+                    ))
+                })?
+            } else {
+                env.deployment.links_origin(req)?
+            };
             let report = jobs::run(&Scheduler {
                 store: env.store,
                 outbound: env.outbound,
@@ -120,7 +135,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 now: env.now,
                 source: RunSource::Scheduler,
             })?;
-            Ok(json_response(200, &report))
+            Ok(no_store(json_response(200, &report)))
         }
         ("GET", "/api/status") => {
             let shop = match query_param(req, "shop") {
@@ -141,7 +156,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
             .into_iter()
             .flatten()
             .max();
-            Ok(json_response(
+            Ok(no_store(json_response(
                 200,
                 &DeploymentStatus {
                     version: env!("CARGO_PKG_VERSION"),
@@ -156,7 +171,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                     scheduler,
                     shop,
                 },
-            ))
+            )))
         }
         ("GET", "/healthz") => {
             let answered = env.store.get(crate::keys::JOBS_STATUS).is_ok();
@@ -165,7 +180,10 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
                 store: env.deployment.store_kind,
                 version: env!("CARGO_PKG_VERSION"),
             };
-            Ok(json_response(if answered { 200 } else { 503 }, &health))
+            Ok(no_store(json_response(
+                if answered { 200 } else { 503 },
+                &health,
+            )))
         }
         _ => Err(ApiError::unknown_route()),
     }

@@ -17,8 +17,8 @@ use crate::shops::audit::{self, AuditedChange};
 use crate::shops::KeyScope;
 use crate::web::ApiError;
 use crate::web::{
-    json_body, json_response, message_page, paging, public_origin, query_param, Env, Limit,
-    Request, RequestLog, Response,
+    json_body, json_response, message_page, paging, query_param, Env, Limit, Request, RequestLog,
+    Response,
 };
 
 /// Products per page of `/api/reminders/stats`.
@@ -158,7 +158,7 @@ pub fn handle(req: &Request, env: &Env, log: &mut RequestLog) -> Result<Response
         }
         ("POST", "/api/reminders/dispatch") => {
             let pepper = env.secrets.pepper()?;
-            let origin = public_origin(req)?;
+            let origin = env.deployment.links_origin(req)?;
             let limit = DISPATCH_BATCH.read(req, "limit")?;
             let delivery = reminders::Delivery {
                 outbound: env.outbound,

@@ -387,6 +387,44 @@ mod tests {
     }
 
     #[test]
+    fn a_code_sent_before_the_hour_turns_works_after_it_and_old_codes_are_swept() {
+        let store = MemoryStore::default();
+        // at(2800) is a whole Unix hour.
+        let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(2700)).unwrap();
+        confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(2900)).unwrap();
+        // Too early for another code in the new hour: the last one is still the last one.
+        let early = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(2720));
+        assert_eq!(code_of(early.unwrap_err()), ErrorCode::RateLimited);
+        let next = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(2900)).unwrap();
+        if next.code != sent.code {
+            let old = confirm(&store, PEPPER, &shop(), &phone(1), &sent.code, at(2910));
+            assert_eq!(
+                code_of(old.unwrap_err()),
+                ErrorCode::WrongCode,
+                "the newer code counts"
+            );
+        }
+        confirm(&store, PEPPER, &shop(), &phone(1), &next.code, at(2910)).unwrap();
+        let records = |store: &MemoryStore| {
+            store
+                .keys()
+                .into_iter()
+                .filter(|k| k.contains("/pv/") || k.contains("/pvc/"))
+                .count()
+        };
+        assert_eq!(
+            records(&store),
+            2 + 2 * 3,
+            "two codes, three limits in two hours"
+        );
+        let far = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let swept =
+            crate::expiry::sweep(&store, &shop(), at(2800 + 6 * 3600).as_second(), 100, far);
+        assert_eq!(swept.unwrap().deleted, 8);
+        assert_eq!(records(&store), 0);
+    }
+
+    #[test]
     fn five_wrong_tries_end_the_code() {
         let store = MemoryStore::default();
         let sent = issue(&store, PEPPER, &shop(), &LIMITS, &phone(1), "a", at(0)).unwrap();

@@ -4,11 +4,13 @@
 //! A call first continues unfinished shop redactions (under a lease of their own), then
 //! walks the list of shops from where the last call stopped. For each shop it takes the
 //! shop's lease — so two calls at once never work on one shop — and, within the shop's share
-//! of the call, runs the daily tagging pass, dispatches due reminders (retries of failed
-//! deliveries included: they are queued steps) and sweeps expired records (`expiry`). A shop
-//! that fails or is slow costs only its share; the rest go on, and the next call starts with
-//! the shop this one did not reach. What each job did, and what is left, is recorded per
-//! shop and for the deployment (`status`).
+//! of the call, dispatches due reminders first (they are the work that is late when it
+//! waits; retries of failed deliveries are queued steps too), then runs the daily tagging
+//! pass and sweeps expired records (`expiry`), each at least a little. A shop that fails or
+//! is slow costs only its share; the rest go on, and the next call starts with the shop
+//! after the last one this call began (a call the host killed mid-shop does not start with
+//! that shop again). What each job did, and what is left, is recorded per shop and for the
+//! deployment (`status`).
 
 pub mod background;
 pub mod status;
@@ -33,9 +35,9 @@ use status::{JobOutcome, JobRun, RunSource, ShopJobs, Waiting};
 
 /// The most of one call one shop may take before the next shop's turn.
 const SHOP_SHARE: Duration = Duration::from_secs(8);
-/// How long a shop's lease holds: its share, one delivery's timeout after it, and margin;
-/// only a call that died holds a shop this long.
-const SHOP_LEASE: SignedDuration = SignedDuration::from_secs(60);
+/// How long a lease holds beyond the call's budget (it is taken at the call's start time):
+/// one delivery's timeout and margin. Only a call that died holds a shop this long.
+const LEASE_MARGIN: SignedDuration = SignedDuration::from_secs(60);
 /// The part of a call unfinished redactions may take first.
 const REDACTION_SHARE: Duration = Duration::from_secs(5);
 /// Customers one batch of the tagging pass evaluates.
@@ -102,8 +104,14 @@ pub fn run(s: &Scheduler) -> Result<JobsReport, Error> {
         ..JobsReport::default()
     };
 
-    report.redactions = run_redactions(s, &holder)?;
-    report.caught_up &= report.redactions.caught_up;
+    // A redaction that cannot go on now is retried next call; it never stops the shops.
+    match run_redactions(s, &holder) {
+        Ok(redactions) => {
+            report.caught_up &= redactions.caught_up;
+            report.redactions = redactions;
+        }
+        Err(_) => report.caught_up = false,
+    }
 
     let shops = s.store.counter(keys::SHOPS_COUNTER)?;
     report.shops = shops;
@@ -121,6 +129,8 @@ pub fn run(s: &Scheduler) -> Result<JobsReport, Error> {
         let Some(id) = get_json::<ShopId>(s.store, &keys::shops_slot(slot))? else {
             continue;
         };
+        // Should the host kill this call during this shop, the next starts after it.
+        set_next(s.store, slot.rem_euclid(shops.max(1)))?;
         let share_end = deadline.min(Instant::now() + SHOP_SHARE);
         match run_shop(s, &id, &holder, share_end, &mut report, &mut waiting) {
             Ok(ShopTurn::Done) => report.shops_visited += 1,
@@ -134,14 +144,29 @@ pub fn run(s: &Scheduler) -> Result<JobsReport, Error> {
     }
     // The next call starts where this one stopped or, when it went round, one further on,
     // so no shop is always first.
-    let next = stopped_at.unwrap_or(first + 1).rem_euclid(shops.max(1));
-    update_json(s.store, keys::JOBS_NEXT, |_: Option<i64>| {
-        Ok::<_, Error>(Change::Write(next, ()))
-    })?;
+    set_next(
+        s.store,
+        stopped_at.unwrap_or(first + 1).rem_euclid(shops.max(1)),
+    )?;
     report.duration_ms = started.elapsed().as_millis() as u64;
     status::record_call(s.store, &report, &waiting, s.source, s.now)?;
     log_summary(&report, s.source);
     Ok(report)
+}
+
+/// Where the next call starts in the list of shops (fairness only: the last writer wins).
+fn set_next(store: &dyn Store, next: i64) -> Result<(), Error> {
+    update_json(store, keys::JOBS_NEXT, |current: Option<i64>| {
+        Ok::<_, Error>(match current {
+            Some(c) if c == next => Change::Keep(()),
+            _ => Change::Write(next, ()),
+        })
+    })
+}
+
+/// How long a lease taken at the call's start must hold to outlast the call.
+fn lease_hold(s: &Scheduler) -> SignedDuration {
+    SignedDuration::try_from(s.budget).unwrap_or(SignedDuration::from_hours(1)) + LEASE_MARGIN
 }
 
 /// Continues unfinished shop redactions, one call at a time.
@@ -151,7 +176,7 @@ fn run_redactions(s: &Scheduler, holder: &str) -> Result<RedactionReport, Error>
         keys::JOBS_REDACTIONS_LEASE,
         holder,
         s.now,
-        SHOP_LEASE,
+        lease_hold(s),
     )? {
         // Another call is on them: it reports them.
         return Ok(RedactionReport {
@@ -187,30 +212,10 @@ fn run_shop(
         Err(e) => return Err(e),
     };
     let lease_key = keys::shop_jobs_lease(id);
-    if !lease::take(s.store, &lease_key, holder, s.now, SHOP_LEASE)? {
+    if !lease::take(s.store, &lease_key, holder, s.now, lease_hold(s))? {
         return Ok(ShopTurn::Busy);
     }
     let mut failed = None;
-
-    let tagging = timed(s.now, || {
-        let mut evaluated = 0;
-        loop {
-            let pass = tagging_pass(s.store, &shop, TAGGING_BATCH, s.now)?;
-            evaluated += pass.evaluated;
-            report.tagging.evaluated += pass.evaluated;
-            report.tagging.changed += pass.changed;
-            if pass.idle {
-                return Ok((evaluated as u64, true));
-            }
-            if pass.pass.finished_at.is_some() {
-                report.tagging.passes_finished += 1;
-                return Ok((evaluated as u64, true));
-            }
-            if Instant::now() >= share_end {
-                return Ok((evaluated as u64, false));
-            }
-        }
-    });
 
     let coupons = CampaignCoupons { store: s.store };
     let delivery = Delivery {
@@ -232,13 +237,33 @@ fn run_shop(
         Ok((sent, caught_up))
     });
 
+    let tagging = timed(s.now, || {
+        let mut evaluated = 0;
+        loop {
+            let pass = tagging_pass(s.store, &shop, TAGGING_BATCH, s.now)?;
+            evaluated += pass.evaluated;
+            report.tagging.evaluated += pass.evaluated;
+            report.tagging.changed += pass.changed;
+            if pass.idle {
+                return Ok((evaluated as u64, true));
+            }
+            if pass.pass.finished_at.is_some() {
+                report.tagging.passes_finished += 1;
+                return Ok((evaluated as u64, true));
+            }
+            if Instant::now() >= share_end {
+                return Ok((evaluated as u64, false));
+            }
+        }
+    });
+
     let expiry_run = timed(s.now, || {
-        let swept = expiry::sweep(s.store, id, s.now.as_second(), EXPIRY_LIMIT)?;
+        let swept = expiry::sweep(s.store, id, s.now.as_second(), EXPIRY_LIMIT, share_end)?;
         report.expired += swept.deleted;
         Ok((swept.deleted as u64, swept.caught_up))
     });
 
-    for run in [&tagging, &reminders_run, &expiry_run] {
+    for run in [&reminders_run, &tagging, &expiry_run] {
         report.caught_up &= run.caught_up;
         if let JobOutcome::Failed = run.outcome {
             failed = failed.or(run.error.clone());

@@ -51,6 +51,10 @@ pub struct Shop {
     pub branding: Branding,
     #[serde(default)]
     pub limits: ShopLimits,
+    /// In the scheduler's list of shops (`keys::SHOPS_COUNTER`). False only for a shop made
+    /// before the list existed: it is listed the first time it is loaded.
+    #[serde(default)]
+    scheduled: bool,
 }
 
 /// Ceilings a shop sets on what anonymous visitors can make it spend.
@@ -415,6 +419,7 @@ pub fn create_shop(
         redacted_at: None,
         branding: Branding::default(),
         limits: ShopLimits::default(),
+        scheduled: true,
     };
     let (_, created) = create_json(store, &keys::shop(&id), &shop)?;
     if !created {
@@ -438,7 +443,27 @@ fn live(stored: Option<Shop>) -> Result<Shop, Error> {
 
 /// Loads a live shop (not redacted).
 pub fn load_shop(store: &dyn Store, id: &ShopId) -> Result<Shop, Error> {
-    live(get_json(store, &keys::shop(id))?)
+    let shop = live(get_json(store, &keys::shop(id))?)?;
+    if !shop.scheduled {
+        list_for_scheduler(store, id)?;
+    }
+    Ok(shop)
+}
+
+/// Lists a shop made before the scheduler's list existed, once: listed first, then marked,
+/// so a crash or a concurrent first load lists it twice at worst (visited twice, harmless).
+fn list_for_scheduler(store: &dyn Store, id: &ShopId) -> Result<(), Error> {
+    let slot = store.increment(keys::SHOPS_COUNTER, 1)?;
+    put_json(store, &keys::shops_slot(slot), id)?;
+    update_json(store, &keys::shop(id), |current: Option<Shop>| {
+        Ok::<_, Error>(match current {
+            Some(mut shop) if !shop.scheduled => {
+                shop.scheduled = true;
+                Change::Write(shop, ())
+            }
+            _ => Change::Keep(()),
+        })
+    })
 }
 
 /// A settings change that passed every check: applying it cannot fail on its input.
@@ -526,4 +551,40 @@ pub fn close_shop(store: &dyn Store, id: &ShopId, now: Timestamp) -> Result<(), 
         shop.updated_at = now;
         Ok(Change::Write(shop, ()))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[test]
+    fn a_shop_made_before_the_scheduler_list_is_listed_once_when_first_loaded() {
+        let store = MemoryStore::new();
+        let input: NewShop = serde_json::from_value(serde_json::json!({
+            "name": "Old Tea", "currency": "CNY"
+        }))
+        .unwrap();
+        let now: Timestamp = "2026-12-08T00:00:00Z".parse().unwrap();
+        let created = create_shop(&store, input, now).unwrap();
+        assert_eq!(
+            store.counter(keys::SHOPS_COUNTER).unwrap(),
+            1,
+            "a new shop is listed"
+        );
+        // As an earlier release stored it: no list entry, no mark.
+        let key = keys::shop(&created.shop.id);
+        let mut old: serde_json::Value = get_json(&store, &key).unwrap().unwrap();
+        old.as_object_mut().unwrap().remove("scheduled");
+        store.set(&key, old.to_string().as_bytes()).unwrap();
+        store.delete(&keys::shops_slot(1)).unwrap();
+        for _ in 0..3 {
+            load_shop(&store, &created.shop.id).unwrap();
+        }
+        assert_eq!(store.counter(keys::SHOPS_COUNTER).unwrap(), 2);
+        assert_eq!(
+            get_json::<ShopId>(&store, &keys::shops_slot(2)).unwrap(),
+            Some(created.shop.id.clone())
+        );
+    }
 }

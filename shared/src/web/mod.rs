@@ -194,6 +194,42 @@ impl Deployment {
         }
     }
 
+    /// The links' origin for work a request sets off but does not ask for (the background
+    /// slice): `public_url`, or else the request's own address only if it names this
+    /// machine. Anyone can send a request with any Host, and links built from it would go
+    /// to customers in other shops' messages.
+    pub fn background_links_origin(&self, req: &Request) -> Option<String> {
+        if let Some(url) = &self.public_url {
+            return Some(url.trim_end_matches('/').to_string());
+        }
+        let origin = public_origin(req).ok()?;
+        let host = origin
+            .parse::<http::Uri>()
+            .ok()?
+            .host()?
+            .to_ascii_lowercase();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let loopback = host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        loopback.then_some(origin)
+    }
+
+    /// The secrets `req` may use. Published development secrets work only for this
+    /// machine's own requests; one that a proxy or tunnel on this machine forwarded (it says
+    /// so in a forwarding header) comes from elsewhere, though its connection is loopback.
+    pub fn secrets_for(&self, secrets: &Secrets, req: &Request) -> Secrets {
+        let loopback = self
+            .client_addressing
+            .client(req)
+            .is_some_and(ClientAddress::is_loopback)
+            && !FORWARDING_HEADERS
+                .iter()
+                .any(|h| req.headers().contains_key(*h));
+        secrets.for_client(loopback)
+    }
+
     /// `jobs_budget_seconds` read: between 1 and 600 seconds, else the default.
     pub fn jobs_budget_from(variable: Option<&str>) -> std::time::Duration {
         variable
@@ -266,14 +302,7 @@ pub fn serve(req: &Request, env: &Env, component: &str, handler: Handler) -> Res
         route: "unmatched",
         shop: None,
     };
-    // Published development secrets work only for this machine's own requests; one that a
-    // proxy or tunnel on this machine forwarded (it says so in a forwarding header) comes
-    // from elsewhere, though its connection is loopback.
-    let loopback = env.client(req).is_some_and(ClientAddress::is_loopback)
-        && !FORWARDING_HEADERS
-            .iter()
-            .any(|h| req.headers().contains_key(*h));
-    let secrets = env.secrets.for_client(loopback);
+    let secrets = env.deployment.secrets_for(env.secrets, req);
     let env = &Env {
         secrets: &secrets,
         ..*env
@@ -497,6 +526,42 @@ pub fn public_origin(req: &Request) -> Result<String, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn background_links_name_this_machine_or_the_public_url_never_a_sent_host() {
+        let at = |url: &str| {
+            http::Request::builder()
+                .uri("/q/x")
+                .header("spin-full-url", url)
+                .body(Vec::new())
+                .unwrap()
+        };
+        let local = Deployment::default();
+        assert_eq!(
+            local.background_links_origin(&at("http://127.0.0.1:3000/q/x")),
+            Some("http://127.0.0.1:3000".to_string())
+        );
+        assert_eq!(
+            local.background_links_origin(&at("http://localhost:3000/q/x")),
+            Some("http://localhost:3000".to_string())
+        );
+        assert_eq!(
+            local.background_links_origin(&at("http://[::1]:3000/q/x")),
+            Some("http://[::1]:3000".to_string())
+        );
+        assert_eq!(
+            local.background_links_origin(&at("http://evil.example/q/x")),
+            None
+        );
+        let public = Deployment {
+            public_url: Some("https://siyu.example.com/".into()),
+            ..Deployment::default()
+        };
+        assert_eq!(
+            public.background_links_origin(&at("http://evil.example/q/x")),
+            Some("https://siyu.example.com".to_string())
+        );
+    }
 
     #[test]
     fn access_log_lines_hold_no_query_or_secrets() {
