@@ -417,6 +417,22 @@ mod deployments {
         );
         let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(report["caught_up"], true, "{report}");
+        // What an operator finds in the log: the call's line, and one line per job.
+        let logs = app.component_stderr();
+        for wanted in [
+            "\"component\":\"jobs\"",
+            "\"route\":\"/api/jobs/run\"",
+            "\"request_id\":",
+            "\"job\":\"reminders\"",
+            "\"job\":\"tagging\"",
+            "\"scheduler\":\"scheduler\"",
+        ] {
+            assert!(logs.contains(wanted), "{wanted} not in the log");
+        }
+        assert!(
+            !logs.contains(siyu_tests::app::SCHEDULER_TOKEN),
+            "a token in the log"
+        );
         // With a wrong token the Job fails, and says why.
         let wrong: Vec<String> = args
             .iter()

@@ -258,13 +258,26 @@ pub fn expired_limits_and_codes_are_swept_by_the_scheduler(app: &dyn Client) {
     assert_eq!(app.get("/api/shop", &shop.api_key).0, 200);
 }
 
-/// `/healthz` answers without a key, with the store's kind and the version.
+/// `/healthz` answers without a key, with the store's kind and the version; every answer
+/// names its request, and an error's body names the same one (what an operator searches the
+/// log for).
 pub fn health_says_the_store_answers(app: &dyn Client) {
     let (status, health) = app.call(request(Method::GET, "/healthz", None, vec![]));
     assert_eq!(status, 200, "{health}");
     assert_eq!(health["status"], "ok");
     assert!(health["store"].is_string());
     assert!(health["version"].is_string());
+    let refused = app.send(request(Method::GET, "/api/status", None, vec![]));
+    assert_eq!(refused.status, 401);
+    let id = refused
+        .headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .expect("x-request-id")
+        .to_string();
+    assert_eq!(refused.json()["error"]["request_id"], id.as_str());
+    let other = app.send(request(Method::GET, "/healthz", None, vec![]));
+    assert_ne!(other.headers.get("x-request-id").unwrap(), id.as_str());
 }
 
 /// On a deployment that schedules itself: while the app serves ordinary requests (here a
