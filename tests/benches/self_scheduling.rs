@@ -17,25 +17,21 @@ use std::sync::Arc;
 
 use http::Method;
 use siyu_tests::app::{request, OPERATOR_TOKEN};
-use siyu_tests::bench::{ingest_script, run_wrk, seed_repeat_customers, CONCURRENCY};
+use siyu_tests::bench::{
+    ingest_script, out_dir, run_wrk, seed_repeat_customers, wrk_or_exit, CONCURRENCY,
+};
 use siyu_tests::client::Client;
 use siyu_tests::platforms::shop_body;
-use siyu_tests::processes::on_path;
 use siyu_tests::receiver::Receiver;
 use siyu_tests::redis_server::{self, RedisServer};
-use siyu_tests::routes::workspace_root;
 use siyu_tests::scenarios::{buyers, run_jobs, shop_due_now};
 use siyu_tests::spin_up::{build, Flavour, Launch, SpinUp};
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let seconds = if quick { 10 } else { 30 };
-    let wrk = on_path("wrk").unwrap_or_else(|| {
-        eprintln!("wrk is not installed (Debian/Ubuntu: apt-get install wrk)");
-        std::process::exit(2);
-    });
-    let out_dir = workspace_root().join("target/spin-up/bench");
-    std::fs::create_dir_all(&out_dir).unwrap();
+    let wrk = wrk_or_exit();
+    let out_dir = out_dir();
     let mut report = String::new();
     writeln!(
         report,

@@ -15,6 +15,21 @@ pub const CONCURRENCY: u32 = 32;
 /// Repeat customers the ingest case cycles through.
 pub const CUSTOMERS: u64 = 1_000;
 
+/// `wrk` on PATH, or the process ends saying how to install it.
+pub fn wrk_or_exit() -> PathBuf {
+    crate::processes::on_path("wrk").unwrap_or_else(|| {
+        eprintln!("wrk is not installed (Debian/Ubuntu: apt-get install wrk)");
+        std::process::exit(2);
+    })
+}
+
+/// Where the benchmarks keep their scripts and orders.
+pub fn out_dir() -> PathBuf {
+    let dir = crate::routes::workspace_root().join("target/spin-up/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 pub struct Measured {
     pub rps: f64,
     pub p50_ms: f64,
